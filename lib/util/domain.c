@@ -1,0 +1,119 @@
+#include "util/domain.h"
+
+#include "mtasts/mtasts.h"
+#include "util/chars.h"
+#include "util/cur.h"
+
+static int
+fail(size_t *bad, const char **message, size_t at, const char *why)
+{
+    *bad = at;
+    *message = why;
+    return MTASTS_ERR_BAD_DOMAIN;
+}
+
+/* Why byte c cannot stand where a label must begin or go on. */
+static int
+bad_byte(const unsigned char *s, size_t at, size_t *bad, const char **message)
+{
+    unsigned char c = s[at];
+    if (c >= 0x80) {
+        *bad = at;
+        *message = "non-ASCII byte in domain name (convert U-labels to "
+                   "A-labels first)";
+        return MTASTS_ERR_NOT_ASCII;
+    }
+    if (c == '[') {
+        return fail(bad, message, at,
+                    "address literal is not a domain name");
+    }
+    if (c == '*') {
+        return fail(bad, message, at,
+                    "wildcard '*' is only allowed as a whole leftmost label "
+                    "of an mx pattern");
+    }
+    if (c == '_') {
+        return fail(bad, message, at, "underscore in domain name");
+    }
+    return fail(bad, message, at,
+                "invalid character in domain name (letters, digits, '-' and "
+                "'.' only)");
+}
+
+int
+mtasts__domain_check(const unsigned char *s, size_t len, char *lower_out,
+                     size_t *bad, const char **message)
+{
+    if (len == 0) {
+        return fail(bad, message, 0, "empty domain name");
+    }
+    size_t label_start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len || s[i] == '.') {
+            size_t n = i - label_start;
+            if (n == 0) {
+                return fail(bad, message, i,
+                            i == len ? "domain name ends with '.'"
+                                     : "empty label in domain name");
+            }
+            if (s[i - 1] == '-') {
+                return fail(bad, message, i - 1, "label ends with '-'");
+            }
+            if (n > MTASTS__LABEL_MAX) {
+                return fail(bad, message, label_start + MTASTS__LABEL_MAX,
+                            "label longer than 63 bytes");
+            }
+            label_start = i + 1;
+            if (lower_out != NULL && i < len) {
+                lower_out[i] = '.';
+            }
+            continue;
+        }
+        unsigned char c = s[i];
+        if (!mtasts__is(c, MTASTS__C_LDH)) {
+            return bad_byte(s, i, bad, message);
+        }
+        if (i == label_start && c == '-') {
+            return fail(bad, message, i, "label starts with '-'");
+        }
+        if (lower_out != NULL) {
+            lower_out[i] = (char)mtasts__tolower(c);
+        }
+    }
+    if (len > MTASTS__DOMAIN_MAX) {
+        return fail(bad, message, MTASTS__DOMAIN_MAX,
+                    "domain name longer than 253 bytes");
+    }
+    return MTASTS_OK;
+}
+
+int
+mtasts_domain_normalize(const char *name, size_t len,
+                        char out[MTASTS_DOMAIN_BUFSIZE],
+                        mtasts_parse_error *err)
+{
+    if (out != NULL) {
+        out[0] = '\0';
+    }
+    if (out == NULL || (name == NULL && len != 0)) {
+        mtasts__parse_error_set(err, "", 0, "invalid argument");
+        return MTASTS_ERR_INVALID;
+    }
+    size_t n = mtasts__domain_strip_dot(name, len);
+    size_t bad = 0;
+    const char *why = NULL;
+    /* The check rejects names over 253 bytes after scanning them, so a
+     * long name with a bad byte early on says so; nothing is written past
+     * out because a long name is not copied. */
+    int rc = mtasts__domain_check((const unsigned char *)name, n,
+                                  n <= MTASTS__DOMAIN_MAX ? out : NULL, &bad,
+                                  &why);
+    if (rc != MTASTS_OK) {
+        out[0] = '\0';
+        mtasts__parse_error_set(err, name, bad, why);
+        return rc;
+    }
+    out[n] = '\0';
+    mtasts__parse_error_clear(err);
+    return MTASTS_OK;
+}
