@@ -1,0 +1,362 @@
+/*
+ * mtasts-query: check MTA-STS policies and TXT records (RFC 8461).
+ *
+ * This version works offline: it validates a policy file or an _mta-sts TXT
+ * record and matches MX host names against a policy. Network discovery
+ * (mtasts-query DOMAIN) comes with the engine.
+ *
+ * Exit status: 0 valid (and every --mx host matches), 1 valid but an --mx
+ * host does not match, 2 invalid input, 64 usage error, 66 unreadable file.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mtasts/mtasts.h>
+
+#include "json.h"
+
+#define EXIT_VALID 0
+#define EXIT_MISMATCH 1
+#define EXIT_INVALID 2
+#define EXIT_USAGE 64   /* EX_USAGE */
+#define EXIT_NOINPUT 66 /* EX_NOINPUT */
+
+#define MAX_MX_ARGS 64
+
+struct options {
+    const char *policy_file;
+    const char *txt;
+    const char *mx[MAX_MX_ARGS];
+    size_t mx_count;
+    bool json;
+};
+
+static const char usage_text[] =
+    "usage: mtasts-query [--json] --policy-file FILE [--mx HOST]...\n"
+    "       mtasts-query [--json] --txt RECORD\n"
+    "       mtasts-query --help | --version\n"
+    "\n"
+    "Validate an MTA-STS policy file (RFC 8461 section 3.2; FILE '-' reads\n"
+    "standard input) or an _mta-sts TXT record (section 3.1), and match MX\n"
+    "host names against the policy (section 4.1).\n"
+    "\n"
+    "  --policy-file FILE  the policy body, as served at\n"
+    "                      https://mta-sts.DOMAIN/.well-known/mta-sts.txt\n"
+    "  --mx HOST           an MX host name to match (repeatable, at most 64)\n"
+    "  --txt RECORD        one TXT record, character-strings joined\n"
+    "  --json              print one JSON object\n"
+    "\n"
+    "Exit status: 0 valid, 1 valid but an --mx host does not match,\n"
+    "2 invalid, 64 usage error, 66 cannot read FILE.\n";
+
+static int
+usage_error(const char *msg, const char *arg)
+{
+    fprintf(stderr, "mtasts-query: %s%s%s\n", msg, arg != NULL ? ": " : "",
+            arg != NULL ? arg : "");
+    fputs("Try 'mtasts-query --help'.\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* Parse argv; returns -1 to go on, or an exit status. */
+static int
+parse_args(int argc, char **argv, struct options *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_value = i + 1 < argc;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage_text, stdout);
+            return EXIT_VALID;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("mtasts-query (libmtasts) %s\n", mtasts_version_string());
+            return EXIT_VALID;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if (strcmp(a, "--policy-file") == 0 && has_value) {
+            if (o->policy_file != NULL) {
+                return usage_error("--policy-file given twice", NULL);
+            }
+            o->policy_file = argv[++i];
+        } else if (strcmp(a, "--txt") == 0 && has_value) {
+            if (o->txt != NULL) {
+                return usage_error("--txt given twice", NULL);
+            }
+            o->txt = argv[++i];
+        } else if (strcmp(a, "--mx") == 0 && has_value) {
+            if (o->mx_count == MAX_MX_ARGS) {
+                return usage_error("too many --mx options (at most 64)",
+                                   NULL);
+            }
+            o->mx[o->mx_count++] = argv[++i];
+        } else if (strncmp(a, "--", 2) == 0 &&
+                   (strcmp(a, "--policy-file") == 0 ||
+                    strcmp(a, "--txt") == 0 || strcmp(a, "--mx") == 0)) {
+            return usage_error("option needs a value", a);
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("unknown option", a);
+        } else {
+            return usage_error("unexpected argument (network lookup of a "
+                               "domain is not available in this version)",
+                               a);
+        }
+    }
+    if ((o->policy_file == NULL) == (o->txt == NULL)) {
+        return usage_error("give exactly one of --policy-file and --txt",
+                           NULL);
+    }
+    if (o->txt != NULL && o->mx_count > 0) {
+        return usage_error("--mx needs --policy-file", NULL);
+    }
+    return -1;
+}
+
+/* Read at most MTASTS_POLICY_MAX + 1 bytes: enough for the parser to tell
+ * a file that is too large, without reading an unbounded one. */
+static int
+read_policy(const char *path, char **buf_out, size_t *len_out)
+{
+    FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (fp == NULL) {
+        fprintf(stderr, "mtasts-query: %s: %s\n", path, strerror(errno));
+        return EXIT_NOINPUT;
+    }
+    char *buf = malloc(MTASTS_POLICY_MAX + 1);
+    if (buf == NULL) {
+        fprintf(stderr, "mtasts-query: out of memory\n");
+        if (fp != stdin) {
+            fclose(fp);
+        }
+        return EXIT_NOINPUT;
+    }
+    size_t n = fread(buf, 1, MTASTS_POLICY_MAX + 1, fp);
+    int failed = ferror(fp);
+    if (fp != stdin) {
+        fclose(fp);
+    }
+    if (failed) {
+        fprintf(stderr, "mtasts-query: %s: read error\n", path);
+        free(buf);
+        return EXIT_NOINPUT;
+    }
+    *buf_out = buf;
+    *len_out = n;
+    return -1;
+}
+
+static void
+print_error(const struct options *o, const char *where, int rc,
+            const mtasts_parse_error *err)
+{
+    const char *message = err->message != NULL ? err->message
+                                               : mtasts_strerror(rc);
+    if (rc == MTASTS_ERR_SYNTAX) {
+        fprintf(stderr, "%s:%zu:%zu: error: %s\n", where, err->line,
+                err->column, message);
+    } else {
+        fprintf(stderr, "%s: error: %s\n", where, message);
+    }
+    if (o->json) {
+        struct json j;
+        json_init(&j, stdout);
+        json_begin_object(&j);
+        json_key(&j, "valid");
+        json_bool(&j, false);
+        json_key(&j, "error");
+        json_begin_object(&j);
+        json_key(&j, "status");
+        json_string(&j, mtasts_status_name(rc));
+        json_key(&j, "message");
+        json_string(&j, message);
+        if (rc == MTASTS_ERR_SYNTAX) {
+            json_key(&j, "line");
+            json_uint(&j, err->line);
+            json_key(&j, "column");
+            json_uint(&j, err->column);
+            json_key(&j, "offset");
+            json_uint(&j, err->offset);
+        }
+        json_end_object(&j);
+        json_end_object(&j);
+        json_finish(&j);
+    } else {
+        printf("%s: invalid (%s)\n", o->txt != NULL ? "txt" : "policy",
+               mtasts_status_name(rc));
+    }
+}
+
+static int
+run_txt(const struct options *o)
+{
+    char id[MTASTS_ID_BUFSIZE];
+    mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
+    int rc = mtasts_txt_diagnose(o->txt, strlen(o->txt), id, &err);
+    if (rc != MTASTS_OK) {
+        print_error(o, "txt", rc, &err);
+        return EXIT_INVALID;
+    }
+    if (o->json) {
+        struct json j;
+        json_init(&j, stdout);
+        json_begin_object(&j);
+        json_key(&j, "valid");
+        json_bool(&j, true);
+        json_key(&j, "txt");
+        json_begin_object(&j);
+        json_key(&j, "id");
+        json_string(&j, id);
+        json_end_object(&j);
+        json_end_object(&j);
+        json_finish(&j);
+    } else {
+        printf("txt: valid\nid: %s\n", id);
+    }
+    return EXIT_VALID;
+}
+
+/* Match one --mx host: 1 match, 0 no match, -1 not a host name. */
+static int
+check_mx(const mtasts_policy *p, const char *host, const char **why)
+{
+    char norm[MTASTS_DOMAIN_BUFSIZE];
+    mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
+    if (mtasts_domain_normalize(host, strlen(host), norm, &err) != MTASTS_OK) {
+        *why = err.message;
+        return -1;
+    }
+    return mtasts_policy_match_mx(p, norm) ? 1 : 0;
+}
+
+static void
+print_policy_text(const mtasts_policy *p)
+{
+    printf("policy: valid\nversion: STSv1\nmode: %s\nmax_age: %u\n",
+           mtasts_mode_name(mtasts_policy_mode(p)),
+           (unsigned)mtasts_policy_max_age(p));
+    for (size_t i = 0; i < mtasts_policy_mx_count(p); i++) {
+        printf("mx: %s\n", mtasts_policy_mx(p, i));
+    }
+    uint32_t w = mtasts_policy_warnings(p);
+    if (w & MTASTS_POLICY_WARN_MAX_AGE_CLAMPED) {
+        printf("warning: max_age above %u clamped to %u (RFC 8461 3.2)\n",
+               (unsigned)MTASTS_MAX_AGE_MAX, (unsigned)MTASTS_MAX_AGE_MAX);
+    }
+    if (w & MTASTS_POLICY_WARN_TRAILING_EMPTY_LINES) {
+        printf("warning: empty lines at the end of the policy (accepted; "
+               "the grammar does not allow them)\n");
+    }
+}
+
+static void
+print_policy_json(struct json *j, const mtasts_policy *p)
+{
+    json_key(j, "policy");
+    json_begin_object(j);
+    json_key(j, "version");
+    json_string(j, "STSv1");
+    json_key(j, "mode");
+    json_string(j, mtasts_mode_name(mtasts_policy_mode(p)));
+    json_key(j, "max_age");
+    json_uint(j, mtasts_policy_max_age(p));
+    json_key(j, "mx");
+    json_begin_array(j);
+    for (size_t i = 0; i < mtasts_policy_mx_count(p); i++) {
+        json_string(j, mtasts_policy_mx(p, i));
+    }
+    json_end_array(j);
+    json_key(j, "warnings");
+    json_begin_array(j);
+    uint32_t w = mtasts_policy_warnings(p);
+    if (w & MTASTS_POLICY_WARN_MAX_AGE_CLAMPED) {
+        json_string(j, "max_age_clamped");
+    }
+    if (w & MTASTS_POLICY_WARN_TRAILING_EMPTY_LINES) {
+        json_string(j, "trailing_empty_lines");
+    }
+    json_end_array(j);
+    json_end_object(j);
+}
+
+static int
+run_policy(const struct options *o)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int status = read_policy(o->policy_file, &buf, &len);
+    if (status >= 0) {
+        return status;
+    }
+    mtasts_policy *p = NULL;
+    mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
+    int rc = mtasts_policy_parse(buf, len, &p, &err);
+    free(buf);
+    if (rc != MTASTS_OK) {
+        print_error(o, o->policy_file, rc, &err);
+        return EXIT_INVALID;
+    }
+    struct json j;
+    if (o->json) {
+        json_init(&j, stdout);
+        json_begin_object(&j);
+        json_key(&j, "valid");
+        json_bool(&j, true);
+        print_policy_json(&j, p);
+        json_key(&j, "mx");
+        json_begin_array(&j);
+    } else {
+        print_policy_text(p);
+    }
+    status = EXIT_VALID;
+    for (size_t i = 0; i < o->mx_count; i++) {
+        const char *why = NULL;
+        int m = check_mx(p, o->mx[i], &why);
+        if (m != 1) {
+            status = EXIT_MISMATCH;
+        }
+        if (o->json) {
+            json_begin_object(&j);
+            json_key(&j, "host");
+            json_string(&j, o->mx[i]);
+            json_key(&j, "matches");
+            json_bool(&j, m == 1);
+            if (m < 0) {
+                json_key(&j, "error");
+                json_string(&j, why);
+            }
+            json_end_object(&j);
+        } else if (m < 0) {
+            printf("mx-check %s: invalid host name (%s)\n", o->mx[i], why);
+        } else {
+            printf("mx-check %s: %s\n", o->mx[i],
+                   m == 1 ? "matches" : "does not match");
+        }
+    }
+    if (o->json) {
+        json_end_array(&j);
+        json_end_object(&j);
+        json_finish(&j);
+    }
+    mtasts_policy_unref(p);
+    return status;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct options o = {0};
+    int status = parse_args(argc, argv, &o);
+    if (status >= 0) {
+        return status;
+    }
+    status = o.txt != NULL ? run_txt(&o) : run_policy(&o);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "mtasts-query: write error\n");
+        return EXIT_NOINPUT;
+    }
+    return status;
+}
