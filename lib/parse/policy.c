@@ -51,13 +51,19 @@ struct pstate {
      * the "missing field" message (SIZE_MAX: none) */
     size_t near_miss[KEY_MX + 1];
     /* mx spans */
-    struct span inline_mx[MX_INLINE];
     struct span *mx;
     size_t mx_count, mx_cap, mx_bytes;
     /* error */
     size_t bad;
     const char *why;
+    /* last, so that the memset in mtasts_policy_parse can skip it */
+    struct span inline_mx[MX_INLINE];
 };
+
+_Static_assert(offsetof(struct pstate, inline_mx) +
+                       sizeof(((struct pstate *)0)->inline_mx) ==
+                   sizeof(struct pstate),
+               "inline_mx must be the last member of struct pstate");
 
 static int
 pfail(struct pstate *st, size_t at, const char *why)
@@ -411,7 +417,13 @@ parse_all(struct pstate *st)
     while (!mtasts__cur_at_end(c)) {
         int p = mtasts__cur_peek(c);
         if (p == '\n' || (p == '\r' && mtasts__cur_peek_at(c, 1) == '\n')) {
-            return empty_lines(st, fields);
+            /* Only line ends may follow; the required fields are still
+             * checked below. */
+            int rc = empty_lines(st, fields);
+            if (rc != MTASTS_OK) {
+                return rc;
+            }
+            break;
         }
         int rc = parse_line(st);
         if (rc != MTASTS_OK) {
@@ -503,8 +515,8 @@ mtasts_policy_parse(const char *text, size_t len, mtasts_policy **out,
                                 "policy larger than 64 KiB (65536 bytes)");
         return MTASTS_ERR_TOO_LARGE;
     }
-    /* Everything before the inline mx array starts zeroed; the array itself
-     * needs no clearing, which keeps small parses cheap. */
+    /* Every member before the inline mx array (the last one) starts
+     * zeroed; the array itself needs no clearing. */
     struct pstate st;
     memset(&st, 0, offsetof(struct pstate, inline_mx));
     mtasts__cur_init(&st.cur, text, len);
