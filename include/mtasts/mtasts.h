@@ -152,11 +152,14 @@ typedef enum mtasts_mode {
  * `size`, which the caller sets with MTASTS_PARSE_ERROR_INIT. Members are
  * only ever appended; the library writes no member that ends past `size`.
  *
- * On failure of a function that takes one: `line` and `column` are 1-based
- * (column counts bytes, so a validator can point at the exact byte even in
- * UTF-8 text), `offset` is the 0-based byte offset of the same position and
- * `message` is a static English sentence, never NULL. On success `line`,
- * `column` and `offset` are 0 and `message` is NULL.
+ * When a function that takes one fails, `message` is a static English
+ * sentence, never NULL. When the input itself is at fault
+ * (MTASTS_ERR_SYNTAX, MTASTS_ERR_BAD_DOMAIN, MTASTS_ERR_NOT_ASCII), `line`
+ * and `column` are 1-based (column counts bytes, so a validator can point
+ * at the exact byte even in UTF-8 text) and `offset` is the 0-based byte
+ * offset of the same position; for any other failure (misuse, no record,
+ * too large, out of memory) there is no position and all three are 0. On
+ * success `line`, `column` and `offset` are 0 and `message` is NULL.
  */
 typedef struct mtasts_parse_error {
     size_t size;

@@ -507,12 +507,12 @@ mtasts_policy_parse(const char *text, size_t len, mtasts_policy **out,
         *out = NULL;
     }
     if (out == NULL || (text == NULL && len != 0)) {
-        mtasts__parse_error_set(err, "", 0, "invalid argument");
+        mtasts__parse_error_note(err, "invalid argument");
         return MTASTS_ERR_INVALID;
     }
     if (len > MTASTS_POLICY_MAX) {
-        mtasts__parse_error_set(err, "", 0,
-                                "policy larger than 64 KiB (65536 bytes)");
+        mtasts__parse_error_note(err,
+                                 "policy larger than 64 KiB (65536 bytes)");
         return MTASTS_ERR_TOO_LARGE;
     }
     /* Every member before the inline mx array (the last one) starts
@@ -541,7 +541,7 @@ mtasts_policy_parse(const char *text, size_t len, mtasts_policy **out,
     if (rc == MTASTS_ERR_SYNTAX) {
         mtasts__parse_error_set(err, text, st.bad, st.why);
     } else if (rc == MTASTS_ERR_NOMEM) {
-        mtasts__parse_error_set(err, "", 0, "out of memory");
+        mtasts__parse_error_note(err, "out of memory");
     } else {
         mtasts__parse_error_clear(err);
     }

@@ -181,7 +181,7 @@ mtasts_txt_diagnose(const char *record, size_t len,
         id_out[0] = '\0';
     }
     if (id_out == NULL || (record == NULL && len != 0)) {
-        mtasts__parse_error_set(err, "", 0, "invalid argument");
+        mtasts__parse_error_note(err, "invalid argument");
         return MTASTS_ERR_INVALID;
     }
     struct txt_state st = {.id_out = id_out};
@@ -197,8 +197,7 @@ mtasts_txt_diagnose(const char *record, size_t len,
 }
 
 int
-mtasts_txt_parse(const char *record, size_t len,
-                 char id_out[MTASTS_ID_BUFSIZE])
+mtasts_txt_parse(const char *record, size_t len, char id_out[MTASTS_ID_BUFSIZE])
 {
     return mtasts_txt_diagnose(record, len, id_out, NULL);
 }
@@ -221,12 +220,12 @@ mtasts__txt_select(const char *const *records, const size_t *lens, size_t n,
         id_out[0] = '\0';
     }
     if (id_out == NULL || (n != 0 && (records == NULL || lens == NULL))) {
-        mtasts__parse_error_set(err, "", 0, "invalid argument");
+        mtasts__parse_error_note(err, "invalid argument");
         return MTASTS_ERR_INVALID;
     }
     for (size_t i = 0; i < n; i++) {
         if (records[i] == NULL && lens[i] != 0) {
-            mtasts__parse_error_set(err, "", 0, "invalid argument");
+            mtasts__parse_error_note(err, "invalid argument");
             return MTASTS_ERR_INVALID;
         }
     }
@@ -251,9 +250,9 @@ mtasts__txt_select(const char *const *records, const size_t *lens, size_t n,
         }
     }
     if (pick == n) {
-        mtasts__parse_error_set(err, "", 0,
-                                n == 0 ? "no TXT record"
-                                       : "not exactly one MTA-STS TXT record");
+        mtasts__parse_error_note(err,
+                                 n == 0 ? "no TXT record"
+                                        : "not exactly one MTA-STS TXT record");
         return MTASTS_ERR_NO_POLICY;
     }
     if (which != NULL) {

@@ -11,8 +11,8 @@
 
 /* mtasts_txt_select() with a diagnostic for the selected record; *which
  * (if not NULL) receives the index of the record judged, or n if none. */
-int mtasts__txt_select(const char *const *records, const size_t *lens,
-                       size_t n, char id_out[MTASTS_ID_BUFSIZE],
-                       size_t *which, mtasts_parse_error *err);
+int mtasts__txt_select(const char *const *records, const size_t *lens, size_t n,
+                       char id_out[MTASTS_ID_BUFSIZE], size_t *which,
+                       mtasts_parse_error *err);
 
 #endif

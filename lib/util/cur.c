@@ -6,8 +6,8 @@
 /* Write one member only if it lies wholly inside the caller's struct, so a
  * caller built against an older, smaller mtasts_parse_error is safe. */
 #define FITS(err, member)                                                      \
-    ((err)->size >= offsetof(mtasts_parse_error, member) +                     \
-                        sizeof((err)->member))
+    ((err)->size >=                                                            \
+     offsetof(mtasts_parse_error, member) + sizeof((err)->member))
 
 static void
 fill(mtasts_parse_error *err, size_t line, size_t column, size_t offset,
@@ -47,6 +47,12 @@ mtasts__parse_error_set(mtasts_parse_error *err, const void *base,
         }
     }
     fill(err, line, offset - line_start + 1, offset, message);
+}
+
+void
+mtasts__parse_error_note(mtasts_parse_error *err, const char *message)
+{
+    fill(err, 0, 0, 0, message);
 }
 
 void

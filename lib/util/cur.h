@@ -103,6 +103,10 @@ mtasts__cur_take_until(struct mtasts__cur *c, unsigned char ch)
 void mtasts__parse_error_set(mtasts_parse_error *err, const void *base,
                              size_t offset, const char *message);
 
+/* A failure that is not at a position in the input (misuse, no record, out
+ * of memory, too large): line, column and offset 0, and a message. */
+void mtasts__parse_error_note(mtasts_parse_error *err, const char *message);
+
 /* Mark err (if not NULL) as "no error". */
 void mtasts__parse_error_clear(mtasts_parse_error *err);
 

@@ -24,8 +24,7 @@ bad_byte(const unsigned char *s, size_t at, size_t *bad, const char **message)
         return MTASTS_ERR_NOT_ASCII;
     }
     if (c == '[') {
-        return fail(bad, message, at,
-                    "address literal is not a domain name");
+        return fail(bad, message, at, "address literal is not a domain name");
     }
     if (c == '*') {
         return fail(bad, message, at,
@@ -51,10 +50,12 @@ mtasts__domain_check(const unsigned char *s, size_t len, char *lower_out,
     for (size_t i = 0; i <= len; i++) {
         if (i == len || s[i] == '.') {
             size_t n = i - label_start;
+            if (n == 0 && i == len) {
+                /* point at the dot itself */
+                return fail(bad, message, i - 1, "domain name ends with '.'");
+            }
             if (n == 0) {
-                return fail(bad, message, i,
-                            i == len ? "domain name ends with '.'"
-                                     : "empty label in domain name");
+                return fail(bad, message, i, "empty label in domain name");
             }
             if (s[i - 1] == '-') {
                 return fail(bad, message, i - 1, "label ends with '-'");
@@ -96,7 +97,7 @@ mtasts_domain_normalize(const char *name, size_t len,
         out[0] = '\0';
     }
     if (out == NULL || (name == NULL && len != 0)) {
-        mtasts__parse_error_set(err, "", 0, "invalid argument");
+        mtasts__parse_error_note(err, "invalid argument");
         return MTASTS_ERR_INVALID;
     }
     size_t n = mtasts__domain_strip_dot(name, len);
@@ -105,9 +106,9 @@ mtasts_domain_normalize(const char *name, size_t len,
     /* The check rejects names over 253 bytes after scanning them, so a
      * long name with a bad byte early on says so; nothing is written past
      * out because a long name is not copied. */
-    int rc = mtasts__domain_check((const unsigned char *)name, n,
-                                  n <= MTASTS__DOMAIN_MAX ? out : NULL, &bad,
-                                  &why);
+    int rc =
+        mtasts__domain_check((const unsigned char *)name, n,
+                             n <= MTASTS__DOMAIN_MAX ? out : NULL, &bad, &why);
     if (rc != MTASTS_OK) {
         out[0] = '\0';
         mtasts__parse_error_set(err, name, bad, why);
