@@ -6,7 +6,8 @@
  * (mtasts-query DOMAIN) comes with the engine.
  *
  * Exit status: 0 valid (and every --mx host matches), 1 valid but an --mx
- * host does not match, 2 invalid input, 64 usage error, 66 unreadable file.
+ * host does not match, 2 invalid input, 64 usage error, 66 unreadable file,
+ * 71 out of memory, 74 output write error.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -25,6 +26,8 @@
 #define EXIT_INVALID 2
 #define EXIT_USAGE 64   /* EX_USAGE */
 #define EXIT_NOINPUT 66 /* EX_NOINPUT */
+#define EXIT_OSERR 71   /* EX_OSERR: out of memory */
+#define EXIT_IOERR 74   /* EX_IOERR: cannot write the output */
 
 #define MAX_MX_ARGS 64
 
@@ -52,7 +55,8 @@ static const char usage_text[] =
     "  --json              print one JSON object\n"
     "\n"
     "Exit status: 0 valid, 1 valid but an --mx host does not match,\n"
-    "2 invalid, 64 usage error, 66 cannot read FILE.\n";
+    "2 invalid, 64 usage error, 66 cannot read FILE, 71 out of memory,\n"
+    "74 cannot write the output.\n";
 
 static int
 usage_error(const char *msg, const char *arg)
@@ -132,7 +136,7 @@ read_policy(const char *path, char **buf_out, size_t *len_out)
         if (fp != stdin) {
             fclose(fp);
         }
-        return EXIT_NOINPUT;
+        return EXIT_OSERR;
     }
     size_t n = fread(buf, 1, MTASTS_POLICY_MAX + 1, fp);
     int failed = ferror(fp);
@@ -297,7 +301,7 @@ run_policy(const struct options *o)
     free(buf);
     if (rc != MTASTS_OK) {
         print_error(o, o->policy_file, rc, &err);
-        return EXIT_INVALID;
+        return rc == MTASTS_ERR_NOMEM ? EXIT_OSERR : EXIT_INVALID;
     }
     struct json j;
     if (o->json) {
@@ -350,13 +354,12 @@ main(int argc, char **argv)
 {
     struct options o = {0};
     int status = parse_args(argc, argv, &o);
-    if (status >= 0) {
-        return status;
+    if (status < 0) {
+        status = o.txt != NULL ? run_txt(&o) : run_policy(&o);
     }
-    status = o.txt != NULL ? run_txt(&o) : run_policy(&o);
-    if (fflush(stdout) != 0) {
+    if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "mtasts-query: write error\n");
-        return EXIT_NOINPUT;
+        return EXIT_IOERR;
     }
     return status;
 }

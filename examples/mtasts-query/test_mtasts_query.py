@@ -74,15 +74,15 @@ check("json mismatch exits 1", rc == 1, f"rc={rc}")
 # An invalid policy: compiler-style diagnostic, status 2.
 rc, out, err = run("--policy-file", bad)
 check("invalid policy exits 2", rc == 2, f"rc={rc}")
-check("invalid policy diagnostic", err.startswith(bad + ":3:22: error: "), err)
+check("invalid policy diagnostic", err.startswith(bad + ":3:21: error: "), err)
 check("invalid policy status line",
       out.strip() == "policy: invalid (MTASTS_ERR_SYNTAX)", out)
 rc, out, _ = run("--json", "--policy-file", bad)
 doc = json.loads(out)
 check("json error object", doc["valid"] is False and
       doc["error"]["status"] == "MTASTS_ERR_SYNTAX" and
-      doc["error"]["line"] == 3 and doc["error"]["column"] == 22 and
-      doc["error"]["offset"] == 50 and doc["error"]["message"], out)
+      doc["error"]["line"] == 3 and doc["error"]["column"] == 21 and
+      doc["error"]["offset"] == 49 and doc["error"]["message"], out)
 
 # Standard input, warnings, and the size limit.
 rc, out, _ = run("--json", "--policy-file", "-", stdin=(
@@ -125,6 +125,12 @@ rc, out, _ = run("--help")
 check("--help exits 0", rc == 0 and out.startswith("usage: mtasts-query"), out)
 rc, out, _ = run("--version")
 check("--version", rc == 0 and out.startswith("mtasts-query (libmtasts) "), out)
+if os.path.exists("/dev/full"):
+    with open("/dev/full", "wb") as full:
+        p = subprocess.run([QUERY, "--policy-file", example], stdout=full,
+                           stderr=subprocess.PIPE, timeout=30)
+    check("write error exits 74", p.returncode == 74
+          and b"write error" in p.stderr, f"rc={p.returncode}")
 with tempfile.TemporaryDirectory() as d:
     rc, _, err = run("--policy-file", os.path.join(d, "missing.txt"))
     check("missing file exits 66", rc == 66 and "No such file" in err, err)
