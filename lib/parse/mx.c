@@ -22,6 +22,20 @@ mtasts__mx_pattern_check(const unsigned char *s, size_t len, size_t *bad,
     return rc;
 }
 
+/* Whether host[0..n) equals the lower-case pattern text lower[0..n), ASCII
+ * case-insensitively. */
+static bool
+equal_to_lower(const char *host, const char *lower, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (mtasts__tolower((unsigned char)host[i]) !=
+            (unsigned char)lower[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Case-insensitive equality of two ASCII strings of equal length n. */
 static bool
 ascii_case_equal(const char *a, const char *b, size_t n)
@@ -35,24 +49,40 @@ ascii_case_equal(const char *a, const char *b, size_t n)
     return true;
 }
 
-/* Match one checked pattern against one checked host (no trailing dot),
- * case-insensitively. */
+/* Whether the text of pattern pat[0..plen) matches host[0..hlen) (no
+ * trailing dot), case-insensitively, before any validity check. */
 static bool
-match_one(const char *pat, size_t plen, const char *host, size_t hlen)
+match_text(const char *pat, size_t plen, const char *host, size_t hlen)
 {
-    if (plen >= 2 && pat[0] == '*') {
+    if (plen >= 2 && pat[0] == '*' && pat[1] == '.') {
         const char *dot = memchr(host, '.', hlen);
         if (dot == NULL) {
             return false;
         }
-        /* The host's first label is non-empty (host is checked), so the
-         * wildcard never matches the bare parent or an empty label. */
         size_t rest = hlen - (size_t)(dot + 1 - host);
         return rest == plen - 2 && ascii_case_equal(dot + 1, pat + 2, rest);
     }
     return plen == hlen && ascii_case_equal(pat, host, hlen);
 }
 
+/* Whether host[0..len) is a valid host name. */
+static bool
+host_valid(const char *host, size_t len)
+{
+    size_t bad;
+    const char *why;
+    return mtasts__domain_check((const unsigned char *)host, len, NULL, &bad,
+                                &why) == MTASTS_OK;
+}
+
+/*
+ * Validation runs only after the text matched, which is what keeps this
+ * fast. It is enough to validate the host: when the texts match, the
+ * pattern is the host (or "*." and the host's labels after the first) up
+ * to ASCII case, so a valid host makes the pattern valid too, and a valid
+ * host's first label is never empty, so "*." never matches the bare
+ * parent or an empty label (RFC 8461 §4.1).
+ */
 bool
 mtasts_mx_pattern_match(const char *pattern, const char *host)
 {
@@ -61,37 +91,7 @@ mtasts_mx_pattern_match(const char *pattern, const char *host)
     }
     size_t plen = strlen(pattern);
     size_t hlen = mtasts__domain_strip_dot(host, strlen(host));
-    size_t bad;
-    const char *why;
-    if (mtasts__mx_pattern_check((const unsigned char *)pattern, plen, &bad,
-                                 &why) != MTASTS_OK ||
-        mtasts__domain_check((const unsigned char *)host, hlen, NULL, &bad,
-                             &why) != MTASTS_OK) {
-        return false;
-    }
-    return match_one(pattern, plen, host, hlen);
-}
-
-bool
-mtasts__policy_match_normalized(const mtasts_policy *p, const char *host,
-                                size_t len)
-{
-    for (size_t i = 0; i < p->mx_count; i++) {
-        const struct mtasts__mx *m = &p->mx[i];
-        if (m->wildcard) {
-            const char *dot = memchr(host, '.', len);
-            if (dot != NULL) {
-                size_t rest = len - (size_t)(dot + 1 - host);
-                if (rest == m->len - 2 &&
-                    memcmp(dot + 1, m->name + 2, rest) == 0) {
-                    return true;
-                }
-            }
-        } else if (m->len == len && memcmp(m->name, host, len) == 0) {
-            return true;
-        }
-    }
-    return false;
+    return match_text(pattern, plen, host, hlen) && host_valid(host, hlen);
 }
 
 bool
@@ -100,16 +100,23 @@ mtasts_policy_match_mx(const mtasts_policy *p, const char *host)
     if (p == NULL || host == NULL) {
         return false;
     }
-    size_t hlen = mtasts__domain_strip_dot(host, strlen(host));
-    if (hlen > MTASTS__DOMAIN_MAX) {
-        return false;
+    size_t len = mtasts__domain_strip_dot(host, strlen(host));
+    const char *dot = memchr(host, '.', len);
+    size_t rest = dot != NULL ? len - (size_t)(dot + 1 - host) : 0;
+    for (size_t i = 0; i < p->mx_count; i++) {
+        const struct mtasts__mx *m = &p->mx[i];
+        bool text_matches;
+        if (m->wildcard) {
+            text_matches = dot != NULL && rest == m->len - 2 &&
+                           equal_to_lower(dot + 1, m->name + 2, rest);
+        } else {
+            text_matches = m->len == len && equal_to_lower(host, m->name, len);
+        }
+        if (text_matches) {
+            /* Patterns are valid, so only the host needs checking; an
+             * invalid host matches nothing, so stop at the first match. */
+            return host_valid(host, len);
+        }
     }
-    char lower[MTASTS_DOMAIN_BUFSIZE];
-    size_t bad;
-    const char *why;
-    if (mtasts__domain_check((const unsigned char *)host, hlen, lower, &bad,
-                             &why) != MTASTS_OK) {
-        return false;
-    }
-    return mtasts__policy_match_normalized(p, lower, hlen);
+    return false;
 }

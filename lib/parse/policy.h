@@ -36,9 +36,4 @@ struct mtasts_policy {
 int mtasts__mx_pattern_check(const unsigned char *s, size_t len, size_t *bad,
                              const char **message);
 
-/* Whether a normalised (lower-case, validated, no trailing dot) host matches
- * the policy's patterns. */
-bool mtasts__policy_match_normalized(const mtasts_policy *p, const char *host,
-                                     size_t len);
-
 #endif

@@ -46,44 +46,48 @@ mtasts__domain_check(const unsigned char *s, size_t len, char *lower_out,
     if (len == 0) {
         return fail(bad, message, 0, "empty domain name");
     }
-    size_t label_start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i == len || s[i] == '.') {
-            size_t n = i - label_start;
-            if (n == 0 && i == len) {
-                /* point at the dot itself */
-                return fail(bad, message, i - 1, "domain name ends with '.'");
-            }
-            if (n == 0) {
-                return fail(bad, message, i, "empty label in domain name");
-            }
-            if (s[i - 1] == '-') {
-                return fail(bad, message, i - 1, "label ends with '-'");
-            }
-            if (n > MTASTS__LABEL_MAX) {
-                return fail(bad, message, label_start + MTASTS__LABEL_MAX,
-                            "label longer than 63 bytes");
-            }
-            label_start = i + 1;
-            if (lower_out != NULL && i < len) {
-                lower_out[i] = '.';
-            }
-            continue;
-        }
-        unsigned char c = s[i];
-        if (!mtasts__is(c, MTASTS__C_LDH)) {
-            return bad_byte(s, i, bad, message);
-        }
-        if (i == label_start && c == '-') {
+    /* One label per turn: a tight scan over LDH bytes, then the checks at
+     * its end. Errors come in byte order, as a reader would find them. */
+    size_t i = 0;
+    for (;;) {
+        size_t start = i;
+        if (i < len && s[i] == '-') {
             return fail(bad, message, i, "label starts with '-'");
         }
-        if (lower_out != NULL) {
-            lower_out[i] = (char)mtasts__tolower(c);
+        while (i < len && mtasts__is(s[i], MTASTS__C_LDH)) {
+            i++;
         }
+        if (i < len && s[i] != '.') {
+            return bad_byte(s, i, bad, message);
+        }
+        size_t n = i - start;
+        if (n == 0 && i == len) {
+            /* point at the dot itself */
+            return fail(bad, message, i - 1, "domain name ends with '.'");
+        }
+        if (n == 0) {
+            return fail(bad, message, i, "empty label in domain name");
+        }
+        if (s[i - 1] == '-') {
+            return fail(bad, message, i - 1, "label ends with '-'");
+        }
+        if (n > MTASTS__LABEL_MAX) {
+            return fail(bad, message, start + MTASTS__LABEL_MAX,
+                        "label longer than 63 bytes");
+        }
+        if (i == len) {
+            break;
+        }
+        i++; /* the dot */
     }
     if (len > MTASTS__DOMAIN_MAX) {
         return fail(bad, message, MTASTS__DOMAIN_MAX,
                     "domain name longer than 253 bytes");
+    }
+    if (lower_out != NULL) {
+        for (size_t k = 0; k < len; k++) {
+            lower_out[k] = (char)mtasts__tolower(s[k]);
+        }
     }
     return MTASTS_OK;
 }
