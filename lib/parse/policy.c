@@ -325,7 +325,15 @@ parse_name(struct pstate *st, const unsigned char **name, size_t *nlen)
     }
     size_t at = mtasts__cur_offset(c);
     if (colon == ' ' || colon == '\t') {
-        return pfail(st, at, "whitespace before ':'");
+        size_t k = 1;
+        while (mtasts__cur_peek_at(c, k) == ' ' ||
+               mtasts__cur_peek_at(c, k) == '\t') {
+            k++;
+        }
+        return pfail(st, at,
+                     mtasts__cur_peek_at(c, k) == ':'
+                         ? "whitespace before ':'"
+                         : "expected ':' after field name");
     }
     if (colon < 0 || colon == '\n' || colon == '\r') {
         return pfail(st, at, "expected ':' after field name");
