@@ -371,16 +371,27 @@ parse_line(struct pstate *st)
     if (n == 0) {
         return pfail(st, voff, "empty value");
     }
-    rc = check_value_bytes(st, v, n, voff);
-    if (rc != MTASTS_OK) {
-        return rc;
-    }
     enum key key = classify(name, nlen);
     if (key == KEY_EXTENSION) {
-        note_near_miss(st, name, nlen, line_off);
-        return MTASTS_OK;
+        rc = check_value_bytes(st, v, n, voff);
+        if (rc == MTASTS_OK) {
+            note_near_miss(st, name, nlen, line_off);
+        }
+        return rc;
     }
-    return known_value(st, key, v, n, voff);
+    /* A known field's own rule admits only printable ASCII, so the byte
+     * check runs only to explain a failure: a tab, CR, NUL or bad UTF-8
+     * says more than "mode must be ...". */
+    rc = known_value(st, key, v, n, voff);
+    if (rc == MTASTS_ERR_SYNTAX) {
+        size_t bad = st->bad;
+        const char *why = st->why;
+        if (check_value_bytes(st, v, n, voff) == MTASTS_OK) {
+            st->bad = bad;
+            st->why = why;
+        }
+    }
+    return rc;
 }
 
 /* At an empty line: accept it only if nothing but line ends follows. */
