@@ -81,6 +81,8 @@ typedef enum mtasts_status {
     /* -1..-99: misuse and resources */
     MTASTS_ERR_INVALID = -1, /* a NULL handle or pointer, a value out of range */
     MTASTS_ERR_NOMEM = -2,   /* memory allocation failed */
+    MTASTS_ERR_STATE = -3,   /* a call not valid now (a request completed) */
+    MTASTS_ERR_IO = -4,      /* a file could not be read or written */
 
     /* -100..-199: parse layer */
     MTASTS_ERR_SYNTAX = -100,    /* input does not fit its grammar */
@@ -89,7 +91,11 @@ typedef enum mtasts_status {
     MTASTS_ERR_NOT_ASCII = -103,  /* a non-ASCII byte in a domain name */
 
     /* -200..-299: discovery */
-    MTASTS_ERR_NO_POLICY = -200 /* the domain has no usable MTA-STS policy */
+    MTASTS_ERR_NO_POLICY = -200,     /* the domain has no MTA-STS policy */
+    MTASTS_ERR_DNS_TEMPFAIL = -201,  /* temporary DNS failure, nothing cached */
+    MTASTS_ERR_FETCH = -202,         /* policy fetch failed, nothing cached */
+    MTASTS_ERR_WEBPKI = -203,        /* policy host certificate invalid */
+    MTASTS_ERR_POLICY_INVALID = -204 /* fetched policy invalid */
 } mtasts_status;
 
 /**
@@ -120,6 +126,17 @@ MTASTS_API const char *mtasts_status_name(int status);
  * Threads: pure.   Since: 0.1
  */
 MTASTS_API bool mtasts_status_is_bad_input(int status);
+
+/**
+ * Whether a status may change if the same call is made later: an
+ * allocation failure, or a discovery failure (DNS, fetch, certificate,
+ * invalid policy) that the domain's owner or the network may mend.
+ * @param status  any int
+ * @return true for MTASTS_ERR_NOMEM, MTASTS_ERR_DNS_TEMPFAIL,
+ *         MTASTS_ERR_FETCH, MTASTS_ERR_WEBPKI, MTASTS_ERR_POLICY_INVALID
+ * Threads: pure.   Since: 0.1
+ */
+MTASTS_API bool mtasts_status_is_temporary(int status);
 
 /* ------------------------------------------------------------------------
  * Opaque types and shared definitions
@@ -405,6 +422,503 @@ MTASTS_API bool mtasts_policy_match_mx(const mtasts_policy *p,
  */
 MTASTS_API bool mtasts_mx_pattern_match(const char *pattern,
                                         const char *host);
+
+/* ------------------------------------------------------------------------
+ * Report classification (RFC 8460 §4.3 result types)
+ *
+ * Threads: pure.
+ * ---------------------------------------------------------------------- */
+
+/** RFC 8460 result types; values are stable. */
+typedef enum mtasts_rpt_result {
+    MTASTS_RPT_NONE = 0, /* nothing to report as a failure */
+    MTASTS_RPT_STARTTLS_NOT_SUPPORTED = 1,
+    MTASTS_RPT_CERTIFICATE_HOST_MISMATCH = 2,
+    MTASTS_RPT_CERTIFICATE_EXPIRED = 3,
+    MTASTS_RPT_CERTIFICATE_NOT_TRUSTED = 4,
+    MTASTS_RPT_VALIDATION_FAILURE = 5,
+    MTASTS_RPT_TLSA_INVALID = 6,
+    MTASTS_RPT_DNSSEC_INVALID = 7,
+    MTASTS_RPT_DANE_REQUIRED = 8,
+    MTASTS_RPT_STS_POLICY_FETCH_ERROR = 9,
+    MTASTS_RPT_STS_POLICY_INVALID = 10,
+    MTASTS_RPT_STS_WEBPKI_INVALID = 11
+} mtasts_rpt_result;
+
+/**
+ * The RFC 8460 name of a result type, e.g. "sts-policy-fetch-error".
+ * @param r  a result type
+ * @return a static string, never NULL: "none" for MTASTS_RPT_NONE,
+ *         "unknown" for values outside the enum
+ * Threads: pure.   Since: 0.1
+ */
+MTASTS_API const char *mtasts_rpt_result_name(mtasts_rpt_result r);
+
+/* ------------------------------------------------------------------------
+ * The context: configuration, policy cache and I/O hooks
+ *
+ * Threads: a mtasts_ctx is shared by all threads of an MTA. Lookups
+ * (mtasts_lookup*) and the completion functions may be called from any
+ * thread at any time. The setters are "per ctx": call them before the
+ * first lookup, or at least never concurrently with one. mtasts_ctx_free()
+ * must be the last call on a ctx, with no lookup in flight.
+ * ---------------------------------------------------------------------- */
+
+/** The long-lived library handle. */
+typedef struct mtasts_ctx mtasts_ctx;
+
+/**
+ * The current time as seconds since the Unix epoch (UTC). Policies expire
+ * by this clock (fetch time + max_age), so it is wall-clock time.
+ * @param user  the pointer given to mtasts_ctx_set_clock()
+ * Threads: called from any thread that runs a lookup.
+ */
+typedef int64_t mtasts_clock_fn(void *user);
+
+/**
+ * Create a context with the defaults each setter documents, an empty
+ * policy cache and the default I/O (DNS through ldns, HTTPS through
+ * mbedTLS).
+ * @param out  receives the context; NULL on any error
+ * @return MTASTS_OK, MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (out NULL)
+ * Ownership: the caller owns *out; release with mtasts_ctx_free().
+ * Threads: any.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_new(mtasts_ctx **out);
+
+/**
+ * Free a context, its cache and its configuration. Policies the caller
+ * holds references to stay valid.
+ * @param ctx  a context, or NULL (nothing happens); no lookup may be in
+ *             flight and no other thread may use ctx
+ * Threads: per ctx; never from a hook or callback of the same ctx.
+ * Since: 0.1
+ */
+MTASTS_API void mtasts_ctx_free(mtasts_ctx *ctx);
+
+/**
+ * Timeout for establishing the HTTPS connection to the policy host (TCP
+ * and TLS handshake), in milliseconds. Default 10000.
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, ms 0 or above 600000)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_connect_timeout_ms(mtasts_ctx *ctx,
+                                                 uint32_t ms);
+
+/**
+ * Total time allowed for one policy fetch, from the first address lookup
+ * to the last body byte, in milliseconds; it holds even against a server
+ * that trickles one byte at a time. Default 60000 (RFC 8461 §3.3 suggests
+ * one minute).
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, ms 0 or above 600000)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_fetch_timeout_ms(mtasts_ctx *ctx, uint32_t ms);
+
+/**
+ * Timeout of one DNS query (all retries included), in milliseconds.
+ * Default 5000.
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, ms 0 or above 600000)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_dns_timeout_ms(mtasts_ctx *ctx, uint32_t ms);
+
+/**
+ * Largest policy body accepted, in bytes. A longer body is a fetch failure,
+ * never truncated. Default and maximum MTASTS_POLICY_MAX (64 KiB).
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, bytes 0 or above
+ *         MTASTS_POLICY_MAX)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_body_max(mtasts_ctx *ctx, size_t bytes);
+
+/**
+ * Trust anchors for the policy host's certificate: a PEM or DER file of
+ * CA certificates. It replaces the default, the system bundle
+ * (/etc/ssl/certs/ca-certificates.crt). The file is read and checked now.
+ * @param path  a file; NULL returns to the system bundle
+ * @return MTASTS_OK, MTASTS_ERR_IO (unreadable, or holds no certificate),
+ *         MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx NULL)
+ * Ownership: the path is copied.   Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_ca_file(mtasts_ctx *ctx, const char *path);
+
+/**
+ * Trust anchors from a directory of PEM files (as /etc/ssl/certs). It
+ * replaces any CA file or directory set before. Read and checked now.
+ * @param dir  a directory; NULL returns to the system bundle
+ * @return MTASTS_OK, MTASTS_ERR_IO (unreadable, or no certificate found),
+ *         MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx NULL)
+ * Ownership: the path is copied.   Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_ca_dir(mtasts_ctx *ctx, const char *dir);
+
+/**
+ * The recursive resolver the default DNS I/O asks, as "ADDR" or
+ * "ADDR@PORT" with an IPv4 or IPv6 address literal, e.g. "127.0.0.1@5353"
+ * or "::1@53". Default: the nameservers of /etc/resolv.conf.
+ * @param addr  the resolver; NULL returns to /etc/resolv.conf
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, not an address literal,
+ *         port 0 or above 65535), MTASTS_ERR_NOMEM
+ * Ownership: copied.   Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_resolver(mtasts_ctx *ctx, const char *addr);
+
+/**
+ * Most domains the policy cache holds; past it, the least recently used
+ * entry is dropped. Default 100000.
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, entries 0)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_cache_capacity(mtasts_ctx *ctx, size_t entries);
+
+/**
+ * After a failed policy fetch, how long no new fetch is made for the same
+ * domain and TXT id (a new id may be fetched at once), in seconds
+ * (RFC 8461 §3.3 says five minutes or longer). Default 300.
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, above 86400)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_fetch_backoff_s(mtasts_ctx *ctx,
+                                              uint32_t seconds);
+
+/**
+ * How long a domain without a usable _mta-sts TXT record (and nothing
+ * cached) is remembered as such, so that a busy MTA does not ask DNS on
+ * every message, in seconds. 0 disables. Default 300.
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, above 86400)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_no_policy_ttl_s(mtasts_ctx *ctx,
+                                              uint32_t seconds);
+
+/**
+ * How often a cached, unexpired policy is re-checked against the TXT
+ * record (a new id triggers a fetch), in seconds. Within the interval a
+ * lookup answers from memory (RFC 8461 §5.1 step 1). 0 checks on every
+ * lookup. Default 600.
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, above 86400)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_txt_check_interval_s(mtasts_ctx *ctx,
+                                                   uint32_t seconds);
+
+/**
+ * Replace the wall clock (tests, simulations).
+ * @param fn    the clock; NULL returns to time(NULL)
+ * @param user  passed to fn
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
+ * Ownership: user is the caller's; it must outlive ctx.
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_clock(mtasts_ctx *ctx, mtasts_clock_fn *fn,
+                                    void *user);
+
+/**
+ * The TCP port of policy hosts. RFC 8461 fixes 443; change it only in tests,
+ * so that they need no privileged port. Default 443.
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, port 0)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_https_port(mtasts_ctx *ctx, uint16_t port);
+
+/* ------------------------------------------------------------------------
+ * I/O hooks
+ *
+ * The engine asks for I/O through two hooks and is told the outcome through
+ * completion functions. The contract: if a hook returns an error, its
+ * completion never runs and the request is over (the engine counts it as a
+ * DNS or fetch failure). If it returns MTASTS_OK, the hook must call the
+ * request's done function exactly once, inline or later, from any thread;
+ * before done, it may call the request's other completion functions. The
+ * completion functions copy their data. After done the request is freed:
+ * using it again is undefined. A hook may call any mtasts_ function except
+ * mtasts_ctx_free() on its own ctx.
+ *
+ * Threads: the hooks are called from the thread that runs the lookup or
+ * that completed the previous step. The completion functions are "any
+ * thread" and take the ctx lock; one request must not be completed from
+ * two threads at once.
+ * ---------------------------------------------------------------------- */
+
+/** One I/O request of the engine. */
+typedef struct mtasts_req mtasts_req;
+
+/** How a DNS TXT query ended. Values are stable. */
+typedef enum mtasts_dns_rcode {
+    MTASTS_DNS_ANSWER = 0,   /* records were added with mtasts_dns_add_txt */
+    MTASTS_DNS_NXDOMAIN = 1, /* the name does not exist */
+    MTASTS_DNS_NODATA = 2,   /* the name exists, with no TXT record */
+    MTASTS_DNS_TEMPFAIL = 3  /* SERVFAIL, timeout, network error */
+} mtasts_dns_rcode;
+
+/**
+ * Look up the TXT records of a name. CNAMEs are the resolver's business:
+ * answer with the records at the end of the chain.
+ * @param req   the request; finish it with mtasts_dns_done()
+ * @param name  the query name, e.g. "_mta-sts.example.com" (ASCII, lower
+ *              case, no trailing dot); valid until the hook returns
+ * @param user  the pointer given to mtasts_ctx_set_dns_txt_hook()
+ * @return MTASTS_OK (done will be called) or any error (it will not)
+ */
+typedef int mtasts_dns_txt_fn(mtasts_req *req, const char *name, void *user);
+
+/**
+ * Fetch https://HOST:PORT/PATH with GET: TLS with SNI HOST, the
+ * certificate checked for the DNS-ID HOST against the context's trust
+ * anchors, no redirects followed, no HTTP caching.
+ * @param req   the request; report with mtasts_https_response(),
+ *              mtasts_https_body() and finish with mtasts_https_done()
+ * @param host  "mta-sts.<domain>"; valid until the hook returns
+ * @param port  443 unless mtasts_ctx_set_https_port() said otherwise
+ * @param path  "/.well-known/mta-sts.txt"
+ * @param user  the pointer given to mtasts_ctx_set_https_get_hook()
+ * @return MTASTS_OK (done will be called) or any error (it will not)
+ */
+typedef int mtasts_https_get_fn(mtasts_req *req, const char *host,
+                                uint16_t port, const char *path, void *user);
+
+/**
+ * Install the DNS TXT hook.
+ * @param fn    the hook; NULL returns to the default (ldns)
+ * @param user  passed to fn
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
+ * Ownership: user is the caller's; it must outlive ctx.
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_dns_txt_hook(mtasts_ctx *ctx,
+                                           mtasts_dns_txt_fn *fn, void *user);
+
+/**
+ * Install the HTTPS GET hook.
+ * @param fn    the hook; NULL returns to the default (mbedTLS)
+ * @param user  passed to fn
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
+ * Ownership: user is the caller's; it must outlive ctx.
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_https_get_hook(mtasts_ctx *ctx,
+                                             mtasts_https_get_fn *fn,
+                                             void *user);
+
+/**
+ * Add one TXT record of the answer, its character-strings joined with
+ * nothing in between (RFC 8461 §3.1).
+ * @param req     a DNS request not yet done
+ * @param record  the bytes (need not end in NUL); copied
+ * @param len     their length, at most 65535
+ * @return MTASTS_OK, MTASTS_ERR_NOMEM, MTASTS_ERR_TOO_LARGE (len above
+ *         65535), MTASTS_ERR_STATE (req is not a DNS request),
+ *         MTASTS_ERR_INVALID (req NULL, record NULL with len > 0)
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_dns_add_txt(mtasts_req *req, const char *record,
+                                  size_t len);
+
+/**
+ * Finish a DNS request. Records added before count only with
+ * MTASTS_DNS_ANSWER (an answer with none counts as NODATA).
+ * @param req     a DNS request; freed by this call
+ * @param rcode   how the query ended
+ * @param reason  may be NULL; a short text for MTASTS_DNS_TEMPFAIL such as
+ *                "SERVFAIL from 192.0.2.53"; copied
+ * @return MTASTS_OK, MTASTS_ERR_STATE (not a DNS request; req is not
+ *         freed), MTASTS_ERR_INVALID (req NULL, rcode unknown; req is not
+ *         freed)
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_dns_done(mtasts_req *req, mtasts_dns_rcode rcode,
+                               const char *reason);
+
+/**
+ * Report the HTTP response head. Call it once, before any body.
+ * @param req           an HTTPS request not yet done
+ * @param http_status   the status code, e.g. 200
+ * @param content_type  the Content-Type field value, or NULL when absent;
+ *                      copied
+ * @return MTASTS_OK, MTASTS_ERR_NOMEM, MTASTS_ERR_STATE (not an HTTPS
+ *         request, or called twice), MTASTS_ERR_INVALID (req NULL)
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_https_response(mtasts_req *req, unsigned http_status,
+                                     const char *content_type);
+
+/**
+ * Add body bytes (after any transfer decoding) of the response.
+ * @param req   an HTTPS request whose response head was reported
+ * @param data  the bytes; copied
+ * @param len   their length
+ * @return MTASTS_OK, MTASTS_ERR_TOO_LARGE (the body now exceeds the
+ *         context's body cap: stop reading; the fetch fails),
+ *         MTASTS_ERR_NOMEM, MTASTS_ERR_STATE (no response head yet, or not
+ *         an HTTPS request), MTASTS_ERR_INVALID (req NULL, data NULL with
+ *         len > 0)
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_https_body(mtasts_req *req, const void *data,
+                                 size_t len);
+
+/**
+ * Finish an HTTPS request.
+ * @param req     an HTTPS request; freed by this call
+ * @param status  MTASTS_OK when the whole response was read;
+ *                MTASTS_ERR_WEBPKI when the certificate was not valid for
+ *                the host (RFC 8460 sts-webpki-invalid); MTASTS_ERR_FETCH
+ *                for any other failure (address lookup, connect, TLS,
+ *                timeout, malformed HTTP, body too large)
+ * @param reason  may be NULL; a short text for failures; copied
+ * @return MTASTS_OK, MTASTS_ERR_STATE (not an HTTPS request; req is not
+ *         freed), MTASTS_ERR_INVALID (req NULL or another status; req is
+ *         not freed)
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_https_done(mtasts_req *req, int status,
+                                 const char *reason);
+
+/* ------------------------------------------------------------------------
+ * Lookup: the policy to apply to a domain now (RFC 8461 §3, §5)
+ *
+ * Threads: any thread, concurrently; concurrent lookups of one domain share
+ * one DNS query and one fetch.
+ * ---------------------------------------------------------------------- */
+
+/** The outcome of one lookup. */
+typedef struct mtasts_result mtasts_result;
+
+/**
+ * Receives the outcome of mtasts_lookup_async().
+ * @param result  borrowed: valid only until the callback returns (take a
+ *                reference to its policy to keep it)
+ * @param user    the pointer given to mtasts_lookup_async()
+ * Threads: called once, from the thread that completed the last I/O step,
+ * or from the caller's thread before mtasts_lookup_async() returns.
+ */
+typedef void mtasts_lookup_fn(const mtasts_result *result, void *user);
+
+/**
+ * Start a lookup of the policy a sender must apply to a domain now.
+ * Unexpired cached policies answer at once; otherwise the TXT record is
+ * queried and, when its id is new, the policy fetched, through the hooks.
+ * A DNS or fetch failure never removes or replaces an unexpired cached
+ * policy: the result then carries the cached policy and the failure.
+ * @param ctx     the context
+ * @param domain  the policy domain (the recipient domain, or the smart
+ *                host's): ASCII, one trailing dot allowed, any case
+ * @param cb      called exactly once with the outcome if this returns
+ *                MTASTS_OK
+ * @param user    passed to cb
+ * @return MTASTS_OK (cb will run, possibly before this returns),
+ *         MTASTS_ERR_BAD_DOMAIN (not a host name, e.g. an address literal:
+ *         such a domain has no policy, RFC 8461 §3.4),
+ *         MTASTS_ERR_NOT_ASCII (convert U-labels to A-labels first),
+ *         MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx, domain or cb NULL);
+ *         on any error cb never runs
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_lookup_async(mtasts_ctx *ctx, const char *domain,
+                                   mtasts_lookup_fn *cb, void *user);
+
+/**
+ * Look up a policy and wait for the outcome (the same engine as
+ * mtasts_lookup_async(); with the default I/O it runs in the calling
+ * thread). With hooks that answer from an event loop, never call it from
+ * that loop's thread.
+ * @param ctx     the context
+ * @param domain  the policy domain, as for mtasts_lookup_async()
+ * @param out     receives the policy to apply (one reference) on MTASTS_OK;
+ *                NULL otherwise
+ * @return MTASTS_OK (apply *out, which may be in mode none),
+ *         MTASTS_ERR_NO_POLICY, MTASTS_ERR_FETCH, MTASTS_ERR_WEBPKI,
+ *         MTASTS_ERR_POLICY_INVALID (all four: deliver as without MTA-STS,
+ *         RFC 8461 §3.3), MTASTS_ERR_DNS_TEMPFAIL (nothing cached and DNS
+ *         failed: the RFC is silent; delivering as without MTA-STS is
+ *         consistent with §3.3, deferring is the cautious choice),
+ *         MTASTS_ERR_BAD_DOMAIN, MTASTS_ERR_NOT_ASCII, MTASTS_ERR_NOMEM,
+ *         MTASTS_ERR_INVALID (ctx, domain or out NULL)
+ * Ownership: the caller owns *out; release with mtasts_policy_unref().
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_lookup(mtasts_ctx *ctx, const char *domain,
+                             mtasts_policy **out);
+
+/**
+ * mtasts_lookup() that gives the whole outcome: policy, TXT id, the
+ * RFC 8460 classification of any failure and a reason.
+ * @param out  receives the result whenever a lookup ran (then the return
+ *             value equals mtasts_result_status(*out)); NULL on the
+ *             argument errors
+ * @return as mtasts_lookup()
+ * Ownership: the caller owns *out; release with mtasts_result_free().
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_lookup_result(mtasts_ctx *ctx, const char *domain,
+                                    mtasts_result **out);
+
+/**
+ * The status of the lookup: MTASTS_OK when a policy is to be applied, or
+ * one of the discovery statuses listed at mtasts_lookup().
+ * @param r  a result; NULL gives MTASTS_ERR_INVALID
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API int mtasts_result_status(const mtasts_result *r);
+
+/**
+ * The policy to apply, or NULL when the status is not MTASTS_OK.
+ * Ownership: borrowed from r; take a reference with mtasts_policy_ref()
+ * to keep it longer.   Threads: immutable.   Since: 0.1
+ */
+MTASTS_API mtasts_policy *mtasts_result_policy(const mtasts_result *r);
+
+/**
+ * The normalised policy domain (lower case, no trailing dot).
+ * Ownership: borrowed from r.   Threads: immutable.   Since: 0.1
+ */
+MTASTS_API const char *mtasts_result_domain(const mtasts_result *r);
+
+/**
+ * The id of the policy applied, or else of the TXT record seen; "" when
+ * none is known.
+ * Ownership: borrowed from r.   Threads: immutable.   Since: 0.1
+ */
+MTASTS_API const char *mtasts_result_txt_id(const mtasts_result *r);
+
+/**
+ * The reportable failure this lookup met (RFC 8460 §4.3, RFC 8461 §6):
+ * MTASTS_RPT_STS_POLICY_FETCH_ERROR, MTASTS_RPT_STS_POLICY_INVALID,
+ * MTASTS_RPT_STS_WEBPKI_INVALID, or MTASTS_RPT_NONE. It is set even when a
+ * cached policy answered (a failed refresh is reportable unless that
+ * policy's mode is none, in which case it is MTASTS_RPT_NONE).
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API mtasts_rpt_result mtasts_result_failure(const mtasts_result *r);
+
+/**
+ * A short human-readable reason for a failure or for no policy, e.g.
+ * "HTTP status 404 (only 200 is accepted)"; "" when there is none.
+ * Ownership: borrowed from r.   Threads: immutable.   Since: 0.1
+ */
+MTASTS_API const char *mtasts_result_reason(const mtasts_result *r);
+
+/**
+ * Whether the policy came from the cache rather than a fetch made by this
+ * lookup.
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API bool mtasts_result_from_cache(const mtasts_result *r);
+
+/**
+ * When the applied policy expires (its fetch time plus max_age), in seconds
+ * since the Unix epoch by the context's clock; 0 without a policy.
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API int64_t mtasts_result_expires(const mtasts_result *r);
+
+/**
+ * Free a result from mtasts_lookup_result().
+ * @param r  a result, or NULL
+ * Threads: per result.   Since: 0.1
+ */
+MTASTS_API void mtasts_result_free(mtasts_result *r);
 
 #ifdef __cplusplus
 }

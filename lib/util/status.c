@@ -16,12 +16,23 @@ static const struct status_info statuses[] = {
     {MTASTS_ERR_INVALID, "MTASTS_ERR_INVALID",
      "invalid argument (NULL pointer or value out of range)"},
     {MTASTS_ERR_NOMEM, "MTASTS_ERR_NOMEM", "out of memory"},
+    {MTASTS_ERR_STATE, "MTASTS_ERR_STATE",
+     "call not valid in this state (request already completed?)"},
+    {MTASTS_ERR_IO, "MTASTS_ERR_IO", "file could not be read or written"},
     {MTASTS_ERR_SYNTAX, "MTASTS_ERR_SYNTAX", "syntax error"},
     {MTASTS_ERR_TOO_LARGE, "MTASTS_ERR_TOO_LARGE", "input too large"},
     {MTASTS_ERR_BAD_DOMAIN, "MTASTS_ERR_BAD_DOMAIN", "invalid domain name"},
     {MTASTS_ERR_NOT_ASCII, "MTASTS_ERR_NOT_ASCII",
      "non-ASCII domain name (convert U-labels to A-labels)"},
     {MTASTS_ERR_NO_POLICY, "MTASTS_ERR_NO_POLICY", "no MTA-STS policy"},
+    {MTASTS_ERR_DNS_TEMPFAIL, "MTASTS_ERR_DNS_TEMPFAIL",
+     "temporary DNS failure and no cached policy"},
+    {MTASTS_ERR_FETCH, "MTASTS_ERR_FETCH",
+     "policy fetch failed and no cached policy"},
+    {MTASTS_ERR_WEBPKI, "MTASTS_ERR_WEBPKI",
+     "policy host certificate not valid and no cached policy"},
+    {MTASTS_ERR_POLICY_INVALID, "MTASTS_ERR_POLICY_INVALID",
+     "fetched policy invalid and no cached policy"},
 };
 
 static const struct status_info *
@@ -61,6 +72,46 @@ mtasts_status_is_bad_input(int status)
     default:
         return false;
     }
+}
+
+bool
+mtasts_status_is_temporary(int status)
+{
+    switch (status) {
+    case MTASTS_ERR_NOMEM:
+    case MTASTS_ERR_DNS_TEMPFAIL:
+    case MTASTS_ERR_FETCH:
+    case MTASTS_ERR_WEBPKI:
+    case MTASTS_ERR_POLICY_INVALID:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* RFC 8460 §4.3 result types, indexed by mtasts_rpt_result. */
+static const char *const rpt_names[] = {
+    "none",
+    "starttls-not-supported",
+    "certificate-host-mismatch",
+    "certificate-expired",
+    "certificate-not-trusted",
+    "validation-failure",
+    "tlsa-invalid",
+    "dnssec-invalid",
+    "dane-required",
+    "sts-policy-fetch-error",
+    "sts-policy-invalid",
+    "sts-webpki-invalid",
+};
+
+const char *
+mtasts_rpt_result_name(mtasts_rpt_result r)
+{
+    if ((int)r < 0 || (size_t)r >= sizeof(rpt_names) / sizeof(rpt_names[0])) {
+        return "unknown";
+    }
+    return rpt_names[r];
 }
 
 uint32_t

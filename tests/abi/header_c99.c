@@ -37,8 +37,17 @@ main(void)
     if (MTASTS_ERR_INVALID != -1 || MTASTS_ERR_NOMEM != -2 ||
         MTASTS_ERR_SYNTAX != -100 || MTASTS_ERR_TOO_LARGE != -101 ||
         MTASTS_ERR_BAD_DOMAIN != -102 || MTASTS_ERR_NOT_ASCII != -103 ||
-        MTASTS_ERR_NO_POLICY != -200) {
+        MTASTS_ERR_STATE != -3 || MTASTS_ERR_IO != -4 ||
+        MTASTS_ERR_NO_POLICY != -200 || MTASTS_ERR_DNS_TEMPFAIL != -201 ||
+        MTASTS_ERR_FETCH != -202 || MTASTS_ERR_WEBPKI != -203 ||
+        MTASTS_ERR_POLICY_INVALID != -204) {
         puts("FAIL: mtasts_status values moved");
+        failures++;
+    }
+    if (MTASTS_RPT_NONE != 0 || MTASTS_RPT_STARTTLS_NOT_SUPPORTED != 1 ||
+        MTASTS_RPT_STS_WEBPKI_INVALID != 11 || MTASTS_DNS_ANSWER != 0 ||
+        MTASTS_DNS_TEMPFAIL != 3) {
+        puts("FAIL: mtasts_rpt_result or mtasts_dns_rcode values moved");
         failures++;
     }
     printf("header_c99: %d failures\n", failures);

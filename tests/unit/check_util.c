@@ -39,11 +39,17 @@ static const struct {
     STATUS(MTASTS_OK),
     STATUS(MTASTS_ERR_INVALID),
     STATUS(MTASTS_ERR_NOMEM),
+    STATUS(MTASTS_ERR_STATE),
+    STATUS(MTASTS_ERR_IO),
     STATUS(MTASTS_ERR_SYNTAX),
     STATUS(MTASTS_ERR_TOO_LARGE),
     STATUS(MTASTS_ERR_BAD_DOMAIN),
     STATUS(MTASTS_ERR_NOT_ASCII),
     STATUS(MTASTS_ERR_NO_POLICY),
+    STATUS(MTASTS_ERR_DNS_TEMPFAIL),
+    STATUS(MTASTS_ERR_FETCH),
+    STATUS(MTASTS_ERR_WEBPKI),
+    STATUS(MTASTS_ERR_POLICY_INVALID),
 };
 
 /* A switch with no default: a status added to the header and not here is a
@@ -62,7 +68,13 @@ is_bad_input_expected(mtasts_status s)
     case MTASTS_OK:
     case MTASTS_ERR_INVALID:
     case MTASTS_ERR_NOMEM:
+    case MTASTS_ERR_STATE:
+    case MTASTS_ERR_IO:
     case MTASTS_ERR_NO_POLICY:
+    case MTASTS_ERR_DNS_TEMPFAIL:
+    case MTASTS_ERR_FETCH:
+    case MTASTS_ERR_WEBPKI:
+    case MTASTS_ERR_POLICY_INVALID:
         return false;
     }
     return false;
@@ -70,7 +82,7 @@ is_bad_input_expected(mtasts_status s)
 #pragma GCC diagnostic pop
 
 static const int unknown_statuses[] = {
-    1, 2, 100, -3, -99, -104, -199, -201, -299, -300, -1000, INT_MIN, INT_MAX,
+    1, 2, 100, -5, -99, -104, -199, -205, -299, -300, -1000, INT_MIN, INT_MAX,
 };
 
 START_TEST(test_util_status_texts)

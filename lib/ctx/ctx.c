@@ -1,0 +1,413 @@
+/* The context: configuration, the engine and its cache, the default I/O;
+ * the public lookup calls and results. */
+#include <pthread.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "io/io.h"
+#include "util/alloc.h"
+
+#define TIMEOUT_MAX_MS 600000u /* ten minutes */
+#define SECONDS_MAX 86400u     /* one day */
+#define DEFAULT_CONNECT_MS 10000u
+#define DEFAULT_FETCH_MS 60000u /* RFC 8461 §3.3: one minute */
+#define DEFAULT_DNS_MS 5000u
+
+struct mtasts_ctx {
+    struct mtasts__engine eng;
+    struct mtasts__io *io; /* the default I/O and its configuration */
+    uint32_t connect_ms, fetch_ms, dns_ms;
+};
+
+int
+mtasts_ctx_new(mtasts_ctx **out)
+{
+    if (out == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    *out = NULL;
+    mtasts_ctx *ctx = mtasts__calloc(1, sizeof(*ctx));
+    if (ctx == NULL) {
+        return MTASTS_ERR_NOMEM;
+    }
+    int rc = mtasts__engine_init(&ctx->eng);
+    if (rc != MTASTS_OK) {
+        mtasts__free(ctx);
+        return rc;
+    }
+    rc = mtasts__io_new(&ctx->io);
+    if (rc != MTASTS_OK) {
+        mtasts__engine_destroy(&ctx->eng);
+        mtasts__free(ctx);
+        return rc;
+    }
+    ctx->connect_ms = DEFAULT_CONNECT_MS;
+    ctx->fetch_ms = DEFAULT_FETCH_MS;
+    ctx->dns_ms = DEFAULT_DNS_MS;
+    mtasts__io_set_timeouts(ctx->io, ctx->connect_ms, ctx->fetch_ms,
+                            ctx->dns_ms);
+    mtasts__io_set_body_max(ctx->io, ctx->eng.body_max);
+    /* The default I/O goes in through the same setters a user calls. */
+    mtasts_ctx_set_dns_txt_hook(ctx, NULL, NULL);
+    mtasts_ctx_set_https_get_hook(ctx, NULL, NULL);
+    *out = ctx;
+    return MTASTS_OK;
+}
+
+void
+mtasts_ctx_free(mtasts_ctx *ctx)
+{
+    if (ctx == NULL) {
+        return;
+    }
+    mtasts__engine_destroy(&ctx->eng);
+    mtasts__io_free(ctx->io);
+    mtasts__free(ctx);
+}
+
+static bool
+timeout_ok(uint32_t ms)
+{
+    return ms >= 1 && ms <= TIMEOUT_MAX_MS;
+}
+
+static void
+push_timeouts(mtasts_ctx *ctx)
+{
+    mtasts__io_set_timeouts(ctx->io, ctx->connect_ms, ctx->fetch_ms,
+                            ctx->dns_ms);
+}
+
+int
+mtasts_ctx_set_connect_timeout_ms(mtasts_ctx *ctx, uint32_t ms)
+{
+    if (ctx == NULL || !timeout_ok(ms)) {
+        return MTASTS_ERR_INVALID;
+    }
+    ctx->connect_ms = ms;
+    push_timeouts(ctx);
+    return MTASTS_OK;
+}
+
+int
+mtasts_ctx_set_fetch_timeout_ms(mtasts_ctx *ctx, uint32_t ms)
+{
+    if (ctx == NULL || !timeout_ok(ms)) {
+        return MTASTS_ERR_INVALID;
+    }
+    ctx->fetch_ms = ms;
+    push_timeouts(ctx);
+    return MTASTS_OK;
+}
+
+int
+mtasts_ctx_set_dns_timeout_ms(mtasts_ctx *ctx, uint32_t ms)
+{
+    if (ctx == NULL || !timeout_ok(ms)) {
+        return MTASTS_ERR_INVALID;
+    }
+    ctx->dns_ms = ms;
+    push_timeouts(ctx);
+    return MTASTS_OK;
+}
+
+int
+mtasts_ctx_set_body_max(mtasts_ctx *ctx, size_t bytes)
+{
+    if (ctx == NULL || bytes == 0 || bytes > MTASTS_POLICY_MAX) {
+        return MTASTS_ERR_INVALID;
+    }
+    ctx->eng.body_max = bytes;
+    mtasts__io_set_body_max(ctx->io, bytes);
+    return MTASTS_OK;
+}
+
+int
+mtasts_ctx_set_ca_file(mtasts_ctx *ctx, const char *path)
+{
+    if (ctx == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    return mtasts__io_set_ca(ctx->io, path, NULL);
+}
+
+int
+mtasts_ctx_set_ca_dir(mtasts_ctx *ctx, const char *dir)
+{
+    if (ctx == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    return mtasts__io_set_ca(ctx->io, NULL, dir);
+}
+
+int
+mtasts_ctx_set_resolver(mtasts_ctx *ctx, const char *addr)
+{
+    if (ctx == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    return mtasts__io_set_resolver(ctx->io, addr);
+}
+
+int
+mtasts_ctx_set_cache_capacity(mtasts_ctx *ctx, size_t entries)
+{
+    if (ctx == NULL || entries == 0) {
+        return MTASTS_ERR_INVALID;
+    }
+    pthread_mutex_lock(&ctx->eng.lock);
+    mtasts__cache_set_capacity(&ctx->eng.cache, entries);
+    pthread_mutex_unlock(&ctx->eng.lock);
+    return MTASTS_OK;
+}
+
+int
+mtasts_ctx_set_fetch_backoff_s(mtasts_ctx *ctx, uint32_t seconds)
+{
+    if (ctx == NULL || seconds > SECONDS_MAX) {
+        return MTASTS_ERR_INVALID;
+    }
+    ctx->eng.backoff_s = seconds;
+    return MTASTS_OK;
+}
+
+int
+mtasts_ctx_set_no_policy_ttl_s(mtasts_ctx *ctx, uint32_t seconds)
+{
+    if (ctx == NULL || seconds > SECONDS_MAX) {
+        return MTASTS_ERR_INVALID;
+    }
+    ctx->eng.no_policy_ttl_s = seconds;
+    return MTASTS_OK;
+}
+
+int
+mtasts_ctx_set_txt_check_interval_s(mtasts_ctx *ctx, uint32_t seconds)
+{
+    if (ctx == NULL || seconds > SECONDS_MAX) {
+        return MTASTS_ERR_INVALID;
+    }
+    ctx->eng.txt_check_s = seconds;
+    return MTASTS_OK;
+}
+
+int
+mtasts_ctx_set_clock(mtasts_ctx *ctx, mtasts_clock_fn *fn, void *user)
+{
+    if (ctx == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    ctx->eng.clock = fn;
+    ctx->eng.clock_user = fn != NULL ? user : NULL;
+    return MTASTS_OK;
+}
+
+int
+mtasts_ctx_set_https_port(mtasts_ctx *ctx, uint16_t port)
+{
+    if (ctx == NULL || port == 0) {
+        return MTASTS_ERR_INVALID;
+    }
+    ctx->eng.https_port = port;
+    return MTASTS_OK;
+}
+
+int
+mtasts_ctx_set_dns_txt_hook(mtasts_ctx *ctx, mtasts_dns_txt_fn *fn, void *user)
+{
+    if (ctx == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    if (fn == NULL) {
+        fn = mtasts__io_dns_txt;
+        user = ctx->io;
+    }
+    ctx->eng.dns_fn = fn;
+    ctx->eng.dns_user = user;
+    return MTASTS_OK;
+}
+
+int
+mtasts_ctx_set_https_get_hook(mtasts_ctx *ctx, mtasts_https_get_fn *fn,
+                              void *user)
+{
+    if (ctx == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    if (fn == NULL) {
+        fn = mtasts__io_https_get;
+        user = ctx->io;
+    }
+    ctx->eng.https_fn = fn;
+    ctx->eng.https_user = user;
+    return MTASTS_OK;
+}
+
+/* ---- lookups ---------------------------------------------------------- */
+
+int
+mtasts_lookup_async(mtasts_ctx *ctx, const char *domain, mtasts_lookup_fn *cb,
+                    void *user)
+{
+    if (ctx == NULL || domain == NULL || cb == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    return mtasts__engine_lookup(&ctx->eng, domain, cb, user);
+}
+
+/* The blocking calls wait for the callback, which may run inline (the
+ * default I/O, a cache hit) or later in another thread (user hooks). */
+struct waiting {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    bool want_result;
+    int status;
+    mtasts_policy *policy; /* one reference */
+    mtasts_result *result; /* a copy, when wanted */
+};
+
+static void
+wake(const mtasts_result *r, void *user)
+{
+    struct waiting *w = user;
+    mtasts_result *copy = NULL;
+    int status = r->status;
+    if (w->want_result) {
+        copy = mtasts__alloc(sizeof(*copy));
+        if (copy != NULL) {
+            *copy = *r;
+            mtasts_policy_ref(copy->policy);
+        } else {
+            status = MTASTS_ERR_NOMEM;
+        }
+    }
+    pthread_mutex_lock(&w->lock);
+    w->status = status;
+    w->policy = status == MTASTS_OK ? mtasts_policy_ref(r->policy) : NULL;
+    w->result = copy;
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static int
+wait_lookup(mtasts_ctx *ctx, const char *domain, bool want_result,
+            struct waiting *w)
+{
+    memset(w, 0, sizeof(*w));
+    w->want_result = want_result;
+    if (pthread_mutex_init(&w->lock, NULL) != 0) {
+        return MTASTS_ERR_NOMEM;
+    }
+    if (pthread_cond_init(&w->cond, NULL) != 0) {
+        pthread_mutex_destroy(&w->lock);
+        return MTASTS_ERR_NOMEM;
+    }
+    int rc = mtasts__engine_lookup(&ctx->eng, domain, wake, w);
+    if (rc == MTASTS_OK) {
+        pthread_mutex_lock(&w->lock);
+        while (!w->done) {
+            pthread_cond_wait(&w->cond, &w->lock);
+        }
+        pthread_mutex_unlock(&w->lock);
+        rc = w->status;
+    }
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+    return rc;
+}
+
+int
+mtasts_lookup(mtasts_ctx *ctx, const char *domain, mtasts_policy **out)
+{
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (ctx == NULL || domain == NULL || out == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    int rc = mtasts__engine_lookup_cached(&ctx->eng, domain, out);
+    if (rc != MTASTS_ERR_NO_POLICY) {
+        return rc; /* answered from the cache, or a bad domain */
+    }
+    struct waiting w;
+    rc = wait_lookup(ctx, domain, false, &w);
+    *out = w.policy;
+    return rc;
+}
+
+int
+mtasts_lookup_result(mtasts_ctx *ctx, const char *domain, mtasts_result **out)
+{
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (ctx == NULL || domain == NULL || out == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    struct waiting w;
+    int rc = wait_lookup(ctx, domain, true, &w);
+    mtasts_policy_unref(w.policy);
+    *out = w.result;
+    return rc;
+}
+
+/* ---- results ---------------------------------------------------------- */
+
+int
+mtasts_result_status(const mtasts_result *r)
+{
+    return r != NULL ? r->status : MTASTS_ERR_INVALID;
+}
+
+mtasts_policy *
+mtasts_result_policy(const mtasts_result *r)
+{
+    return r != NULL ? r->policy : NULL;
+}
+
+const char *
+mtasts_result_domain(const mtasts_result *r)
+{
+    return r != NULL ? r->domain : "";
+}
+
+const char *
+mtasts_result_txt_id(const mtasts_result *r)
+{
+    return r != NULL ? r->id : "";
+}
+
+mtasts_rpt_result
+mtasts_result_failure(const mtasts_result *r)
+{
+    return r != NULL ? r->failure : MTASTS_RPT_NONE;
+}
+
+const char *
+mtasts_result_reason(const mtasts_result *r)
+{
+    return r != NULL ? r->reason : "";
+}
+
+bool
+mtasts_result_from_cache(const mtasts_result *r)
+{
+    return r != NULL && r->from_cache;
+}
+
+int64_t
+mtasts_result_expires(const mtasts_result *r)
+{
+    return r != NULL && r->policy != NULL ? r->expires : 0;
+}
+
+void
+mtasts_result_free(mtasts_result *r)
+{
+    if (r != NULL) {
+        mtasts_policy_unref(r->policy);
+        mtasts__free(r);
+    }
+}

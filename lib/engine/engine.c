@@ -1,0 +1,789 @@
+/*
+ * The discovery engine (RFC 8461 §3, §5).
+ *
+ * A lookup of a domain first consults the cache. An unexpired policy whose
+ * TXT record was checked recently answers at once; so does a recent "no
+ * policy". Otherwise the lookup joins the domain's flight (single flight:
+ * at most one DNS query and one fetch per domain at a time) or starts one:
+ *
+ *   DNS TXT _mta-sts.<domain> --(new id)--> HTTPS GET --> store or fail
+ *             |                                  |
+ *             +-- same id as the cached policy --+--> answer from cache
+ *
+ * A DNS or fetch failure never removes or replaces an unexpired cached
+ * policy (RFC 8461 §3.1, §3.3, §5.1): the answer is the cached policy,
+ * with the failure classified for reporting (RFC 8461 §6).
+ *
+ * Locking: eng->lock guards the cache and the flights. It is never held
+ * while a hook or a callback runs, so hooks may complete inline or from
+ * any thread, and callbacks may start new lookups.
+ */
+#include "engine/engine.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "parse/txt.h"
+#include "util/alloc.h"
+#include "util/chars.h"
+#include "util/domain.h"
+
+#define TXT_RECORD_MAX 65535 /* an RR's RDATA is at most 64 KiB */
+/* A reason being composed: room for a 262-byte host or query name and the
+ * rest of the sentence. The result keeps MTASTS__REASON_MAX bytes of it. */
+#define TEXT_MAX (2 * MTASTS__REASON_MAX)
+
+enum req_kind {
+    REQ_DNS = 1,
+    REQ_HTTPS = 2,
+};
+
+struct waiter {
+    mtasts_lookup_fn *cb;
+    void *user;
+    struct waiter *next;
+};
+
+struct mtasts__flight {
+    struct mtasts__engine *eng;
+    struct mtasts__entry *entry;
+    struct waiter *waiters;
+    char id[MTASTS_ID_BUFSIZE]; /* the TXT id being fetched */
+    struct mtasts_result result;
+};
+
+struct mtasts_req {
+    enum req_kind kind;
+    struct mtasts__flight *flight;
+    /* DNS: the records, as mtasts__txt_select() takes them */
+    char **texts;
+    size_t *lens;
+    size_t nrecs, caprecs;
+    /* HTTPS */
+    bool have_head;
+    unsigned http_status;
+    char *content_type;
+    char *body;
+    size_t body_len, body_cap, body_max;
+    bool too_large;
+};
+
+/* ---- time and results ------------------------------------------------- */
+
+int64_t
+mtasts__engine_now(const struct mtasts__engine *eng)
+{
+    if (eng->clock != NULL) {
+        return eng->clock(eng->clock_user);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+static void
+result_init(struct mtasts_result *r, const struct mtasts__entry *e)
+{
+    r->status = MTASTS_ERR_NO_POLICY;
+    r->policy = NULL;
+    r->failure = MTASTS_RPT_NONE;
+    r->from_cache = false;
+    r->expires = 0;
+    memcpy(r->domain, e->domain, e->domain_len + 1);
+    r->id[0] = '\0';
+    r->reason[0] = '\0';
+}
+
+/* The result answers with the entry's policy (lock held). */
+static void
+result_use_entry(struct mtasts_result *r, const struct mtasts__entry *e,
+                 bool from_cache)
+{
+    r->status = MTASTS_OK;
+    r->policy = mtasts_policy_ref(e->policy);
+    r->expires = e->expires;
+    r->from_cache = from_cache;
+    memcpy(r->id, e->id, sizeof(r->id));
+}
+
+static void result_reason(struct mtasts_result *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+result_reason(struct mtasts_result *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+    va_end(ap);
+}
+
+/* ---- engine life cycle ------------------------------------------------ */
+
+int
+mtasts__engine_init(struct mtasts__engine *eng)
+{
+    memset(eng, 0, sizeof(*eng));
+    if (pthread_mutex_init(&eng->lock, NULL) != 0) {
+        return MTASTS_ERR_NOMEM;
+    }
+    int rc = mtasts__cache_init(&eng->cache, MTASTS__DEFAULT_CAPACITY);
+    if (rc != MTASTS_OK) {
+        pthread_mutex_destroy(&eng->lock);
+        return rc;
+    }
+    eng->backoff_s = MTASTS__DEFAULT_BACKOFF_S;
+    eng->no_policy_ttl_s = MTASTS__DEFAULT_NO_POLICY_TTL_S;
+    eng->txt_check_s = MTASTS__DEFAULT_TXT_CHECK_S;
+    eng->https_port = MTASTS__DEFAULT_HTTPS_PORT;
+    eng->body_max = MTASTS_POLICY_MAX;
+    return MTASTS_OK;
+}
+
+void
+mtasts__engine_destroy(struct mtasts__engine *eng)
+{
+    mtasts__cache_destroy(&eng->cache);
+    pthread_mutex_destroy(&eng->lock);
+}
+
+/* ---- finishing a flight ----------------------------------------------- */
+
+/* Called with the lock held; releases it, runs every waiter's callback
+ * with the flight's result, and frees the flight. */
+static void
+finish(struct mtasts__flight *f)
+{
+    struct mtasts__engine *eng = f->eng;
+    struct waiter *w = f->waiters;
+    f->waiters = NULL;
+    f->entry->flight = NULL;
+    pthread_mutex_unlock(&eng->lock);
+    while (w != NULL) {
+        struct waiter *next = w->next;
+        w->cb(&f->result, w->user);
+        mtasts__free(w);
+        w = next;
+    }
+    mtasts_policy_unref(f->result.policy);
+    mtasts__free(f);
+}
+
+/* Finish with a failure; an unexpired cached policy still answers, and the
+ * failure is then reportable unless that policy's mode is none (RFC 8461
+ * §6). Lock held. */
+static void
+fail_keep_cache(struct mtasts__flight *f, int64_t now, int status,
+                mtasts_rpt_result rpt_no_cache, mtasts_rpt_result rpt_cache,
+                const char *reason)
+{
+    struct mtasts__entry *e = f->entry;
+    struct mtasts_result *r = &f->result;
+    if (mtasts__entry_usable(e, now)) {
+        result_use_entry(r, e, true);
+        r->failure = mtasts_policy_mode(e->policy) == MTASTS_MODE_NONE
+                         ? MTASTS_RPT_NONE
+                         : rpt_cache;
+        result_reason(r, "%s; the cached policy (id %s) still applies", reason,
+                      e->id);
+        return;
+    }
+    r->status = status;
+    r->failure = rpt_no_cache;
+    result_reason(r, "%s", reason);
+}
+
+/* A fetch of f->id failed: remember it for the backoff (RFC 8461 §3.3,
+ * keyed on domain and id, CHECKLIST E-21), then answer. Lock held. */
+static void
+fetch_failed(struct mtasts__flight *f, int64_t now, int status,
+             mtasts_rpt_result rpt, const char *reason)
+{
+    struct mtasts__entry *e = f->entry;
+    memcpy(e->failed_id, f->id, sizeof(e->failed_id));
+    e->backoff_until = now + f->eng->backoff_s;
+    e->failed_status = status;
+    e->failed_rpt = rpt;
+    mtasts__entry_set_text(&e->failed_reason, reason);
+    /* the id seen; a cached policy that answers brings its own */
+    memcpy(f->result.id, f->id, sizeof(f->result.id));
+    fail_keep_cache(f, now, status, rpt, rpt, reason);
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+static struct mtasts_req *
+req_new(struct mtasts__flight *f, enum req_kind kind)
+{
+    struct mtasts_req *req = mtasts__calloc(1, sizeof(*req));
+    if (req != NULL) {
+        req->kind = kind;
+        req->flight = f;
+        req->body_max = f->eng->body_max;
+    }
+    return req;
+}
+
+static void
+req_free(struct mtasts_req *req)
+{
+    for (size_t i = 0; i < req->nrecs; i++) {
+        mtasts__free(req->texts[i]);
+    }
+    mtasts__free(req->texts);
+    mtasts__free(req->lens);
+    mtasts__free(req->content_type);
+    mtasts__free(req->body);
+    mtasts__free(req);
+}
+
+static void run_https(struct mtasts__flight *f);
+
+/* Ask the DNS hook for the TXT records. No lock held. */
+static void
+run_dns(struct mtasts__flight *f)
+{
+    struct mtasts__engine *eng = f->eng;
+    char name[sizeof("_mta-sts.") + MTASTS_DOMAIN_BUFSIZE];
+    snprintf(name, sizeof(name), "_mta-sts.%s", f->entry->domain);
+    struct mtasts_req *req = req_new(f, REQ_DNS);
+    int rc = req != NULL ? MTASTS_OK : MTASTS_ERR_NOMEM;
+    if (rc == MTASTS_OK) {
+        rc = eng->dns_fn(req, name, eng->dns_user);
+        if (rc == MTASTS_OK) {
+            return; /* mtasts_dns_done() goes on */
+        }
+        req_free(req);
+    }
+    pthread_mutex_lock(&eng->lock);
+    int64_t now = mtasts__engine_now(eng);
+    char reason[TEXT_MAX];
+    snprintf(reason, sizeof(reason), "TXT lookup of %s not started: %s", name,
+             mtasts_strerror(rc));
+    fail_keep_cache(f, now,
+                    rc == MTASTS_ERR_NOMEM ? rc : MTASTS_ERR_DNS_TEMPFAIL,
+                    MTASTS_RPT_NONE, MTASTS_RPT_STS_POLICY_FETCH_ERROR, reason);
+    finish(f);
+}
+
+/* What the TXT answer means. Lock held. Returns true when the policy must
+ * be fetched (f->id set); false when f->result is complete. */
+static bool
+dns_outcome(struct mtasts__flight *f, struct mtasts_req *req,
+            mtasts_dns_rcode rcode, const char *why)
+{
+    struct mtasts__engine *eng = f->eng;
+    struct mtasts__entry *e = f->entry;
+    int64_t now = mtasts__engine_now(eng);
+    bool usable = mtasts__entry_usable(e, now);
+    char reason[MTASTS__REASON_MAX];
+    e->txt_checked_at = now;
+
+    if (rcode == MTASTS_DNS_TEMPFAIL) {
+        /* RFC 8461 is silent with nothing cached (CHECKLIST E-12). */
+        snprintf(reason, sizeof(reason), "TXT lookup of _mta-sts.%s failed%s%s",
+                 e->domain, why != NULL ? ": " : "", why != NULL ? why : "");
+        fail_keep_cache(f, now, MTASTS_ERR_DNS_TEMPFAIL, MTASTS_RPT_NONE,
+                        MTASTS_RPT_STS_POLICY_FETCH_ERROR, reason);
+        return false;
+    }
+
+    char id[MTASTS_ID_BUFSIZE] = "";
+    int rc = MTASTS_ERR_NO_POLICY;
+    mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
+    if (rcode == MTASTS_DNS_ANSWER && req->nrecs > 0) {
+        /* Selection over every record at the name (§3.1). */
+        rc = mtasts__txt_select((const char *const *)req->texts, req->lens,
+                                req->nrecs, id, NULL, &err);
+    }
+
+    if (rc != MTASTS_OK) {
+        if (rc == MTASTS_ERR_SYNTAX) {
+            snprintf(reason, sizeof(reason),
+                     "invalid _mta-sts TXT record (column %zu: %s)", err.column,
+                     err.message);
+        } else if (rc == MTASTS_ERR_NOMEM) {
+            snprintf(reason, sizeof(reason), "out of memory");
+        } else if (rcode == MTASTS_DNS_ANSWER && req->nrecs > 0) {
+            snprintf(reason, sizeof(reason),
+                     "not exactly one MTA-STS TXT record among %zu",
+                     req->nrecs);
+        } else {
+            snprintf(reason, sizeof(reason), "no TXT record at _mta-sts.%s%s",
+                     e->domain,
+                     rcode == MTASTS_DNS_NXDOMAIN ? " (NXDOMAIN)" : "");
+        }
+        if (rc == MTASTS_ERR_NOMEM) {
+            fail_keep_cache(f, now, rc, MTASTS_RPT_NONE, MTASTS_RPT_NONE,
+                            reason);
+            return false;
+        }
+        /* No usable record never removes a cached policy (§3.1); with
+         * none, remember the answer for a while. */
+        if (!usable && eng->no_policy_ttl_s > 0) {
+            e->no_policy_until = now + eng->no_policy_ttl_s;
+            mtasts__entry_set_text(&e->no_policy_reason, reason);
+        }
+        fail_keep_cache(f, now, MTASTS_ERR_NO_POLICY, MTASTS_RPT_NONE,
+                        MTASTS_RPT_STS_POLICY_FETCH_ERROR, reason);
+        return false;
+    }
+
+    e->no_policy_until = 0;
+    if (usable && strcmp(id, e->id) == 0) {
+        /* Same id, unexpired: no fetch (§3, R8461-3-a). */
+        result_use_entry(&f->result, e, true);
+        return false;
+    }
+    if (e->failed_id[0] != '\0' && strcmp(id, e->failed_id) == 0 &&
+        now < e->backoff_until) {
+        snprintf(reason, sizeof(reason),
+                 "%s (failed before; no new fetch for %lld s)",
+                 e->failed_reason != NULL ? e->failed_reason : "fetch failed",
+                 (long long)(e->backoff_until - now));
+        memcpy(f->result.id, id, sizeof(f->result.id));
+        fail_keep_cache(f, now, e->failed_status, e->failed_rpt, e->failed_rpt,
+                        reason);
+        return false;
+    }
+    memcpy(f->id, id, sizeof(f->id));
+    return true;
+}
+
+/* Whether an HTTP Content-Type value is text/plain (RFC 8461 §3.2):
+ * type and subtype compared case-insensitively, parameters ignored. */
+bool
+mtasts__media_type_is_text_plain(const char *value)
+{
+    static const char want[] = "text/plain";
+    const char *p = value;
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    for (size_t i = 0; i < sizeof(want) - 1; i++) {
+        if (mtasts__tolower((unsigned char)p[i]) != (unsigned char)want[i]) {
+            return false;
+        }
+    }
+    p += sizeof(want) - 1;
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    return *p == '\0' || *p == ';';
+}
+
+/* Judge a finished HTTPS request outside the lock; on success *policy_out
+ * holds the parsed policy. Returns the status (and fills reason, rpt). */
+static int
+https_judge(const struct mtasts_req *req, int transport, const char *why,
+            const char *host, mtasts_policy **policy_out,
+            mtasts_rpt_result *rpt, char *reason, size_t reason_size)
+{
+    *policy_out = NULL;
+    *rpt = MTASTS_RPT_STS_POLICY_FETCH_ERROR;
+    if (transport == MTASTS_ERR_WEBPKI) {
+        *rpt = MTASTS_RPT_STS_WEBPKI_INVALID;
+        snprintf(reason, reason_size, "certificate of %s not valid%s%s", host,
+                 why != NULL ? ": " : "", why != NULL ? why : "");
+        return MTASTS_ERR_WEBPKI;
+    }
+    if (req->too_large) {
+        snprintf(reason, reason_size,
+                 "policy body from %s larger than %zu bytes", host,
+                 req->body_max);
+        return MTASTS_ERR_FETCH;
+    }
+    if (transport != MTASTS_OK || !req->have_head) {
+        snprintf(reason, reason_size, "fetch from %s failed%s%s", host,
+                 why != NULL ? ": " : "",
+                 why != NULL ? why : "no HTTP response");
+        return MTASTS_ERR_FETCH;
+    }
+    if (req->http_status != 200) {
+        /* Only 200 yields a policy; redirects are never followed (§3.3). */
+        snprintf(reason, reason_size,
+                 "HTTP status %u from %s (only 200 is accepted)",
+                 req->http_status, host);
+        return MTASTS_ERR_FETCH;
+    }
+    if (req->content_type == NULL) {
+        snprintf(reason, reason_size,
+                 "no Content-Type from %s (text/plain is required)", host);
+        return MTASTS_ERR_FETCH;
+    }
+    if (!mtasts__media_type_is_text_plain(req->content_type)) {
+        snprintf(reason, reason_size,
+                 "Content-Type \"%.80s\" from %s is not text/plain",
+                 req->content_type, host);
+        return MTASTS_ERR_FETCH;
+    }
+    mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
+    int rc = mtasts_policy_parse(req->body != NULL ? req->body : "",
+                                 req->body_len, policy_out, &err);
+    if (rc == MTASTS_ERR_NOMEM) {
+        snprintf(reason, reason_size, "out of memory");
+        *rpt = MTASTS_RPT_NONE;
+        return rc;
+    }
+    if (rc != MTASTS_OK) {
+        *rpt = MTASTS_RPT_STS_POLICY_INVALID;
+        if (rc == MTASTS_ERR_SYNTAX) {
+            snprintf(reason, reason_size,
+                     "invalid policy from %s: line %zu, column %zu: %s", host,
+                     err.line, err.column, err.message);
+        } else {
+            snprintf(reason, reason_size, "invalid policy from %s: %s", host,
+                     err.message != NULL ? err.message : mtasts_strerror(rc));
+        }
+        return MTASTS_ERR_POLICY_INVALID;
+    }
+    *rpt = MTASTS_RPT_NONE;
+    return MTASTS_OK;
+}
+
+/* Store a freshly fetched policy (lock held; takes the reference). */
+static void
+store_policy(struct mtasts__flight *f, int64_t now, mtasts_policy *p)
+{
+    struct mtasts__entry *e = f->entry;
+    mtasts_policy_unref(e->policy);
+    e->policy = p;
+    memcpy(e->id, f->id, sizeof(e->id));
+    e->fetched_at = now;
+    /* Only a successful fetch restarts the lifetime (CHECKLIST E-11). */
+    e->expires = now + (int64_t)mtasts_policy_max_age(p);
+    e->txt_checked_at = now;
+    e->no_policy_until = 0;
+    e->failed_id[0] = '\0';
+    e->backoff_until = 0;
+    mtasts__entry_set_text(&e->failed_reason, NULL);
+    mtasts__entry_set_text(&e->no_policy_reason, NULL);
+    /* A max_age 0 policy still governs the delivery that fetched it
+     * (R8461-3.2-u); the next lookup fetches again. */
+    result_use_entry(&f->result, e, false);
+}
+
+static void
+host_name(const struct mtasts__flight *f, char *out, size_t size)
+{
+    snprintf(out, size, "mta-sts.%s", f->entry->domain);
+}
+
+/* Ask the HTTPS hook for the policy. No lock held. */
+static void
+run_https(struct mtasts__flight *f)
+{
+    struct mtasts__engine *eng = f->eng;
+    char host[sizeof("mta-sts.") + MTASTS_DOMAIN_BUFSIZE];
+    host_name(f, host, sizeof(host));
+    struct mtasts_req *req = req_new(f, REQ_HTTPS);
+    int rc = req != NULL ? MTASTS_OK : MTASTS_ERR_NOMEM;
+    if (rc == MTASTS_OK) {
+        rc = eng->https_fn(req, host, eng->https_port, MTASTS__WELL_KNOWN_PATH,
+                           eng->https_user);
+        if (rc == MTASTS_OK) {
+            return; /* mtasts_https_done() goes on */
+        }
+        req_free(req);
+    }
+    pthread_mutex_lock(&eng->lock);
+    int64_t now = mtasts__engine_now(eng);
+    char reason[TEXT_MAX];
+    snprintf(reason, sizeof(reason), "fetch from %s not started: %s", host,
+             mtasts_strerror(rc));
+    if (rc == MTASTS_ERR_NOMEM) {
+        fail_keep_cache(f, now, rc, MTASTS_RPT_NONE, MTASTS_RPT_NONE, reason);
+    } else {
+        fetch_failed(f, now, MTASTS_ERR_FETCH,
+                     MTASTS_RPT_STS_POLICY_FETCH_ERROR, reason);
+    }
+    finish(f);
+}
+
+/* ---- lookups ---------------------------------------------------------- */
+
+/* Answer from the cache alone if it can (lock held); true if r is set. */
+static bool
+answer_from_cache(const struct mtasts__engine *eng,
+                  const struct mtasts__entry *e, int64_t now,
+                  struct mtasts_result *r)
+{
+    if (mtasts__entry_usable(e, now)) {
+        if (eng->txt_check_s == 0 ||
+            now - e->txt_checked_at >= (int64_t)eng->txt_check_s) {
+            return false; /* time to look at the TXT record again */
+        }
+        result_init(r, e);
+        result_use_entry(r, e, true);
+        return true;
+    }
+    if (now < e->no_policy_until) {
+        result_init(r, e);
+        r->status = MTASTS_ERR_NO_POLICY;
+        result_reason(r, "%s (remembered)",
+                      e->no_policy_reason != NULL ? e->no_policy_reason
+                                                  : "no policy");
+        return true;
+    }
+    return false;
+}
+
+/* The cache key of a domain as the caller wrote it: its normal form, its
+ * length and its hash; or a domain error. */
+static int
+cache_key(const char *domain, char norm[MTASTS_DOMAIN_BUFSIZE], size_t *len,
+          uint64_t *hash)
+{
+    int rc = mtasts_domain_normalize(domain, strlen(domain), norm, NULL);
+    if (rc == MTASTS_OK) {
+        *len = strlen(norm);
+        *hash = mtasts__cache_hash(norm, *len);
+    }
+    return rc;
+}
+
+int
+mtasts__engine_lookup_cached(struct mtasts__engine *eng, const char *domain,
+                             mtasts_policy **out)
+{
+    char norm[MTASTS_DOMAIN_BUFSIZE];
+    size_t len;
+    uint64_t hash;
+    *out = NULL;
+    int rc = cache_key(domain, norm, &len, &hash);
+    if (rc != MTASTS_OK) {
+        return rc;
+    }
+    pthread_mutex_lock(&eng->lock);
+    int64_t now = mtasts__engine_now(eng);
+    struct mtasts__entry *e = mtasts__cache_find(&eng->cache, norm, len, hash);
+    if (e != NULL && e->flight == NULL && mtasts__entry_usable(e, now) &&
+        eng->txt_check_s != 0 &&
+        now - e->txt_checked_at < (int64_t)eng->txt_check_s) {
+        *out = mtasts_policy_ref(e->policy);
+    }
+    pthread_mutex_unlock(&eng->lock);
+    return *out != NULL ? MTASTS_OK : MTASTS_ERR_NO_POLICY;
+}
+
+int
+mtasts__engine_lookup(struct mtasts__engine *eng, const char *domain,
+                      mtasts_lookup_fn *cb, void *user)
+{
+    char norm[MTASTS_DOMAIN_BUFSIZE];
+    size_t len;
+    uint64_t hash;
+    int rc = cache_key(domain, norm, &len, &hash);
+    if (rc != MTASTS_OK) {
+        return rc;
+    }
+    struct waiter *w = NULL;
+
+    pthread_mutex_lock(&eng->lock);
+    int64_t now = mtasts__engine_now(eng);
+    struct mtasts__entry *e = mtasts__cache_find(&eng->cache, norm, len, hash);
+    if (e != NULL && e->flight == NULL) {
+        struct mtasts_result r;
+        if (answer_from_cache(eng, e, now, &r)) {
+            pthread_mutex_unlock(&eng->lock);
+            cb(&r, user);
+            mtasts_policy_unref(r.policy);
+            return MTASTS_OK;
+        }
+    }
+    w = mtasts__alloc(sizeof(*w));
+    if (w == NULL) {
+        pthread_mutex_unlock(&eng->lock);
+        return MTASTS_ERR_NOMEM;
+    }
+    w->cb = cb;
+    w->user = user;
+    if (e != NULL && e->flight != NULL) {
+        /* Single flight: share the lookup in progress. */
+        w->next = e->flight->waiters;
+        e->flight->waiters = w;
+        pthread_mutex_unlock(&eng->lock);
+        return MTASTS_OK;
+    }
+    struct mtasts__flight *f = mtasts__calloc(1, sizeof(*f));
+    if (f != NULL && e == NULL) {
+        e = mtasts__cache_insert(&eng->cache, norm, len, hash);
+    }
+    if (f == NULL || e == NULL) {
+        pthread_mutex_unlock(&eng->lock);
+        mtasts__free(f);
+        mtasts__free(w);
+        return MTASTS_ERR_NOMEM;
+    }
+    w->next = NULL;
+    f->eng = eng;
+    f->entry = e;
+    f->waiters = w;
+    e->flight = f;
+    result_init(&f->result, e);
+    pthread_mutex_unlock(&eng->lock);
+    run_dns(f);
+    return MTASTS_OK;
+}
+
+/* ---- completion functions (public, any thread) ------------------------ */
+
+int
+mtasts_dns_add_txt(mtasts_req *req, const char *record, size_t len)
+{
+    if (req == NULL || (record == NULL && len != 0)) {
+        return MTASTS_ERR_INVALID;
+    }
+    if (req->kind != REQ_DNS) {
+        return MTASTS_ERR_STATE;
+    }
+    if (len > TXT_RECORD_MAX) {
+        return MTASTS_ERR_TOO_LARGE;
+    }
+    if (req->nrecs == req->caprecs) {
+        size_t cap = req->caprecs == 0 ? 4 : req->caprecs * 2;
+        char **texts = mtasts__realloc(req->texts, cap * sizeof(*texts));
+        if (texts == NULL) {
+            return MTASTS_ERR_NOMEM;
+        }
+        req->texts = texts;
+        size_t *lens = mtasts__realloc(req->lens, cap * sizeof(*lens));
+        if (lens == NULL) {
+            return MTASTS_ERR_NOMEM;
+        }
+        req->lens = lens;
+        req->caprecs = cap;
+    }
+    char *copy = mtasts__alloc(len + 1);
+    if (copy == NULL) {
+        return MTASTS_ERR_NOMEM;
+    }
+    if (len > 0) {
+        memcpy(copy, record, len);
+    }
+    copy[len] = '\0';
+    req->texts[req->nrecs] = copy;
+    req->lens[req->nrecs] = len;
+    req->nrecs++;
+    return MTASTS_OK;
+}
+
+int
+mtasts_dns_done(mtasts_req *req, mtasts_dns_rcode rcode, const char *reason)
+{
+    if (req == NULL || (int)rcode < MTASTS_DNS_ANSWER ||
+        (int)rcode > MTASTS_DNS_TEMPFAIL) {
+        return MTASTS_ERR_INVALID;
+    }
+    if (req->kind != REQ_DNS) {
+        return MTASTS_ERR_STATE;
+    }
+    struct mtasts__flight *f = req->flight;
+    pthread_mutex_lock(&f->eng->lock);
+    bool fetch = dns_outcome(f, req, rcode, reason);
+    req_free(req);
+    if (fetch) {
+        pthread_mutex_unlock(&f->eng->lock);
+        run_https(f);
+    } else {
+        finish(f);
+    }
+    return MTASTS_OK;
+}
+
+int
+mtasts_https_response(mtasts_req *req, unsigned http_status,
+                      const char *content_type)
+{
+    if (req == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    if (req->kind != REQ_HTTPS || req->have_head) {
+        return MTASTS_ERR_STATE;
+    }
+    if (content_type != NULL) {
+        size_t n = strlen(content_type);
+        req->content_type = mtasts__alloc(n + 1);
+        if (req->content_type == NULL) {
+            return MTASTS_ERR_NOMEM;
+        }
+        memcpy(req->content_type, content_type, n + 1);
+    }
+    req->have_head = true;
+    req->http_status = http_status;
+    return MTASTS_OK;
+}
+
+int
+mtasts_https_body(mtasts_req *req, const void *data, size_t len)
+{
+    if (req == NULL || (data == NULL && len != 0)) {
+        return MTASTS_ERR_INVALID;
+    }
+    if (req->kind != REQ_HTTPS || !req->have_head) {
+        return MTASTS_ERR_STATE;
+    }
+    if (req->too_large || len > req->body_max - req->body_len) {
+        /* Over the cap is a failure, never a truncation (§3.3). */
+        req->too_large = true;
+        return MTASTS_ERR_TOO_LARGE;
+    }
+    if (req->body_len + len > req->body_cap) {
+        size_t cap = req->body_cap == 0 ? 1024 : req->body_cap;
+        while (cap < req->body_len + len) {
+            cap *= 2;
+        }
+        if (cap > req->body_max) {
+            cap = req->body_max;
+        }
+        char *grown = mtasts__realloc(req->body, cap);
+        if (grown == NULL) {
+            return MTASTS_ERR_NOMEM;
+        }
+        req->body = grown;
+        req->body_cap = cap;
+    }
+    if (len > 0) {
+        memcpy(req->body + req->body_len, data, len);
+    }
+    req->body_len += len;
+    return MTASTS_OK;
+}
+
+int
+mtasts_https_done(mtasts_req *req, int status, const char *reason)
+{
+    if (req == NULL || (status != MTASTS_OK && status != MTASTS_ERR_FETCH &&
+                        status != MTASTS_ERR_WEBPKI)) {
+        return MTASTS_ERR_INVALID;
+    }
+    if (req->kind != REQ_HTTPS) {
+        return MTASTS_ERR_STATE;
+    }
+    struct mtasts__flight *f = req->flight;
+    struct mtasts__engine *eng = f->eng;
+    char host[sizeof("mta-sts.") + MTASTS_DOMAIN_BUFSIZE];
+    host_name(f, host, sizeof(host));
+    char text[TEXT_MAX];
+    mtasts_rpt_result rpt;
+    mtasts_policy *p = NULL;
+    /* Parse outside the lock: a 64 KiB policy takes a while. */
+    int rc =
+        https_judge(req, status, reason, host, &p, &rpt, text, sizeof(text));
+    req_free(req);
+
+    pthread_mutex_lock(&eng->lock);
+    int64_t now = mtasts__engine_now(eng);
+    if (rc == MTASTS_OK) {
+        store_policy(f, now, p);
+    } else if (rc == MTASTS_ERR_NOMEM) {
+        fail_keep_cache(f, now, rc, MTASTS_RPT_NONE, MTASTS_RPT_NONE, text);
+    } else {
+        /* An invalid new policy never replaces a cached one (§3.3). */
+        fetch_failed(f, now, rc, rpt, text);
+    }
+    finish(f);
+    return MTASTS_OK;
+}

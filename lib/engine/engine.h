@@ -1,0 +1,72 @@
+/* The discovery engine: RFC 8461 §3 and §5 as a state machine whose I/O
+ * goes through the hooks (DNS TXT, HTTPS GET). */
+#ifndef MTASTS_ENGINE_ENGINE_H
+#define MTASTS_ENGINE_ENGINE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cache/cache.h"
+#include "mtasts/mtasts.h"
+
+#define MTASTS__WELL_KNOWN_PATH "/.well-known/mta-sts.txt" /* RFC 8461 §3.2 */
+
+/* Defaults, documented at the setters in mtasts.h. */
+#define MTASTS__DEFAULT_CAPACITY 100000
+#define MTASTS__DEFAULT_BACKOFF_S 300 /* RFC 8461 §3.3: 5 min or more */
+#define MTASTS__DEFAULT_NO_POLICY_TTL_S 300
+#define MTASTS__DEFAULT_TXT_CHECK_S 600
+#define MTASTS__DEFAULT_HTTPS_PORT 443
+
+struct mtasts__engine {
+    pthread_mutex_t lock; /* guards the cache and every flight */
+    struct mtasts__cache cache;
+
+    /* configuration: set before lookups (per ctx), read by them */
+    mtasts_clock_fn *clock;
+    void *clock_user;
+    uint32_t backoff_s;
+    uint32_t no_policy_ttl_s;
+    uint32_t txt_check_s;
+    uint16_t https_port;
+    size_t body_max;
+    mtasts_dns_txt_fn *dns_fn;
+    void *dns_user;
+    mtasts_https_get_fn *https_fn;
+    void *https_user;
+};
+
+/* The outcome handed to callbacks (struct mtasts_result, immutable). */
+struct mtasts_result {
+    int status;
+    mtasts_policy *policy; /* one reference, or NULL */
+    mtasts_rpt_result failure;
+    bool from_cache;
+    int64_t expires;
+    char domain[MTASTS_DOMAIN_BUFSIZE];
+    char id[MTASTS_ID_BUFSIZE];
+    char reason[MTASTS__REASON_MAX];
+};
+
+int mtasts__engine_init(struct mtasts__engine *eng);
+void mtasts__engine_destroy(struct mtasts__engine *eng);
+
+int64_t mtasts__engine_now(const struct mtasts__engine *eng);
+
+/* mtasts_lookup_async() once the ctx is checked. */
+int mtasts__engine_lookup(struct mtasts__engine *eng, const char *domain,
+                          mtasts_lookup_fn *cb, void *user);
+
+/* The fast path of mtasts_lookup(): MTASTS_OK and *out when an unexpired
+ * policy answers from the cache alone (exactly when mtasts__engine_lookup
+ * would answer it at once); MTASTS_ERR_NO_POLICY when the full lookup is
+ * needed; a domain error as mtasts__engine_lookup gives it. */
+int mtasts__engine_lookup_cached(struct mtasts__engine *eng, const char *domain,
+                                 mtasts_policy **out);
+
+/* Whether an HTTP Content-Type value is text/plain, parameters ignored
+ * (RFC 8461 §3.2, CHECKLIST E-9). */
+bool mtasts__media_type_is_text_plain(const char *value);
+
+#endif
