@@ -1,13 +1,14 @@
 /*
  * mtasts-query: check MTA-STS policies and TXT records (RFC 8461).
  *
- * This version works offline: it validates a policy file or an _mta-sts TXT
- * record and matches MX host names against a policy. Network discovery
- * (mtasts-query DOMAIN) comes with the engine.
+ * mtasts-query DOMAIN discovers the domain's policy (DNS TXT, HTTPS fetch)
+ * as a sending MTA would; --policy-file and --txt validate a policy file or
+ * a TXT record offline. Each can match MX host names against the policy.
  *
- * Exit status: 0 valid (and every --mx host matches), 1 valid but an --mx
- * host does not match, 2 invalid input, 64 usage error, 66 unreadable file,
- * 71 out of memory, 74 output write error.
+ * Exit status: DOMAIN: 0 policy, 1 no policy, 2 discovery failed.
+ * Offline: 0 valid (and every --mx host matches), 1 valid but an --mx host
+ * does not match, 2 invalid input. Both: 64 usage error, 66 unreadable
+ * file, 71 out of memory, 74 output write error.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -24,6 +25,9 @@
 #define EXIT_VALID 0
 #define EXIT_MISMATCH 1
 #define EXIT_INVALID 2
+#define EXIT_POLICY 0    /* DOMAIN: a policy applies */
+#define EXIT_NO_POLICY 1 /* DOMAIN: no policy */
+#define EXIT_FAILED 2    /* DOMAIN: discovery failed */
 #define EXIT_USAGE 64   /* EX_USAGE */
 #define EXIT_NOINPUT 66 /* EX_NOINPUT */
 #define EXIT_OSERR 71   /* EX_OSERR: out of memory */
@@ -32,30 +36,42 @@
 #define MAX_MX_ARGS 64
 
 struct options {
+    const char *domain;
     const char *policy_file;
     const char *txt;
+    const char *resolver;
+    const char *ca_file;
+    unsigned long https_port;
+    unsigned long timeout_ms;
     const char *mx[MAX_MX_ARGS];
     size_t mx_count;
     bool json;
 };
 
 static const char usage_text[] =
-    "usage: mtasts-query [--json] --policy-file FILE [--mx HOST]...\n"
+    "usage: mtasts-query [--json] [OPTIONS] [--mx HOST]... DOMAIN\n"
+    "       mtasts-query [--json] --policy-file FILE [--mx HOST]...\n"
     "       mtasts-query [--json] --txt RECORD\n"
     "       mtasts-query --help | --version\n"
     "\n"
-    "Validate an MTA-STS policy file (RFC 8461 section 3.2; FILE '-' reads\n"
-    "standard input) or an _mta-sts TXT record (section 3.1), and match MX\n"
-    "host names against the policy (section 4.1).\n"
+    "Discover the MTA-STS policy of DOMAIN (RFC 8461: TXT record, HTTPS\n"
+    "fetch), or validate a policy file (FILE '-' reads standard input) or\n"
+    "an _mta-sts TXT record offline, and match MX host names against the\n"
+    "policy (section 4.1).\n"
     "\n"
+    "  --resolver ADDR[@PORT]  DNS resolver (default: /etc/resolv.conf)\n"
+    "  --ca-file FILE      trust anchors (default: the system CA bundle)\n"
+    "  --https-port PORT   policy host port, for tests (default: 443)\n"
+    "  --timeout-ms MS     total fetch timeout (default: 60000)\n"
     "  --policy-file FILE  the policy body, as served at\n"
     "                      https://mta-sts.DOMAIN/.well-known/mta-sts.txt\n"
     "  --mx HOST           an MX host name to match (repeatable, at most 64)\n"
     "  --txt RECORD        one TXT record, character-strings joined\n"
     "  --json              print one JSON object\n"
     "\n"
-    "Exit status: 0 valid, 1 valid but an --mx host does not match,\n"
-    "2 invalid, 64 usage error, 66 cannot read FILE, 71 out of memory,\n"
+    "Exit status with DOMAIN: 0 policy, 1 no policy, 2 discovery failed.\n"
+    "Offline: 0 valid, 1 valid but an --mx host does not match, 2 invalid.\n"
+    "Both: 64 usage error, 66 cannot read FILE, 71 out of memory,\n"
     "74 cannot write the output.\n";
 
 static int
@@ -65,6 +81,24 @@ usage_error(const char *msg, const char *arg)
             arg != NULL ? arg : "");
     fputs("Try 'mtasts-query --help'.\n", stderr);
     return EXIT_USAGE;
+}
+
+/* A decimal number in [min, max]; false if it is not one. */
+static bool
+parse_number(const char *s, unsigned long min, unsigned long max,
+             unsigned long *out)
+{
+    char *end = NULL;
+    if (s[0] < '0' || s[0] > '9') {
+        return false;
+    }
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max) {
+        return false;
+    }
+    *out = v;
+    return true;
 }
 
 /* Parse argv; returns -1 to go on, or an exit status. */
@@ -98,24 +132,48 @@ parse_args(int argc, char **argv, struct options *o)
                                    NULL);
             }
             o->mx[o->mx_count++] = argv[++i];
-        } else if (strncmp(a, "--", 2) == 0 &&
-                   (strcmp(a, "--policy-file") == 0 ||
-                    strcmp(a, "--txt") == 0 || strcmp(a, "--mx") == 0)) {
+        } else if (strcmp(a, "--resolver") == 0 && has_value) {
+            o->resolver = argv[++i];
+        } else if (strcmp(a, "--ca-file") == 0 && has_value) {
+            o->ca_file = argv[++i];
+        } else if (strcmp(a, "--https-port") == 0 && has_value) {
+            if (!parse_number(argv[++i], 1, 65535, &o->https_port)) {
+                return usage_error("--https-port needs 1 to 65535", argv[i]);
+            }
+        } else if (strcmp(a, "--timeout-ms") == 0 && has_value) {
+            if (!parse_number(argv[++i], 1, 600000, &o->timeout_ms)) {
+                return usage_error("--timeout-ms needs 1 to 600000", argv[i]);
+            }
+        } else if (strcmp(a, "--policy-file") == 0 ||
+                   strcmp(a, "--txt") == 0 || strcmp(a, "--mx") == 0 ||
+                   strcmp(a, "--resolver") == 0 ||
+                   strcmp(a, "--ca-file") == 0 ||
+                   strcmp(a, "--https-port") == 0 ||
+                   strcmp(a, "--timeout-ms") == 0) {
             return usage_error("option needs a value", a);
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage_error("unknown option", a);
+        } else if (o->domain != NULL) {
+            return usage_error("more than one DOMAIN", a);
         } else {
-            return usage_error("unexpected argument (network lookup of a "
-                               "domain is not available in this version)",
-                               a);
+            o->domain = a;
         }
     }
-    if ((o->policy_file == NULL) == (o->txt == NULL)) {
-        return usage_error("give exactly one of --policy-file and --txt",
+    int modes = (o->domain != NULL) + (o->policy_file != NULL) +
+                (o->txt != NULL);
+    if (modes != 1) {
+        return usage_error("give exactly one of DOMAIN, --policy-file and "
+                           "--txt",
                            NULL);
     }
     if (o->txt != NULL && o->mx_count > 0) {
-        return usage_error("--mx needs --policy-file", NULL);
+        return usage_error("--mx needs DOMAIN or --policy-file", NULL);
+    }
+    if (o->domain == NULL && (o->resolver != NULL || o->ca_file != NULL ||
+                              o->https_port != 0 || o->timeout_ms != 0)) {
+        return usage_error("--resolver, --ca-file, --https-port and "
+                           "--timeout-ms need DOMAIN",
+                           NULL);
     }
     return -1;
 }
@@ -286,6 +344,185 @@ print_policy_json(struct json *j, const mtasts_policy *p)
     json_end_object(j);
 }
 
+/* One line (or JSON object) per --mx host; EXIT_MISMATCH if any host
+ * does not match, else EXIT_VALID. j is NULL for text output. */
+static int
+print_mx_checks(const struct options *o, const mtasts_policy *p,
+                struct json *j)
+{
+    int status = EXIT_VALID;
+    for (size_t i = 0; i < o->mx_count; i++) {
+        const char *why = NULL;
+        int m = check_mx(p, o->mx[i], &why);
+        if (m != 1) {
+            status = EXIT_MISMATCH;
+        }
+        if (j != NULL) {
+            json_begin_object(j);
+            json_key(j, "host");
+            json_string(j, o->mx[i]);
+            json_key(j, "matches");
+            json_bool(j, m == 1);
+            if (m < 0) {
+                json_key(j, "error");
+                json_string(j, why);
+            }
+            json_end_object(j);
+        } else if (m < 0) {
+            printf("mx-check %s: invalid host name (%s)\n", o->mx[i], why);
+        } else {
+            printf("mx-check %s: %s\n", o->mx[i],
+                   m == 1 ? "matches" : "does not match");
+        }
+    }
+    return status;
+}
+
+/* The "result" word of a lookup status. */
+static const char *
+result_word(int status)
+{
+    switch (status) {
+    case MTASTS_OK:
+        return "policy";
+    case MTASTS_ERR_NO_POLICY:
+        return "no-policy";
+    case MTASTS_ERR_DNS_TEMPFAIL:
+        return "dns-error";
+    case MTASTS_ERR_POLICY_INVALID:
+        return "invalid-policy";
+    default:
+        return "fetch-error";
+    }
+}
+
+static int
+setup_ctx(const struct options *o, mtasts_ctx **out)
+{
+    int rc = mtasts_ctx_new(out);
+    const char *what = "creating the context";
+    if (rc == MTASTS_OK && o->resolver != NULL) {
+        what = "--resolver";
+        rc = mtasts_ctx_set_resolver(*out, o->resolver);
+    }
+    if (rc == MTASTS_OK && o->ca_file != NULL) {
+        what = "--ca-file";
+        rc = mtasts_ctx_set_ca_file(*out, o->ca_file);
+    }
+    if (rc == MTASTS_OK && o->https_port != 0) {
+        what = "--https-port";
+        rc = mtasts_ctx_set_https_port(*out, (uint16_t)o->https_port);
+    }
+    if (rc == MTASTS_OK && o->timeout_ms != 0) {
+        what = "--timeout-ms";
+        rc = mtasts_ctx_set_fetch_timeout_ms(*out, (uint32_t)o->timeout_ms);
+    }
+    if (rc != MTASTS_OK) {
+        fprintf(stderr, "mtasts-query: %s: %s\n", what, mtasts_strerror(rc));
+        mtasts_ctx_free(*out);
+        *out = NULL;
+        return rc == MTASTS_ERR_NOMEM  ? EXIT_OSERR
+               : rc == MTASTS_ERR_IO ? EXIT_NOINPUT
+                                     : EXIT_USAGE;
+    }
+    return -1;
+}
+
+static void
+print_lookup_json(const struct options *o, const mtasts_result *r)
+{
+    int rc = mtasts_result_status(r);
+    const mtasts_policy *p = mtasts_result_policy(r);
+    struct json j;
+    json_init(&j, stdout);
+    json_begin_object(&j);
+    json_key(&j, "domain");
+    json_string(&j, mtasts_result_domain(r));
+    json_key(&j, "result");
+    json_string(&j, result_word(rc));
+    json_key(&j, "txt_id");
+    json_string(&j, mtasts_result_txt_id(r));
+    json_key(&j, "from_cache");
+    json_bool(&j, mtasts_result_from_cache(r));
+    json_key(&j, "failure");
+    json_string(&j, mtasts_rpt_result_name(mtasts_result_failure(r)));
+    json_key(&j, "reason");
+    json_string(&j, mtasts_result_reason(r));
+    if (p != NULL) {
+        json_key(&j, "expires");
+        json_uint(&j, (uint64_t)mtasts_result_expires(r));
+        print_policy_json(&j, p);
+        json_key(&j, "mx");
+        json_begin_array(&j);
+        print_mx_checks(o, p, &j);
+        json_end_array(&j);
+    } else {
+        json_key(&j, "error");
+        json_begin_object(&j);
+        json_key(&j, "code");
+        json_string(&j, mtasts_status_name(rc));
+        json_key(&j, "message");
+        json_string(&j, mtasts_result_reason(r));
+        json_end_object(&j);
+    }
+    json_end_object(&j);
+    json_finish(&j);
+}
+
+static void
+print_lookup_text(const struct options *o, const mtasts_result *r)
+{
+    int rc = mtasts_result_status(r);
+    const mtasts_policy *p = mtasts_result_policy(r);
+    printf("domain: %s\nresult: %s\n", mtasts_result_domain(r),
+           result_word(rc));
+    if (mtasts_result_txt_id(r)[0] != '\0') {
+        printf("txt-id: %s\n", mtasts_result_txt_id(r));
+    }
+    if (mtasts_result_failure(r) != MTASTS_RPT_NONE) {
+        printf("report: %s\n",
+               mtasts_rpt_result_name(mtasts_result_failure(r)));
+    }
+    if (mtasts_result_reason(r)[0] != '\0') {
+        printf("%s: %s\n", p != NULL ? "note" : "error",
+               mtasts_result_reason(r));
+    }
+    if (p != NULL) {
+        print_policy_text(p);
+        print_mx_checks(o, p, NULL);
+    }
+}
+
+static int
+run_domain(const struct options *o)
+{
+    mtasts_ctx *ctx = NULL;
+    int status = setup_ctx(o, &ctx);
+    if (status >= 0) {
+        return status;
+    }
+    mtasts_result *r = NULL;
+    int rc = mtasts_lookup_result(ctx, o->domain, &r);
+    if (r == NULL) {
+        fprintf(stderr, "mtasts-query: %s: %s\n", o->domain,
+                mtasts_strerror(rc));
+        mtasts_ctx_free(ctx);
+        return rc == MTASTS_ERR_NOMEM ? EXIT_OSERR : EXIT_USAGE;
+    }
+    if (o->json) {
+        print_lookup_json(o, r);
+    } else {
+        print_lookup_text(o, r);
+    }
+    status = rc == MTASTS_OK             ? EXIT_POLICY
+             : rc == MTASTS_ERR_NO_POLICY ? EXIT_NO_POLICY
+             : rc == MTASTS_ERR_NOMEM     ? EXIT_OSERR
+                                          : EXIT_FAILED;
+    mtasts_result_free(r);
+    mtasts_ctx_free(ctx);
+    return status;
+}
+
 static int
 run_policy(const struct options *o)
 {
@@ -315,31 +552,7 @@ run_policy(const struct options *o)
     } else {
         print_policy_text(p);
     }
-    status = EXIT_VALID;
-    for (size_t i = 0; i < o->mx_count; i++) {
-        const char *why = NULL;
-        int m = check_mx(p, o->mx[i], &why);
-        if (m != 1) {
-            status = EXIT_MISMATCH;
-        }
-        if (o->json) {
-            json_begin_object(&j);
-            json_key(&j, "host");
-            json_string(&j, o->mx[i]);
-            json_key(&j, "matches");
-            json_bool(&j, m == 1);
-            if (m < 0) {
-                json_key(&j, "error");
-                json_string(&j, why);
-            }
-            json_end_object(&j);
-        } else if (m < 0) {
-            printf("mx-check %s: invalid host name (%s)\n", o->mx[i], why);
-        } else {
-            printf("mx-check %s: %s\n", o->mx[i],
-                   m == 1 ? "matches" : "does not match");
-        }
-    }
+    status = print_mx_checks(o, p, o->json ? &j : NULL);
     if (o->json) {
         json_end_array(&j);
         json_end_object(&j);
@@ -355,7 +568,9 @@ main(int argc, char **argv)
     struct options o = {0};
     int status = parse_args(argc, argv, &o);
     if (status < 0) {
-        status = o.txt != NULL ? run_txt(&o) : run_policy(&o);
+        status = o.domain != NULL ? run_domain(&o)
+                 : o.txt != NULL  ? run_txt(&o)
+                                  : run_policy(&o);
     }
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "mtasts-query: write error\n");

@@ -114,10 +114,17 @@ check("invalid txt exits 2", rc == 2 and err.startswith("txt:1:17: error:")
       and "txt: invalid (MTASTS_ERR_SYNTAX)" in out, out + err)
 
 # Usage errors and unreadable files.
-for args in ([], ["--txt"], ["--policy-file"], ["example.com"],
+# (No case here makes a network lookup: DOMAIN runs are integration tests
+# against the loopback world in tests/integration.)
+for args in ([], ["--txt"], ["--policy-file"], ["--resolver"],
              ["--bogus"], ["--txt", "v=STSv1; id=1", "--policy-file", example],
              ["--txt", "v=STSv1; id=1", "--mx", "a.example"],
-             ["--policy-file", example, "--policy-file", example]):
+             ["--policy-file", example, "--policy-file", example],
+             ["a.example", "b.example"], ["a.example", "--txt", "v=STSv1; id=1"],
+             ["--policy-file", example, "--resolver", "127.0.0.1"],
+             ["--https-port", "0", "a.example"],
+             ["--https-port", "65536", "a.example"],
+             ["--timeout-ms", "x", "a.example"]):
     rc, out, err = run(*args)
     check("usage error for " + repr(args), rc == 64 and "usage" not in out
           and "mtasts-query:" in err, f"rc={rc} err={err}")
