@@ -81,7 +81,8 @@ typedef enum mtasts_status {
     /* -1..-99: misuse and resources */
     MTASTS_ERR_INVALID = -1, /* a NULL handle or pointer, a value out of range */
     MTASTS_ERR_NOMEM = -2,   /* memory allocation failed */
-    MTASTS_ERR_STATE = -3,   /* a call not valid now (a request completed) */
+    MTASTS_ERR_STATE = -3,   /* a call not valid now: wrong kind of request,
+                                or out of order (body before head) */
     MTASTS_ERR_IO = -4,      /* a file could not be read or written */
 
     /* -100..-199: parse layer */
@@ -471,7 +472,8 @@ typedef struct mtasts_ctx mtasts_ctx;
  * The current time as seconds since the Unix epoch (UTC). Policies expire
  * by this clock (fetch time + max_age), so it is wall-clock time.
  * @param user  the pointer given to mtasts_ctx_set_clock()
- * Threads: called from any thread that runs a lookup.
+ * Threads: called from any thread that runs a lookup, with the ctx lock
+ * held: it must not call back into the same ctx (that deadlocks).
  */
 typedef int64_t mtasts_clock_fn(void *user);
 
@@ -559,7 +561,7 @@ MTASTS_API int mtasts_ctx_set_ca_dir(mtasts_ctx *ctx, const char *dir);
  * or "::1@53". Default: the nameservers of /etc/resolv.conf.
  * @param addr  the resolver; NULL returns to /etc/resolv.conf
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, not an address literal,
- *         port 0 or above 65535), MTASTS_ERR_NOMEM
+ *         port 0 or above 65535)
  * Ownership: copied.   Threads: per ctx.   Since: 0.1
  */
 MTASTS_API int mtasts_ctx_set_resolver(mtasts_ctx *ctx, const char *addr);
@@ -632,13 +634,17 @@ MTASTS_API int mtasts_ctx_set_https_port(mtasts_ctx *ctx, uint16_t port);
  * request's done function exactly once, inline or later, from any thread;
  * before done, it may call the request's other completion functions. The
  * completion functions copy their data. After done the request is freed:
- * using it again is undefined. A hook may call any mtasts_ function except
- * mtasts_ctx_free() on its own ctx.
+ * using it again is undefined. A hook must not, on its own ctx, call
+ * mtasts_ctx_free(), the blocking mtasts_lookup() or mtasts_lookup_result()
+ * (a lookup of the domain in flight waits for this very hook: deadlock),
+ * or a setter; mtasts_lookup_async() and the functions of other objects
+ * are fine.
  *
  * Threads: the hooks are called from the thread that runs the lookup or
- * that completed the previous step. The completion functions are "any
- * thread" and take the ctx lock; one request must not be completed from
- * two threads at once.
+ * that completed the previous step. The completion functions may be called
+ * from any thread (the done functions take the ctx lock; the others touch
+ * only their request); one request must not be completed from two threads
+ * at once.
  * ---------------------------------------------------------------------- */
 
 /** One I/O request of the engine. */
@@ -846,7 +852,8 @@ MTASTS_API int mtasts_lookup(mtasts_ctx *ctx, const char *domain,
  * RFC 8460 classification of any failure and a reason.
  * @param out  receives the result whenever a lookup ran (then the return
  *             value equals mtasts_result_status(*out)); NULL on the
- *             argument errors
+ *             argument errors and when memory ran out before the lookup
+ *             started or while its result was copied (MTASTS_ERR_NOMEM)
  * @return as mtasts_lookup()
  * Ownership: the caller owns *out; release with mtasts_result_free().
  * Threads: any thread.   Since: 0.1

@@ -17,7 +17,7 @@ static const struct status_info statuses[] = {
      "invalid argument (NULL pointer or value out of range)"},
     {MTASTS_ERR_NOMEM, "MTASTS_ERR_NOMEM", "out of memory"},
     {MTASTS_ERR_STATE, "MTASTS_ERR_STATE",
-     "call not valid in this state (request already completed?)"},
+     "call not valid for this request now (wrong kind of request, or out of order)"},
     {MTASTS_ERR_IO, "MTASTS_ERR_IO", "file could not be read or written"},
     {MTASTS_ERR_SYNTAX, "MTASTS_ERR_SYNTAX", "syntax error"},
     {MTASTS_ERR_TOO_LARGE, "MTASTS_ERR_TOO_LARGE", "input too large"},

@@ -2069,10 +2069,10 @@ struct worker {
     const char *domain;
     enum worker_call call;
     int rc;
-    mtasts_policy *policy;  /* W_BLOCKING */
-    mtasts_result *result;  /* W_RESULT */
-    struct cb_slot slot;    /* W_ASYNC */
-    int clock_calls;        /* fake_clock() calls from this thread */
+    mtasts_policy *policy; /* W_BLOCKING */
+    mtasts_result *result; /* W_RESULT */
+    struct cb_slot slot;   /* W_ASYNC */
+    int clock_calls;       /* fake_clock() calls from this thread */
 };
 
 static void *
@@ -2643,6 +2643,689 @@ START_TEST(test_engine_alloc_lookup)
 }
 END_TEST
 
+/* ---- added: transitions and failures in depth ---------------------------- */
+
+static int
+https_count(void)
+{
+    pthread_mutex_lock(&S.lock);
+    int n = S.nhttps;
+    pthread_mutex_unlock(&S.lock);
+    return n;
+}
+
+/* R8461-3.1-o, R8461-3.3-m, R8461-6-b: with an unexpired policy cached, a
+ * missing TXT record (NXDOMAIN, NODATA, an answer without records, an
+ * answer without an MTA-STS record) keeps that policy with its lifetime,
+ * makes no HTTPS request, and leaves no "no policy" memory behind; the
+ * defaults are in force (TXT check 600 s, no-policy TTL 300 s). Once the
+ * policy has expired (R8461-5.1-a) the missing record means no policy, and
+ * that is then remembered. */
+START_TEST(test_engine_txt_missing_keeps_cache)
+{
+    static const struct {
+        mtasts_dns_rcode rcode;
+        const char *record; /* NULL: none */
+    } missing[] = {
+        {MTASTS_DNS_NXDOMAIN, NULL},
+        {MTASTS_DNS_NODATA, NULL},
+        {MTASTS_DNS_ANSWER, NULL},
+        {MTASTS_DNS_ANSWER, "v=spf1 -all"},
+    };
+    mtasts_ctx *ctx = new_ctx();
+    prime_cache(ctx, DOMAIN);
+    int ndns = 1;
+    int64_t t = T0;
+    for (size_t i = 0; i < ARRAY_LEN(missing); i++) {
+        t += 600; /* the TXT check is due */
+        set_now(t);
+        if (missing[i].record != NULL) {
+            serve_txt(missing[i].record);
+        } else {
+            serve_rcode(missing[i].rcode);
+        }
+        mtasts_result *r = LOOKUP(ctx, DOMAIN);
+        CHECK(r, MTASTS_OK, MTASTS_MODE_ENFORCE,
+              MTASTS_RPT_STS_POLICY_FETCH_ERROR);
+        ck_assert(mtasts_result_from_cache(r));
+        CHECK_STR("id", mtasts_result_txt_id(r), ID_A);
+        ck_assert_int_eq(mtasts_result_expires(r), T0 + DAY);
+        mtasts_result_free(r);
+        IO(++ndns, 1);
+        /* within the interval the cache answers alone, in the blocking
+         * call's fast path too */
+        set_now(t + 599);
+        mtasts_policy *p = NULL;
+        ck_assert_int_eq(mtasts_lookup(ctx, DOMAIN, &p), MTASTS_OK);
+        ck_assert_int_eq(mtasts_policy_mode(p), MTASTS_MODE_ENFORCE);
+        mtasts_policy_unref(p);
+        IO(ndns, 1);
+    }
+    /* the last second of its life */
+    set_now(T0 + DAY - 1);
+    serve_rcode(MTASTS_DNS_NXDOMAIN);
+    EXPECT(ctx, DOMAIN, MTASTS_OK, MTASTS_MODE_ENFORCE,
+           MTASTS_RPT_STS_POLICY_FETCH_ERROR);
+    IO(++ndns, 1);
+
+    /* expired: the missing record means no policy, not the old one */
+    set_now(T0 + DAY);
+    mtasts_result *r = LOOKUP(ctx, DOMAIN);
+    CHECK(r, MTASTS_ERR_NO_POLICY, NO_MODE, MTASTS_RPT_NONE);
+    ck_assert(!mtasts_result_from_cache(r));
+    mtasts_result_free(r);
+    IO(++ndns, 1);
+    /* ... and remembered for the no-policy TTL */
+    mtasts_policy *p = (mtasts_policy *)&S;
+    ck_assert_int_eq(mtasts_lookup(ctx, DOMAIN, &p), MTASTS_ERR_NO_POLICY);
+    ck_assert_ptr_null(p);
+    set_now(T0 + DAY + 299);
+    r = LOOKUP(ctx, DOMAIN);
+    CHECK(r, MTASTS_ERR_NO_POLICY, NO_MODE, MTASTS_RPT_NONE);
+    ck_assert_ptr_nonnull(strstr(mtasts_result_reason(r), "remembered"));
+    mtasts_result_free(r);
+    IO(ndns, 1);
+    set_now(T0 + DAY + 300);
+    serve_txt(TXT_A);
+    r = LOOKUP(ctx, DOMAIN);
+    CHECK(r, MTASTS_OK, MTASTS_MODE_ENFORCE, MTASTS_RPT_NONE);
+    ck_assert(!mtasts_result_from_cache(r));
+    ck_assert_int_eq(mtasts_result_expires(r), T0 + 2 * DAY + 300);
+    mtasts_result_free(r);
+    IO(++ndns, 2);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* Every lookup call gives status want, no policy and failure. */
+#define EXPECT_ALL_APIS(ctx, want, failure)                                    \
+    expect_all_apis_at(__LINE__, (ctx), (want), (failure))
+
+static void
+expect_all_apis_at(int line, mtasts_ctx *ctx, int want,
+                   mtasts_rpt_result failure)
+{
+    expect_at(line, ctx, DOMAIN, want, NO_MODE, failure);
+    mtasts_policy *p = (mtasts_policy *)&S;
+    int rc = mtasts_lookup(ctx, DOMAIN, &p);
+    ck_assert_msg(rc == want && p == NULL,
+                  "line %d: mtasts_lookup gave %s and %p, want %s and NULL",
+                  line, mtasts_status_name(rc), (void *)p,
+                  mtasts_status_name(want));
+    struct cb_slot slot = {0};
+    ck_assert_int_eq(mtasts_lookup_async(ctx, DOMAIN, record_cb, &slot),
+                     MTASTS_OK);
+    check_bad(line);
+    ck_assert_msg(slot.calls == 1 && slot.status == want &&
+                      slot.policy == NULL && slot.failure == failure,
+                  "line %d: callback: %d calls, %s, policy %p, failure %s",
+                  line, slot.calls, mtasts_status_name(slot.status),
+                  (void *)slot.policy, mtasts_rpt_result_name(slot.failure));
+}
+
+/* R8461-5.1-a, R8461-3.2-s, R8461-3.3-j: once a cached policy has expired
+ * a failed refetch never brings it back: not through mtasts_lookup_result(),
+ * mtasts_lookup() (and its cache fast path) or mtasts_lookup_async(); not
+ * when the TXT record still carries the policy's id; not during the backoff
+ * that follows (default 300 s, no GET in it). A successful fetch after the
+ * backoff stores a new lifetime. */
+START_TEST(test_engine_expired_refetch_fails)
+{
+    enum { K_HTTP_500, K_WEBPKI, K_INVALID, K_HOOK, K_NEW_ID, K_TEMPFAIL, K_N };
+    static const struct {
+        int status;
+        mtasts_rpt_result failure;
+        bool fetches;
+    } kinds[K_N] = {
+        [K_HTTP_500] = {MTASTS_ERR_FETCH, MTASTS_RPT_STS_POLICY_FETCH_ERROR,
+                        true},
+        [K_WEBPKI] = {MTASTS_ERR_WEBPKI, MTASTS_RPT_STS_WEBPKI_INVALID, true},
+        [K_INVALID] = {MTASTS_ERR_POLICY_INVALID, MTASTS_RPT_STS_POLICY_INVALID,
+                       true},
+        [K_HOOK] = {MTASTS_ERR_FETCH, MTASTS_RPT_STS_POLICY_FETCH_ERROR, true},
+        [K_NEW_ID] = {MTASTS_ERR_FETCH, MTASTS_RPT_STS_POLICY_FETCH_ERROR,
+                      true},
+        [K_TEMPFAIL] = {MTASTS_ERR_DNS_TEMPFAIL, MTASTS_RPT_NONE, false},
+    };
+    for (int k = 0; k < K_N; k++) {
+        rescript();
+        mtasts_ctx *ctx = new_ctx();
+        prime_cache(ctx, DOMAIN);
+        set_now(T0 + DAY);
+        switch (k) {
+        case K_HTTP_500:
+            serve_http(500, "text/plain", POL_ENFORCE);
+            break;
+        case K_WEBPKI:
+            serve_transport(TR_WEBPKI);
+            break;
+        case K_INVALID:
+            serve_http(200, "text/plain", POL_INVALID);
+            break;
+        case K_HOOK:
+            S.https_hook_rc = MTASTS_ERR_IO;
+            break;
+        case K_NEW_ID:
+            serve_txt(TXT_B);
+            serve_http(404, "text/plain", "");
+            break;
+        case K_TEMPFAIL:
+            serve_rcode(MTASTS_DNS_TEMPFAIL);
+            break;
+        }
+        int want_https = kinds[k].fetches ? 2 : 1;
+        /* the moment it expires, and every call */
+        mtasts_result *r = LOOKUP(ctx, DOMAIN);
+        CHECK(r, kinds[k].status, NO_MODE, kinds[k].failure);
+        ck_assert(!mtasts_result_from_cache(r));
+        CHECK_STR("id", mtasts_result_txt_id(r),
+                  k == K_NEW_ID     ? ID_B
+                  : k == K_TEMPFAIL ? ""
+                                    : ID_A);
+        mtasts_result_free(r);
+        ck_assert_int_eq(https_count(), want_https);
+        EXPECT_ALL_APIS(ctx, kinds[k].status, kinds[k].failure);
+        /* the rest of the backoff: still nothing, and no GET */
+        set_now(T0 + DAY + 299);
+        EXPECT_ALL_APIS(ctx, kinds[k].status, kinds[k].failure);
+        ck_assert_msg(https_count() == want_https, "kind %d: %d GETs", k,
+                      https_count());
+        /* mended; after the backoff one GET, a new lifetime */
+        serve_txt(TXT_A);
+        serve_http(200, "text/plain", POL_TESTING);
+        S.https_hook_rc = MTASTS_OK;
+        set_now(T0 + DAY + 300);
+        r = LOOKUP(ctx, DOMAIN);
+        CHECK(r, MTASTS_OK, MTASTS_MODE_TESTING, MTASTS_RPT_NONE);
+        ck_assert_int_eq(mtasts_result_expires(r), T0 + 2 * DAY + 300);
+        mtasts_result_free(r);
+        ck_assert_int_eq(https_count(), want_https + 1);
+        mtasts_ctx_free(ctx);
+    }
+}
+END_TEST
+
+/* R8461-8.3-a, R8461-5-c, R8461-6-b, R8461-3-a: a none policy is cached like
+ * any other. The first fetch stores it; within the TXT check interval the
+ * cache answers; the same id needs no fetch; it survives every refresh
+ * failure (DNS, missing TXT, fetch, certificate, invalid new policy) until
+ * it expires, and none of those failures is reportable while it applies;
+ * it expires at fetched_at + max_age and is then no longer applied; a new
+ * id replaces it. */
+START_TEST(test_engine_mode_none_cached)
+{
+    mtasts_ctx *ctx = new_ctx();
+    serve_http(200, "text/plain", POL_NONE);
+    mtasts_result *r = LOOKUP(ctx, DOMAIN);
+    CHECK(r, MTASTS_OK, MTASTS_MODE_NONE, MTASTS_RPT_NONE);
+    ck_assert(!mtasts_result_from_cache(r));
+    ck_assert_int_eq(mtasts_result_expires(r), T0 + DAY);
+    mtasts_result_free(r);
+    IO(1, 1);
+    set_now(T0 + 599);
+    mtasts_policy *p = NULL;
+    ck_assert_int_eq(mtasts_lookup(ctx, DOMAIN, &p), MTASTS_OK);
+    ck_assert_int_eq(mtasts_policy_mode(p), MTASTS_MODE_NONE);
+    mtasts_policy_unref(p);
+    IO(1, 1);
+    set_now(T0 + 600);
+    r = LOOKUP(ctx, DOMAIN);
+    CHECK(r, MTASTS_OK, MTASTS_MODE_NONE, MTASTS_RPT_NONE);
+    ck_assert(mtasts_result_from_cache(r));
+    mtasts_result_free(r);
+    IO(2, 1);
+
+    /* refresh failures, one per TXT check (every 600 s): none still
+     * applies, with a reason but nothing to report */
+    enum { F_TEMPFAIL, F_NXDOMAIN, F_FETCH, F_WEBPKI, F_INVALID, F_N };
+    int nhttps = 1;
+    for (int k = 0; k < F_N; k++) {
+        char id[16];
+        snprintf(id, sizeof(id), "v=STSv1; id=n%d", k);
+        serve_txt(id);
+        switch (k) {
+        case F_TEMPFAIL:
+            serve_rcode(MTASTS_DNS_TEMPFAIL);
+            break;
+        case F_NXDOMAIN:
+            serve_rcode(MTASTS_DNS_NXDOMAIN);
+            break;
+        case F_FETCH:
+            serve_transport(TR_FETCH);
+            nhttps++;
+            break;
+        case F_WEBPKI:
+            serve_transport(TR_WEBPKI);
+            nhttps++;
+            break;
+        case F_INVALID:
+            serve_http(200, "text/plain", POL_INVALID);
+            nhttps++;
+            break;
+        }
+        set_now(T0 + 600 * (k + 2));
+        r = LOOKUP(ctx, DOMAIN);
+        CHECK(r, MTASTS_OK, MTASTS_MODE_NONE, MTASTS_RPT_NONE);
+        ck_assert_msg(mtasts_result_reason(r)[0] != '\0', "kind %d: no reason",
+                      k);
+        ck_assert(mtasts_result_from_cache(r));
+        CHECK_STR("id", mtasts_result_txt_id(r), ID_A);
+        ck_assert_int_eq(mtasts_result_expires(r), T0 + DAY);
+        mtasts_result_free(r);
+        IO(3 + k, nhttps);
+    }
+
+    /* expired, and the refetch fails: no policy at all, now reportable */
+    set_now(T0 + DAY);
+    serve_txt(TXT_A);
+    serve_http(500, "text/plain", POL_NONE);
+    EXPECT(ctx, DOMAIN, MTASTS_ERR_FETCH, NO_MODE,
+           MTASTS_RPT_STS_POLICY_FETCH_ERROR);
+    IO(3 + F_N, ++nhttps);
+
+    /* a new id replaces an unexpired none */
+    set_now(T0 + DAY + 300);
+    serve_http(200, "text/plain", POL_NONE);
+    EXPECT(ctx, DOMAIN, MTASTS_OK, MTASTS_MODE_NONE, MTASTS_RPT_NONE);
+    set_now(T0 + DAY + 900);
+    serve_txt(TXT_B);
+    serve_http(200, "text/plain", POL_ENFORCE);
+    r = LOOKUP(ctx, DOMAIN);
+    CHECK(r, MTASTS_OK, MTASTS_MODE_ENFORCE, MTASTS_RPT_NONE);
+    CHECK_STR("id", mtasts_result_txt_id(r), ID_B);
+    mtasts_result_free(r);
+    IO(5 + F_N, nhttps + 2);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* R8461-3.3-j, R8461-6-a: a first fetch that yields an invalid policy is a
+ * failed fetch like any other. During the configured backoff every lookup
+ * answers from the negative entry with the same status, classification
+ * (sts-policy-invalid) and a reason saying so, without a GET; when it ends,
+ * one GET, and a new backoff if that fails too. */
+START_TEST(test_engine_backoff_invalid_policy)
+{
+    mtasts_ctx *ctx = new_ctx();
+    ck_assert_int_eq(mtasts_ctx_set_fetch_backoff_s(ctx, 60), MTASTS_OK);
+    serve_http(200, "text/plain", POL_INVALID);
+    mtasts_result *r = LOOKUP(ctx, DOMAIN);
+    CHECK(r, MTASTS_ERR_POLICY_INVALID, NO_MODE, MTASTS_RPT_STS_POLICY_INVALID);
+    CHECK_STR("id", mtasts_result_txt_id(r), ID_A);
+    ck_assert_ptr_nonnull(strstr(mtasts_result_reason(r), "invalid policy"));
+    mtasts_result_free(r);
+    IO(1, 1);
+    static const int64_t during[] = {1, 30, 59};
+    for (size_t i = 0; i < ARRAY_LEN(during); i++) {
+        set_now(T0 + during[i]);
+        r = LOOKUP(ctx, DOMAIN);
+        CHECK(r, MTASTS_ERR_POLICY_INVALID, NO_MODE,
+              MTASTS_RPT_STS_POLICY_INVALID);
+        CHECK_STR("id", mtasts_result_txt_id(r), ID_A);
+        ck_assert_ptr_nonnull(
+            strstr(mtasts_result_reason(r), "invalid policy"));
+        ck_assert_ptr_nonnull(strstr(mtasts_result_reason(r), "failed before"));
+        mtasts_result_free(r);
+        mtasts_policy *p = (mtasts_policy *)&S;
+        ck_assert_int_eq(mtasts_lookup(ctx, DOMAIN, &p),
+                         MTASTS_ERR_POLICY_INVALID);
+        ck_assert_ptr_null(p);
+    }
+    ck_assert_int_eq(https_count(), 1);
+    set_now(T0 + 60);
+    EXPECT(ctx, DOMAIN, MTASTS_ERR_POLICY_INVALID, NO_MODE,
+           MTASTS_RPT_STS_POLICY_INVALID);
+    ck_assert_int_eq(https_count(), 2);
+    serve_http(200, "text/plain", POL_ENFORCE);
+    set_now(T0 + 119);
+    EXPECT(ctx, DOMAIN, MTASTS_ERR_POLICY_INVALID, NO_MODE,
+           MTASTS_RPT_STS_POLICY_INVALID);
+    ck_assert_int_eq(https_count(), 2);
+    set_now(T0 + 120);
+    EXPECT(ctx, DOMAIN, MTASTS_OK, MTASTS_MODE_ENFORCE, MTASTS_RPT_NONE);
+    ck_assert_int_eq(https_count(), 3);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* Cache capacity (no CHECKLIST id; mtasts_ctx_set_cache_capacity()): past
+ * it the least recently used entries go, and a dropped domain is looked up
+ * afresh, never answered from stale memory; a policy the caller still holds
+ * outlives its entry; entries with a lookup in flight stay even when all of
+ * them do (the cache is then over capacity until the next insertion). */
+START_TEST(test_engine_cache_eviction)
+{
+    enum { CAP = 4, NDOM = 20 };
+    char names[NDOM][32];
+    mtasts_ctx *ctx = new_ctx();
+    ck_assert_int_eq(mtasts_ctx_set_cache_capacity(ctx, CAP), MTASTS_OK);
+    mtasts_policy *held = NULL;
+    for (int i = 0; i < NDOM; i++) {
+        snprintf(names[i], sizeof(names[i]), "d%d.example", i);
+        mtasts_result *r = LOOKUP(ctx, names[i]);
+        CHECK(r, MTASTS_OK, MTASTS_MODE_ENFORCE, MTASTS_RPT_NONE);
+        ck_assert(!mtasts_result_from_cache(r));
+        if (i == 0) {
+            held = mtasts_policy_ref(mtasts_result_policy(r));
+        }
+        mtasts_result_free(r);
+        IO(i + 1, i + 1);
+    }
+    /* the CAP most recent answer from memory, oldest first */
+    for (int i = NDOM - CAP; i < NDOM; i++) {
+        mtasts_result *r = LOOKUP(ctx, names[i]);
+        ck_assert_msg(mtasts_result_from_cache(r), "%s evicted", names[i]);
+        mtasts_result_free(r);
+    }
+    IO(NDOM, NDOM);
+    /* the one before was dropped: fetched again, and it pushes out the
+     * least recently used (the oldest of those CAP) */
+    mtasts_result *r = LOOKUP(ctx, names[NDOM - CAP - 1]);
+    CHECK(r, MTASTS_OK, MTASTS_MODE_ENFORCE, MTASTS_RPT_NONE);
+    ck_assert(!mtasts_result_from_cache(r));
+    mtasts_result_free(r);
+    IO(NDOM + 1, NDOM + 1);
+    r = LOOKUP(ctx, names[NDOM - 1]);
+    ck_assert(mtasts_result_from_cache(r));
+    mtasts_result_free(r);
+    IO(NDOM + 1, NDOM + 1);
+    r = LOOKUP(ctx, names[NDOM - CAP]);
+    ck_assert(!mtasts_result_from_cache(r));
+    mtasts_result_free(r);
+    IO(NDOM + 2, NDOM + 2);
+    /* a dropped domain whose TXT record is now gone has no policy: its
+     * old policy is not remembered anywhere */
+    serve_rcode(MTASTS_DNS_NXDOMAIN);
+    EXPECT(ctx, names[1], MTASTS_ERR_NO_POLICY, NO_MODE, MTASTS_RPT_NONE);
+    serve_txt(TXT_A);
+    /* the policy held by the caller outlived its entry */
+    ck_assert_int_eq(mtasts_policy_mode(held), MTASTS_MODE_ENFORCE);
+    ck_assert_uint_eq(mtasts_policy_mx_count(held), 1);
+    CHECK_STR("mx", mtasts_policy_mx(held, 0), "mx.example.com");
+    mtasts_policy_unref(held);
+    mtasts_ctx_free(ctx);
+
+    /* capacity 2, three domains in flight at once: none is dropped; the
+     * next insertion brings the cache back to capacity */
+    rescript();
+    ctx = new_ctx();
+    ck_assert_int_eq(mtasts_ctx_set_cache_capacity(ctx, 2), MTASTS_OK);
+    S.dns_hold = true;
+    static const char *const fly[] = {"a.example", "b.example", "c.example"};
+    struct cb_slot slots[3];
+    mtasts_req *reqs[3];
+    memset(slots, 0, sizeof(slots));
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(mtasts_lookup_async(ctx, fly[i], record_cb, &slots[i]),
+                         MTASTS_OK);
+        reqs[i] = take_held_dns();
+    }
+    S.dns_hold = false;
+    for (int i = 0; i < 3; i++) {
+        answer_dns(reqs[i], false);
+        ck_assert_int_eq(slot_calls(&slots[i]), 1);
+        ck_assert_int_eq(slots[i].status, MTASTS_OK);
+        ck_assert_ptr_nonnull(slots[i].policy);
+        mtasts_policy_unref(slots[i].policy);
+    }
+    IO(3, 3);
+    EXPECT(ctx, "d.example", MTASTS_OK, MTASTS_MODE_ENFORCE, MTASTS_RPT_NONE);
+    IO(4, 4);
+    /* c (most recent of the three) and d stay; a and b went */
+    r = LOOKUP(ctx, "c.example");
+    ck_assert(mtasts_result_from_cache(r));
+    mtasts_result_free(r);
+    IO(4, 4);
+    r = LOOKUP(ctx, "a.example");
+    ck_assert(!mtasts_result_from_cache(r));
+    mtasts_result_free(r);
+    IO(5, 5);
+    check_bad(__LINE__);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* Completion-function misuse on requests held past their hook, from the
+ * test's thread: the wrong kind of request, an unknown rcode or status
+ * (the request stays alive and is then finished normally), a second head,
+ * body after the cap (MTASTS_ERR_TOO_LARGE from then on, even for a piece
+ * that would fit, or none), and a DNS answer large enough to grow the
+ * record array several times. The documented codes, and the lookups end
+ * as they should. (Calls after done are undefined: see the file head.) */
+START_TEST(test_engine_completion_misuse_held)
+{
+    mtasts_ctx *ctx = new_ctx();
+    ck_assert_int_eq(mtasts_ctx_set_body_max(ctx, 100), MTASTS_OK);
+
+    /* DNS */
+    S.dns_hold = true;
+    struct cb_slot slot = {0};
+    ck_assert_int_eq(mtasts_lookup_async(ctx, DOMAIN, record_cb, &slot),
+                     MTASTS_OK);
+    mtasts_req *req = take_held_dns();
+    ck_assert_int_eq(mtasts_https_response(req, 200, "text/plain"),
+                     MTASTS_ERR_STATE);
+    ck_assert_int_eq(mtasts_https_body(req, "x", 1), MTASTS_ERR_STATE);
+    ck_assert_int_eq(mtasts_https_done(req, MTASTS_OK, NULL), MTASTS_ERR_STATE);
+    ck_assert_int_eq(mtasts_https_done(req, MTASTS_ERR_FETCH, "x"),
+                     MTASTS_ERR_STATE);
+    for (int i = 0; i < 19; i++) {
+        char rec[32];
+        int n = snprintf(rec, sizeof(rec), "v=spf%d -all", i);
+        ck_assert_int_eq(mtasts_dns_add_txt(req, rec, (size_t)n), MTASTS_OK);
+    }
+    ck_assert_int_eq(mtasts_dns_add_txt(req, NULL, 0), MTASTS_OK);
+    ck_assert_int_eq(mtasts_dns_add_txt(req, TXT_B, strlen(TXT_B)), MTASTS_OK);
+    ck_assert_int_eq(mtasts_dns_done(req, (mtasts_dns_rcode)4, NULL),
+                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_dns_done(req, (mtasts_dns_rcode)-1, NULL),
+                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(slot_calls(&slot), 0);
+    ck_assert_int_eq(mtasts_dns_done(req, MTASTS_DNS_ANSWER, NULL), MTASTS_OK);
+    /* the HTTPS hook answered inline */
+    ck_assert_int_eq(slot_calls(&slot), 1);
+    ck_assert_int_eq(slot.status, MTASTS_OK);
+    CHECK_STR("id", slot.id, ID_B);
+    mtasts_policy_unref(slot.policy);
+    IO(1, 1);
+
+    /* HTTPS */
+    S.dns_hold = false;
+    S.https_hold = true;
+    memset(&slot, 0, sizeof(slot));
+    ck_assert_int_eq(mtasts_lookup_async(ctx, "example.org", record_cb, &slot),
+                     MTASTS_OK);
+    req = take_held_https();
+    ck_assert_int_eq(mtasts_dns_add_txt(req, TXT_A, strlen(TXT_A)),
+                     MTASTS_ERR_STATE);
+    ck_assert_int_eq(mtasts_dns_done(req, MTASTS_DNS_ANSWER, NULL),
+                     MTASTS_ERR_STATE);
+    ck_assert_int_eq(mtasts_https_body(req, "x", 1), MTASTS_ERR_STATE);
+    ck_assert_int_eq(mtasts_https_done(req, MTASTS_ERR_TOO_LARGE, NULL),
+                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_https_done(req, MTASTS_ERR_NO_POLICY, NULL),
+                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_https_response(req, 200, "text/plain"), MTASTS_OK);
+    ck_assert_int_eq(mtasts_https_response(req, 200, "text/plain"),
+                     MTASTS_ERR_STATE);
+    char sixty[60];
+    memset(sixty, 'a', sizeof(sixty));
+    ck_assert_int_eq(mtasts_https_body(req, sixty, 60), MTASTS_OK);
+    ck_assert_int_eq(mtasts_https_body(req, sixty, 41), MTASTS_ERR_TOO_LARGE);
+    ck_assert_int_eq(mtasts_https_body(req, sixty, 40), MTASTS_ERR_TOO_LARGE);
+    ck_assert_int_eq(mtasts_https_body(req, "", 0), MTASTS_ERR_TOO_LARGE);
+    ck_assert_int_eq(mtasts_https_body(req, NULL, 0), MTASTS_ERR_TOO_LARGE);
+    ck_assert_int_eq(mtasts_https_body(req, NULL, 1), MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_https_response(req, 200, NULL), MTASTS_ERR_STATE);
+    ck_assert_int_eq(slot_calls(&slot), 0);
+    /* the hook claims success all the same: a fetch failure */
+    ck_assert_int_eq(mtasts_https_done(req, MTASTS_OK, NULL), MTASTS_OK);
+    ck_assert_int_eq(slot_calls(&slot), 1);
+    ck_assert_int_eq(slot.status, MTASTS_ERR_FETCH);
+    ck_assert_int_eq(slot.failure, MTASTS_RPT_STS_POLICY_FETCH_ERROR);
+    ck_assert_ptr_null(slot.policy);
+    ck_assert_ptr_nonnull(strstr(slot.reason, "larger than 100 bytes"));
+    IO(2, 2);
+    check_bad(__LINE__);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* R8461-3.3-m, R8461-3.3-n, R8461-3.1-o, R8461-6-b with asynchronous hooks:
+ * each request is completed from a thread of its own after its hook has
+ * returned; the lookup is blocking in a worker thread or asynchronous with
+ * the callback in the completing thread. A DNS failure, a missing TXT
+ * record, a failed fetch and an invalid new policy all leave the cached
+ * policy in force, with the failure classified and explained. */
+START_TEST(test_engine_async_failures)
+{
+    mtasts_ctx *ctx = new_ctx();
+    prime_cache(ctx, DOMAIN);
+    S.dns_hold = true;
+    S.https_hold = true;
+
+    /* DNS failure, blocking lookup in a worker */
+    set_now(T0 + 600);
+    serve_rcode(MTASTS_DNS_TEMPFAIL);
+    struct worker w;
+    start_call(&w, ctx, DOMAIN, W_RESULT);
+    struct completer c1, c2;
+    complete_in_thread(&c1, take_held_dns(), false);
+    WAIT_UNTIL(S.finished == 1);
+    pthread_join(w.tid, NULL);
+    ck_assert_int_eq(w.rc, MTASTS_OK);
+    CHECK(w.result, MTASTS_OK, MTASTS_MODE_ENFORCE,
+          MTASTS_RPT_STS_POLICY_FETCH_ERROR);
+    ck_assert(mtasts_result_from_cache(w.result));
+    ck_assert_int_eq(mtasts_result_expires(w.result), T0 + DAY);
+    ck_assert_ptr_nonnull(strstr(mtasts_result_reason(w.result), "SERVFAIL"));
+    mtasts_result_free(w.result);
+    IO(2, 1);
+
+    /* missing TXT record, asynchronous lookup */
+    set_now(T0 + 1200);
+    serve_rcode(MTASTS_DNS_NXDOMAIN);
+    struct cb_slot slot = {0};
+    ck_assert_int_eq(mtasts_lookup_async(ctx, DOMAIN, record_cb, &slot),
+                     MTASTS_OK);
+    ck_assert_int_eq(slot_calls(&slot), 0);
+    complete_in_thread(&c1, take_held_dns(), false);
+    ck_assert_int_eq(slot_calls(&slot), 1);
+    ck_assert(pthread_equal(slot.thread, c1.tid));
+    ck_assert_int_eq(slot.status, MTASTS_OK);
+    ck_assert_int_eq(mtasts_policy_mode(slot.policy), MTASTS_MODE_ENFORCE);
+    ck_assert_int_eq(slot.failure, MTASTS_RPT_STS_POLICY_FETCH_ERROR);
+    ck_assert(slot.from_cache);
+    ck_assert(slot.reason[0] != '\0');
+    mtasts_policy_unref(slot.policy);
+    IO(3, 1);
+
+    /* new id, failed fetch; invalid new policy: both steps asynchronous */
+    static const struct {
+        const char *txt;
+        unsigned http;
+        const char *body;
+        mtasts_rpt_result failure;
+    } fetches[] = {
+        {TXT_B, 503, POL_ENFORCE, MTASTS_RPT_STS_POLICY_FETCH_ERROR},
+        {"v=STSv1; id=ccc3", 200, POL_INVALID, MTASTS_RPT_STS_POLICY_INVALID},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(fetches); i++) {
+        set_now(T0 + 1800 + 600 * (int64_t)i);
+        serve_txt(fetches[i].txt);
+        serve_http(fetches[i].http, "text/plain", fetches[i].body);
+        memset(&slot, 0, sizeof(slot));
+        ck_assert_int_eq(mtasts_lookup_async(ctx, DOMAIN, record_cb, &slot),
+                         MTASTS_OK);
+        complete_in_thread(&c1, take_held_dns(), false);
+        ck_assert_int_eq(slot_calls(&slot), 0);
+        complete_in_thread(&c2, take_held_https(), true);
+        ck_assert_int_eq(slot_calls(&slot), 1);
+        ck_assert(pthread_equal(slot.thread, c2.tid));
+        ck_assert_int_eq(slot.status, MTASTS_OK);
+        ck_assert_int_eq(mtasts_policy_mode(slot.policy), MTASTS_MODE_ENFORCE);
+        CHECK_STR("id", slot.id, ID_A);
+        ck_assert_int_eq(slot.failure, fetches[i].failure);
+        ck_assert(slot.from_cache);
+        ck_assert(slot.reason[0] != '\0');
+        mtasts_policy_unref(slot.policy);
+        IO(4 + (int)i, 2 + (int)i);
+    }
+    check_bad(__LINE__);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+#define MANY 32
+
+/* Single flight (no CHECKLIST id; mtasts.h "Lookup": concurrent lookups of
+ * one domain share one DNS query and one fetch), with MANY threads in
+ * mtasts_lookup_result() and both requests completed from other threads.
+ * The TXT record is checked on every lookup and each worker is known to
+ * have joined before anything completes (fake_clock), so a thread that did
+ * not share the flight would make a request of its own or get a result
+ * from the cache: exactly one DNS query and one GET, and no result from
+ * the cache. Then a refresh of the cached policy whose fetch fails: again
+ * one of each, and every thread gets the cached policy with the failure. */
+START_TEST(test_engine_single_flight_many)
+{
+    static struct worker w[MANY];
+    mtasts_ctx *ctx = new_ctx();
+    ck_assert_int_eq(mtasts_ctx_set_txt_check_interval_s(ctx, 0), MTASTS_OK);
+    S.dns_hold = true;
+    S.https_hold = true;
+
+    for (int round = 0; round < 2; round++) {
+        if (round == 1) {
+            set_now(T0 + 10);
+            serve_txt(TXT_B);
+            serve_transport(TR_FETCH);
+        }
+        pthread_mutex_lock(&S.lock);
+        S.entered = 0;
+        S.finished = 0;
+        pthread_mutex_unlock(&S.lock);
+        for (int i = 0; i < MANY; i++) {
+            start_call(&w[i], ctx, DOMAIN, W_RESULT);
+        }
+        WAIT_UNTIL(S.held_dns != NULL && all_clocked(w, MANY, 1));
+        IO(round + 1, round);
+        struct completer c1, c2;
+        complete_in_thread(&c1, take_held_dns(), false);
+        mtasts_req *req = take_held_https();
+        IO(round + 1, round + 1);
+        pthread_mutex_lock(&S.lock);
+        int finished = S.finished;
+        pthread_mutex_unlock(&S.lock);
+        ck_assert_int_eq(finished, 0);
+        complete_in_thread(&c2, req, true);
+        WAIT_UNTIL(S.finished == MANY);
+        for (int i = 0; i < MANY; i++) {
+            pthread_join(w[i].tid, NULL);
+        }
+        IO(round + 1, round + 1);
+        check_bad(__LINE__);
+        for (int i = 0; i < MANY; i++) {
+            const mtasts_result *r = w[i].result;
+            ck_assert_int_eq(w[i].rc, MTASTS_OK);
+            CHECK(r, MTASTS_OK, MTASTS_MODE_ENFORCE,
+                  round == 0 ? MTASTS_RPT_NONE
+                             : MTASTS_RPT_STS_POLICY_FETCH_ERROR);
+            ck_assert_msg(mtasts_result_from_cache(r) == (round == 1),
+                          "round %d, thread %d: from_cache %d", round, i,
+                          mtasts_result_from_cache(r));
+            CHECK_STR("id", mtasts_result_txt_id(r), ID_A);
+            ck_assert_ptr_eq(mtasts_result_policy(r),
+                             mtasts_result_policy(w[0].result));
+        }
+        for (int i = 0; i < MANY; i++) {
+            mtasts_result_free(w[i].result);
+        }
+    }
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
 /* ---- suite --------------------------------------------------------------- */
 
 static TCase *
@@ -2676,6 +3359,9 @@ engine_suite(void)
     tcase_add_test(tc, test_engine_invalid_never_replaces);
     tcase_add_test(tc, test_engine_max_age_zero);
     tcase_add_test(tc, test_engine_max_age_clamp);
+    tcase_add_test(tc, test_engine_txt_missing_keeps_cache);
+    tcase_add_test(tc, test_engine_expired_refetch_fails);
+    tcase_add_test(tc, test_engine_mode_none_cached);
     suite_add_tcase(s, tc);
 
     tc = new_case("domains");
@@ -2691,6 +3377,8 @@ engine_suite(void)
     tcase_add_test(tc, test_engine_no_policy_memory);
     tcase_add_test(tc, test_engine_txt_check_interval);
     tcase_add_test(tc, test_engine_cache_lru);
+    tcase_add_test(tc, test_engine_backoff_invalid_policy);
+    tcase_add_test(tc, test_engine_cache_eviction);
     suite_add_tcase(s, tc);
 
     tc = new_case("bodies");
@@ -2701,6 +3389,7 @@ engine_suite(void)
     tcase_add_test(tc, test_engine_hook_errors);
     tcase_add_test(tc, test_engine_hook_errors_with_data);
     tcase_add_test(tc, test_engine_completion_misuse);
+    tcase_add_test(tc, test_engine_completion_misuse_held);
     tcase_add_test(tc, test_engine_dns_records_and_rcode);
     suite_add_tcase(s, tc);
 
@@ -2708,6 +3397,8 @@ engine_suite(void)
     tcase_add_test(tc, test_engine_async_hooks);
     tcase_add_test(tc, test_engine_single_flight);
     tcase_add_test(tc, test_engine_callback_reenters);
+    tcase_add_test(tc, test_engine_async_failures);
+    tcase_add_test(tc, test_engine_single_flight_many);
     suite_add_tcase(s, tc);
 
     tc = new_case("api");
