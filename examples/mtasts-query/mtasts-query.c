@@ -391,6 +391,9 @@ result_word(int status)
         return "dns-error";
     case MTASTS_ERR_POLICY_INVALID:
         return "invalid-policy";
+    case MTASTS_ERR_NOMEM:
+    case MTASTS_ERR_IO:
+        return "local-error"; /* this machine's failure, not the domain's */
     default:
         return "fetch-error";
     }
@@ -517,6 +520,7 @@ run_domain(const struct options *o)
     status = rc == MTASTS_OK             ? EXIT_POLICY
              : rc == MTASTS_ERR_NO_POLICY ? EXIT_NO_POLICY
              : rc == MTASTS_ERR_NOMEM     ? EXIT_OSERR
+             : rc == MTASTS_ERR_IO        ? EXIT_NOINPUT
                                           : EXIT_FAILED;
     mtasts_result_free(r);
     mtasts_ctx_free(ctx);

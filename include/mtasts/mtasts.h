@@ -715,7 +715,11 @@ MTASTS_API int mtasts_ctx_set_https_get_hook(mtasts_ctx *ctx,
  * @param len     their length, at most 65535
  * @return MTASTS_OK, MTASTS_ERR_NOMEM, MTASTS_ERR_TOO_LARGE (len above
  *         65535), MTASTS_ERR_STATE (req is not a DNS request),
- *         MTASTS_ERR_INVALID (req NULL, record NULL with len > 0)
+ *         MTASTS_ERR_INVALID (req NULL, record NULL with len > 0).
+ *         After NOMEM or TOO_LARGE the request is marked: its done fails
+ *         it whatever rcode says (out of memory: a local failure; a record
+ *         too long: a temporary DNS failure), so a subset of the records
+ *         is never judged.
  * Threads: any thread.   Since: 0.1
  */
 MTASTS_API int mtasts_dns_add_txt(mtasts_req *req, const char *record,
@@ -742,8 +746,9 @@ MTASTS_API int mtasts_dns_done(mtasts_req *req, mtasts_dns_rcode rcode,
  * @param http_status   the status code, e.g. 200
  * @param content_type  the Content-Type field value, or NULL when absent;
  *                      copied
- * @return MTASTS_OK, MTASTS_ERR_NOMEM, MTASTS_ERR_STATE (not an HTTPS
- *         request, or called twice), MTASTS_ERR_INVALID (req NULL)
+ * @return MTASTS_OK, MTASTS_ERR_NOMEM (the request then fails at done as
+ *         a local failure), MTASTS_ERR_STATE (not an HTTPS request, or
+ *         called twice), MTASTS_ERR_INVALID (req NULL)
  * Threads: any thread.   Since: 0.1
  */
 MTASTS_API int mtasts_https_response(mtasts_req *req, unsigned http_status,
@@ -756,7 +761,8 @@ MTASTS_API int mtasts_https_response(mtasts_req *req, unsigned http_status,
  * @param len   their length
  * @return MTASTS_OK, MTASTS_ERR_TOO_LARGE (the body now exceeds the
  *         context's body cap: stop reading; the fetch fails),
- *         MTASTS_ERR_NOMEM, MTASTS_ERR_STATE (no response head yet, or not
+ *         MTASTS_ERR_NOMEM (the request then fails at done as a local
+ *         failure: a body with a gap is never parsed), MTASTS_ERR_STATE (no response head yet, or not
  *         an HTTPS request), MTASTS_ERR_INVALID (req NULL, data NULL with
  *         len > 0)
  * Threads: any thread.   Since: 0.1
@@ -770,8 +776,11 @@ MTASTS_API int mtasts_https_body(mtasts_req *req, const void *data,
  * @param status  MTASTS_OK when the whole response was read;
  *                MTASTS_ERR_WEBPKI when the certificate was not valid for
  *                the host (RFC 8460 sts-webpki-invalid); MTASTS_ERR_FETCH
- *                for any other failure (address lookup, connect, TLS,
- *                timeout, malformed HTTP, body too large)
+ *                for any other failure of the fetch (address lookup,
+ *                connect, TLS, timeout, malformed HTTP, body too large);
+ *                MTASTS_ERR_NOMEM or MTASTS_ERR_IO when this machine
+ *                failed (memory, an unreadable trust store): a local
+ *                failure, neither reported nor backed off
  * @param reason  may be NULL; a short text for failures; copied
  * @return MTASTS_OK, MTASTS_ERR_STATE (not an HTTPS request; req is not
  *         freed), MTASTS_ERR_INVALID (req NULL or another status; req is
@@ -840,7 +849,9 @@ MTASTS_API int mtasts_lookup_async(mtasts_ctx *ctx, const char *domain,
  *         failed: the RFC is silent; delivering as without MTA-STS is
  *         consistent with §3.3, deferring is the cautious choice),
  *         MTASTS_ERR_BAD_DOMAIN, MTASTS_ERR_NOT_ASCII, MTASTS_ERR_NOMEM,
- *         MTASTS_ERR_INVALID (ctx, domain or out NULL)
+ *         MTASTS_ERR_IO (the fetch could not start here: the default I/O
+ *         cannot read the system CA bundle), MTASTS_ERR_INVALID (ctx,
+ *         domain or out NULL)
  * Ownership: the caller owns *out; release with mtasts_policy_unref().
  * Threads: any thread.   Since: 0.1
  */

@@ -68,6 +68,11 @@ struct mtasts_req {
     char *body;
     size_t body_len, body_cap, body_max;
     bool too_large;
+    /* A completion call refused data (MTASTS_ERR_NOMEM, or TOO_LARGE for a
+     * TXT record): the request fails at done whatever the hook says, so a
+     * hook that ignores the error never gets a partial record set or a
+     * body with a gap judged. */
+    int lost;
 };
 
 /* ---- time and results ------------------------------------------------- */
@@ -383,6 +388,19 @@ https_judge(const struct mtasts_req *req, int transport, const char *why,
 {
     *policy_out = NULL;
     *rpt = MTASTS_RPT_STS_POLICY_FETCH_ERROR;
+    if (transport == MTASTS_ERR_NOMEM || req->lost == MTASTS_ERR_NOMEM) {
+        *rpt = MTASTS_RPT_NONE;
+        snprintf(reason, reason_size, "out of memory while fetching from %s%s%s",
+                 host, why != NULL && transport == MTASTS_ERR_NOMEM ? ": " : "",
+                 why != NULL && transport == MTASTS_ERR_NOMEM ? why : "");
+        return MTASTS_ERR_NOMEM;
+    }
+    if (transport == MTASTS_ERR_IO) {
+        *rpt = MTASTS_RPT_NONE;
+        snprintf(reason, reason_size, "fetch from %s not possible here%s%s",
+                 host, why != NULL ? ": " : "", why != NULL ? why : "");
+        return MTASTS_ERR_IO;
+    }
     if (transport == MTASTS_ERR_WEBPKI) {
         *rpt = MTASTS_RPT_STS_WEBPKI_INVALID;
         snprintf(reason, reason_size, "certificate of %s not valid%s%s", host,
@@ -630,6 +648,16 @@ mtasts__engine_lookup(struct mtasts__engine *eng, const char *domain,
 
 /* ---- completion functions (public, any thread) ------------------------ */
 
+/* Remember that req lost data (the first loss wins) and return status. */
+static int
+lose(struct mtasts_req *req, int status)
+{
+    if (req->lost == MTASTS_OK) {
+        req->lost = status;
+    }
+    return status;
+}
+
 int
 mtasts_dns_add_txt(mtasts_req *req, const char *record, size_t len)
 {
@@ -640,25 +668,25 @@ mtasts_dns_add_txt(mtasts_req *req, const char *record, size_t len)
         return MTASTS_ERR_STATE;
     }
     if (len > TXT_RECORD_MAX) {
-        return MTASTS_ERR_TOO_LARGE;
+        return lose(req, MTASTS_ERR_TOO_LARGE);
     }
     if (req->nrecs == req->caprecs) {
         size_t cap = req->caprecs == 0 ? 4 : req->caprecs * 2;
         char **texts = mtasts__realloc(req->texts, cap * sizeof(*texts));
         if (texts == NULL) {
-            return MTASTS_ERR_NOMEM;
+            return lose(req, MTASTS_ERR_NOMEM);
         }
         req->texts = texts;
         size_t *lens = mtasts__realloc(req->lens, cap * sizeof(*lens));
         if (lens == NULL) {
-            return MTASTS_ERR_NOMEM;
+            return lose(req, MTASTS_ERR_NOMEM);
         }
         req->lens = lens;
         req->caprecs = cap;
     }
     char *copy = mtasts__alloc(len + 1);
     if (copy == NULL) {
-        return MTASTS_ERR_NOMEM;
+        return lose(req, MTASTS_ERR_NOMEM);
     }
     if (len > 0) {
         memcpy(copy, record, len);
@@ -682,7 +710,25 @@ mtasts_dns_done(mtasts_req *req, mtasts_dns_rcode rcode, const char *reason)
     }
     struct mtasts__flight *f = req->flight;
     pthread_mutex_lock(&f->eng->lock);
-    bool fetch = dns_outcome(f, req, rcode, reason);
+    bool fetch = false;
+    if (req->lost == MTASTS_ERR_NOMEM) {
+        /* A local failure: no report, no back-off, the cache kept. */
+        char text[TEXT_MAX];
+        snprintf(text, sizeof(text),
+                 "out of memory while the TXT records of _mta-sts.%s were "
+                 "copied",
+                 f->entry->domain);
+        fail_keep_cache(f, mtasts__engine_now(f->eng), MTASTS_ERR_NOMEM,
+                        MTASTS_RPT_NONE, MTASTS_RPT_NONE, text);
+    } else if (req->lost != MTASTS_OK) {
+        char text[TEXT_MAX];
+        snprintf(text, sizeof(text),
+                 "a TXT record longer than %d bytes was refused",
+                 TXT_RECORD_MAX);
+        fetch = dns_outcome(f, req, MTASTS_DNS_TEMPFAIL, text);
+    } else {
+        fetch = dns_outcome(f, req, rcode, reason);
+    }
     req_free(req);
     if (fetch) {
         pthread_mutex_unlock(&f->eng->lock);
@@ -707,7 +753,7 @@ mtasts_https_response(mtasts_req *req, unsigned http_status,
         size_t n = strlen(content_type);
         req->content_type = mtasts__alloc(n + 1);
         if (req->content_type == NULL) {
-            return MTASTS_ERR_NOMEM;
+            return lose(req, MTASTS_ERR_NOMEM);
         }
         memcpy(req->content_type, content_type, n + 1);
     }
@@ -740,7 +786,7 @@ mtasts_https_body(mtasts_req *req, const void *data, size_t len)
         }
         char *grown = mtasts__realloc(req->body, cap);
         if (grown == NULL) {
-            return MTASTS_ERR_NOMEM;
+            return lose(req, MTASTS_ERR_NOMEM);
         }
         req->body = grown;
         req->body_cap = cap;
@@ -755,8 +801,10 @@ mtasts_https_body(mtasts_req *req, const void *data, size_t len)
 int
 mtasts_https_done(mtasts_req *req, int status, const char *reason)
 {
-    if (req == NULL || (status != MTASTS_OK && status != MTASTS_ERR_FETCH &&
-                        status != MTASTS_ERR_WEBPKI)) {
+    if (req == NULL ||
+        (status != MTASTS_OK && status != MTASTS_ERR_FETCH &&
+         status != MTASTS_ERR_WEBPKI && status != MTASTS_ERR_NOMEM &&
+         status != MTASTS_ERR_IO)) {
         return MTASTS_ERR_INVALID;
     }
     if (req->kind != REQ_HTTPS) {
@@ -778,7 +826,8 @@ mtasts_https_done(mtasts_req *req, int status, const char *reason)
     int64_t now = mtasts__engine_now(eng);
     if (rc == MTASTS_OK) {
         store_policy(f, now, p);
-    } else if (rc == MTASTS_ERR_NOMEM) {
+    } else if (rc == MTASTS_ERR_NOMEM || rc == MTASTS_ERR_IO) {
+        /* A local failure: no report, no back-off, the cache kept. */
         fail_keep_cache(f, now, rc, MTASTS_RPT_NONE, MTASTS_RPT_NONE, text);
     } else {
         /* An invalid new policy never replaces a cached one (§3.3). */

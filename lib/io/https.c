@@ -559,7 +559,7 @@ fetch_run(struct fetch *f, const char *path)
 {
     int rc = mtasts__io_ca_get(f->io, &f->ca, f->why, sizeof(f->why));
     if (rc != MTASTS_OK) {
-        return MTASTS_ERR_FETCH;
+        return rc; /* MTASTS_ERR_IO or NOMEM: a local failure */
     }
     rc = tls_config(f);
     if (rc != MTASTS_OK) {
@@ -569,7 +569,7 @@ fetch_run(struct fetch *f, const char *path)
     rc = mtasts__io_dns_addrs(f->io, f->host, f->port, f->deadline, &addrs,
                               f->why, sizeof(f->why));
     if (rc != MTASTS_OK) {
-        return MTASTS_ERR_FETCH;
+        return rc; /* MTASTS_ERR_FETCH, or NOMEM */
     }
     rc = connect_any(f, &addrs);
     if (rc != MTASTS_OK) {
@@ -645,7 +645,8 @@ mtasts__io_https_get(mtasts_req *req, const char *host, uint16_t port,
     mbedtls_ctr_drbg_free(&f->drbg);
     mbedtls_entropy_free(&f->entropy);
     mtasts__io_ca_put(io, f->ca);
-    if (rc != MTASTS_OK && rc != MTASTS_ERR_WEBPKI) {
+    if (rc != MTASTS_OK && rc != MTASTS_ERR_WEBPKI && rc != MTASTS_ERR_NOMEM &&
+        rc != MTASTS_ERR_IO) {
         rc = MTASTS_ERR_FETCH; /* the only other status done accepts */
     }
     mtasts_https_done(req, rc, rc == MTASTS_OK ? NULL : f->why);

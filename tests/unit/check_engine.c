@@ -261,13 +261,13 @@ misuse_check(const char *what, int got, int want)
 static void
 dns_misuse(mtasts_req *req)
 {
-    static char big[65536];
     MISUSE(mtasts_https_response(req, 200, "text/plain"), MTASTS_ERR_STATE);
     MISUSE(mtasts_https_body(req, "x", 1), MTASTS_ERR_STATE);
     MISUSE(mtasts_https_done(req, MTASTS_OK, NULL), MTASTS_ERR_STATE);
     MISUSE(mtasts_dns_add_txt(NULL, "x", 1), MTASTS_ERR_INVALID);
     MISUSE(mtasts_dns_add_txt(req, NULL, 1), MTASTS_ERR_INVALID);
-    MISUSE(mtasts_dns_add_txt(req, big, sizeof(big)), MTASTS_ERR_TOO_LARGE);
+    MISUSE(mtasts_dns_done(req, (mtasts_dns_rcode)100, NULL),
+           MTASTS_ERR_INVALID);
     MISUSE(mtasts_dns_done(NULL, MTASTS_DNS_ANSWER, NULL), MTASTS_ERR_INVALID);
     MISUSE(mtasts_dns_done(req, (mtasts_dns_rcode)4, NULL), MTASTS_ERR_INVALID);
     MISUSE(mtasts_dns_done(req, (mtasts_dns_rcode)-1, NULL),
@@ -286,7 +286,7 @@ https_misuse_before(mtasts_req *req)
     MISUSE(mtasts_https_body(NULL, "x", 1), MTASTS_ERR_INVALID);
     MISUSE(mtasts_https_response(NULL, 200, "text/plain"), MTASTS_ERR_INVALID);
     MISUSE(mtasts_https_done(NULL, MTASTS_OK, NULL), MTASTS_ERR_INVALID);
-    MISUSE(mtasts_https_done(req, MTASTS_ERR_IO, NULL), MTASTS_ERR_INVALID);
+    MISUSE(mtasts_https_done(req, MTASTS_ERR_SYNTAX, NULL), MTASTS_ERR_INVALID);
     MISUSE(mtasts_https_done(req, 1, NULL), MTASTS_ERR_INVALID);
     MISUSE(mtasts_https_done(req, MTASTS_ERR_POLICY_INVALID, NULL),
            MTASTS_ERR_INVALID);
@@ -1955,6 +1955,152 @@ START_TEST(test_engine_hook_errors_with_data)
 }
 END_TEST
 
+/* Hooks that ignore a refused completion call and finish with success:
+ * the engine remembers the refusal, so a subset of the records or a body
+ * with a gap is never judged. A refused record (too long) fails the query
+ * temporarily; a copy that ran out of memory, and a hook that finishes
+ * with MTASTS_ERR_NOMEM or MTASTS_ERR_IO, are local failures: not
+ * reportable, no back-off, the cached policy kept (R8461-3.3-m). */
+enum lossy { LOSSY_NONE, LOSSY_TXT_TOO_LARGE, LOSSY_TXT_NOMEM,
+             LOSSY_HEAD_NOMEM, LOSSY_BODY_NOMEM, LOSSY_DONE_NOMEM,
+             LOSSY_DONE_IO };
+static enum lossy lossy_mode;
+static const char *lossy_txt = TXT_A; /* the record the DNS hook serves */
+
+static int
+dns_hook_lossy(mtasts_req *req, const char *name, void *user)
+{
+    (void)name;
+    (void)user;
+    static char big[65536];
+    int rc = MTASTS_OK;
+    if (lossy_mode == LOSSY_TXT_TOO_LARGE) {
+        memcpy(big, TXT_B, strlen(TXT_B));
+        rc = mtasts_dns_add_txt(req, big, sizeof(big));
+        ck_assert_int_eq(rc, MTASTS_ERR_TOO_LARGE);
+    } else if (lossy_mode == LOSSY_TXT_NOMEM) {
+        failalloc_start(1);
+        rc = mtasts_dns_add_txt(req, TXT_B, strlen(TXT_B));
+        failalloc_stop();
+        ck_assert_int_eq(rc, MTASTS_ERR_NOMEM);
+    }
+    /* the id of the cached policy: without the memory of the refusal the
+     * engine would answer "same id" from this subset */
+    ck_assert_int_eq(mtasts_dns_add_txt(req, lossy_txt, strlen(lossy_txt)),
+                     MTASTS_OK);
+    return mtasts_dns_done(req, MTASTS_DNS_ANSWER, NULL);
+}
+
+static int
+https_hook_lossy(mtasts_req *req, const char *host, uint16_t port,
+                 const char *path, void *user)
+{
+    (void)host;
+    (void)port;
+    (void)path;
+    (void)user;
+    if (lossy_mode == LOSSY_HEAD_NOMEM) {
+        failalloc_start(1);
+        ck_assert_int_eq(mtasts_https_response(req, 200, "text/plain"),
+                         MTASTS_ERR_NOMEM);
+        failalloc_stop();
+        return mtasts_https_done(req, MTASTS_OK, NULL);
+    }
+    ck_assert_int_eq(mtasts_https_response(req, 200, "text/plain"),
+                     MTASTS_OK);
+    size_t half = strlen(POL_TESTING) / 2;
+    ck_assert_int_eq(mtasts_https_body(req, POL_TESTING, half), MTASTS_OK);
+    if (lossy_mode == LOSSY_BODY_NOMEM) {
+        /* a middle piece lost: the rest would still parse as a policy */
+        failalloc_start(1);
+        ck_assert_int_eq(mtasts_https_body(req, "x", 4096), MTASTS_ERR_NOMEM);
+        failalloc_stop();
+    }
+    ck_assert_int_eq(mtasts_https_body(req, POL_TESTING + half,
+                                       strlen(POL_TESTING) - half),
+                     MTASTS_OK);
+    if (lossy_mode == LOSSY_DONE_NOMEM) {
+        return mtasts_https_done(req, MTASTS_ERR_NOMEM, "no memory for TLS");
+    }
+    if (lossy_mode == LOSSY_DONE_IO) {
+        return mtasts_https_done(req, MTASTS_ERR_IO, "no CA bundle");
+    }
+    return mtasts_https_done(req, MTASTS_OK, NULL);
+}
+
+START_TEST(test_engine_lost_completion_data)
+{
+    static const struct {
+        enum lossy mode;
+        bool dns; /* the loss is in the DNS step (else in the fetch) */
+        int status;
+        mtasts_rpt_result cached_failure; /* with a policy cached */
+        const char *reason;
+    } cases[] = {
+        {LOSSY_TXT_TOO_LARGE, true, MTASTS_ERR_DNS_TEMPFAIL,
+         MTASTS_RPT_STS_POLICY_FETCH_ERROR,
+         "a TXT record longer than 65535 bytes was refused"},
+        {LOSSY_TXT_NOMEM, true, MTASTS_ERR_NOMEM, MTASTS_RPT_NONE,
+         "out of memory while the TXT records of _mta-sts.example.com"},
+        {LOSSY_HEAD_NOMEM, false, MTASTS_ERR_NOMEM, MTASTS_RPT_NONE,
+         "out of memory while fetching from mta-sts.example.com"},
+        {LOSSY_BODY_NOMEM, false, MTASTS_ERR_NOMEM, MTASTS_RPT_NONE,
+         "out of memory while fetching from mta-sts.example.com"},
+        {LOSSY_DONE_NOMEM, false, MTASTS_ERR_NOMEM, MTASTS_RPT_NONE,
+         "no memory for TLS"},
+        {LOSSY_DONE_IO, false, MTASTS_ERR_IO, MTASTS_RPT_NONE,
+         "fetch from mta-sts.example.com not possible here: no CA bundle"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        rescript();
+        mtasts_ctx *ctx = new_ctx();
+        ck_assert_int_eq(
+            mtasts_ctx_set_dns_txt_hook(ctx, dns_hook_lossy, NULL), MTASTS_OK);
+        ck_assert_int_eq(
+            mtasts_ctx_set_https_get_hook(ctx, https_hook_lossy, NULL),
+            MTASTS_OK);
+        ck_assert_int_eq(mtasts_ctx_set_txt_check_interval_s(ctx, 0),
+                         MTASTS_OK);
+
+        /* nothing cached: the loss is the lookup's status */
+        lossy_mode = cases[i].mode;
+        lossy_txt = TXT_A;
+        mtasts_result *r = LOOKUP(ctx, DOMAIN);
+        ck_assert_msg(mtasts_result_status(r) == cases[i].status,
+                      "case %zu: status %s", i,
+                      mtasts_status_name(mtasts_result_status(r)));
+        ck_assert_ptr_null(mtasts_result_policy(r));
+        ck_assert_int_eq(mtasts_result_failure(r), MTASTS_RPT_NONE);
+        ck_assert_msg(strstr(mtasts_result_reason(r), cases[i].reason) != NULL,
+                      "case %zu: reason \"%s\"", i, mtasts_result_reason(r));
+        mtasts_result_free(r);
+
+        /* no back-off: with the loss gone the next lookup fetches */
+        lossy_mode = LOSSY_NONE;
+        set_now(T0 + 1);
+        r = LOOKUP(ctx, DOMAIN);
+        CHECK(r, MTASTS_OK, MTASTS_MODE_TESTING, MTASTS_RPT_NONE);
+        ck_assert(!mtasts_result_from_cache(r));
+        mtasts_result_free(r);
+
+        /* a policy cached (id aaa1): the same loss keeps it in force; in
+         * the fetch cases the TXT record has a new id, so a fetch runs */
+        lossy_mode = cases[i].mode;
+        lossy_txt = cases[i].dns ? TXT_A : TXT_B;
+        set_now(T0 + 2);
+        r = LOOKUP(ctx, DOMAIN);
+        CHECK(r, MTASTS_OK, MTASTS_MODE_TESTING, cases[i].cached_failure);
+        ck_assert(mtasts_result_from_cache(r));
+        ck_assert_str_eq(mtasts_result_txt_id(r), ID_A);
+        ck_assert_msg(strstr(mtasts_result_reason(r), cases[i].reason) != NULL,
+                      "case %zu: reason \"%s\"", i, mtasts_result_reason(r));
+        mtasts_result_free(r);
+        mtasts_ctx_free(ctx);
+    }
+    lossy_mode = LOSSY_NONE;
+}
+END_TEST
+
 /* Completion-function misuse: the wrong kind of request, a body before the
  * head, a second head, unknown rcode or status, NULL arguments. None
  * changes or frees the request: the lookup then succeeds normally. */
@@ -3388,6 +3534,7 @@ engine_suite(void)
     tc = new_case("hooks");
     tcase_add_test(tc, test_engine_hook_errors);
     tcase_add_test(tc, test_engine_hook_errors_with_data);
+    tcase_add_test(tc, test_engine_lost_completion_data);
     tcase_add_test(tc, test_engine_completion_misuse);
     tcase_add_test(tc, test_engine_completion_misuse_held);
     tcase_add_test(tc, test_engine_dns_records_and_rcode);
