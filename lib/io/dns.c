@@ -7,6 +7,7 @@
  * exactly what happened ("SERVFAIL from 127.0.0.1@5353", "timeout after
  * 5000 ms"). Everything is per lookup, so any number of threads may
  * resolve at once. */
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -22,7 +23,6 @@
 #include "util/cur.h"
 #include "util/domain.h"
 
-#define CNAME_HOPS_MAX 8  /* CNAMEs followed in one lookup */
 #define UDP_PAYLOAD 1232  /* EDNS(0) buffer size (DNS flag day 2020) */
 #define REPLY_MAX 65535   /* a DNS message over TCP, at most */
 #define FIRST_WAIT_MS 800 /* the first UDP wait; doubled each round */
@@ -46,8 +46,9 @@ struct lookup {
     size_t why_size;
 };
 
-/* Called for each record of the wanted type at the end of the chain. */
-typedef int rr_fn(void *arg, const ldns_rr *rr);
+_Static_assert(MTASTS__IO_DNS_TYPE_A == LDNS_RR_TYPE_A, "type A");
+_Static_assert(MTASTS__IO_DNS_TYPE_TXT == LDNS_RR_TYPE_TXT, "type TXT");
+_Static_assert(MTASTS__IO_DNS_TYPE_AAAA == LDNS_RR_TYPE_AAAA, "type AAAA");
 
 /* ---- text for reasons ------------------------------------------------- */
 
@@ -93,7 +94,18 @@ dname_text(const ldns_rdf *d, char *out, size_t size)
 #define PRINTF_LIKE(f, a)
 #endif
 
+static void say(char *why, size_t why_size, const char *fmt, ...)
+    PRINTF_LIKE(3, 4);
 static void reason(struct lookup *lk, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+static void
+say(char *why, size_t why_size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, why_size, fmt, ap);
+    va_end(ap);
+}
 
 static void
 reason(struct lookup *lk, const char *fmt, ...)
@@ -106,10 +118,16 @@ reason(struct lookup *lk, const char *fmt, ...)
 
 /* ---- nameservers ---------------------------------------------------- */
 
+/* An address record's data as an address; false for anything else, and
+ * for no data at all: ldns reads an A or AAAA record with RDLENGTH 0 as a
+ * record without fields (ldns_rr_rdf() NULL), and asserts on NULL. */
 static bool
 rdf_to_addr(const ldns_rdf *rdf, uint16_t port, struct mtasts__io_addr *out)
 {
     memset(out, 0, sizeof(*out));
+    if (rdf == NULL) {
+        return false;
+    }
     if (ldns_rdf_get_type(rdf) == LDNS_RDF_TYPE_A && ldns_rdf_size(rdf) == 4) {
         struct sockaddr_in *v4 = (struct sockaddr_in *)&out->sa;
         v4->sin_family = AF_INET;
@@ -241,21 +259,47 @@ reply_matches(const ldns_pkt *r, uint16_t id, const ldns_rdf *qname,
 }
 
 struct question {
-    const ldns_rdf *qname;
+    struct mtasts__io_dns_chain *chain; /* asks for its last name */
     ldns_rr_type type;
     uint16_t id;
     const uint8_t *wire;
     size_t wire_len;
+    mtasts__io_dns_rr_fn *fn; /* given the records of the answer */
+    void *user;
+};
+
+/* A reply to the question, as mtasts__io_dns_reply() read it. */
+struct answer {
+    struct mtasts__io_dns_result res;
+    int rc;
 };
 
 enum attempt { GOT_REPLY, TIMED_OUT, FAILED };
+
+/* Read the n bytes in lk->reply. false: they do not answer the question
+ * (unreadable, or another id or question). The reason of a rejected answer
+ * becomes the lookup's. */
+static bool
+read_reply(struct lookup *lk, const struct question *qn, size_t n, bool tcp,
+           struct answer *ans)
+{
+    char why[MTASTS__IO_REASON_MAX];
+    ans->rc = mtasts__io_dns_reply(qn->chain, lk->reply, n, qn->id,
+                                   (uint16_t)qn->type, tcp, qn->fn, qn->user,
+                                   &ans->res, why, sizeof(why));
+    if (ans->res.kind == MTASTS__IO_DNS_REJECTED) {
+        reason(lk, "%s", why);
+    }
+    return ans->res.kind != MTASTS__IO_DNS_MALFORMED &&
+           ans->res.kind != MTASTS__IO_DNS_MISMATCH;
+}
 
 /* Send the question over UDP to ns and wait for its answer until `until`.
  * Datagrams that do not answer it are ignored (STRAYS_MAX of them). */
 static enum attempt
 udp_attempt(struct lookup *lk, const struct question *qn,
             const struct mtasts__io_addr *ns, uint64_t until,
-            ldns_pkt **reply, int *err)
+            struct answer *ans, int *err)
 {
     int fd = -1;
     enum attempt result = TIMED_OUT;
@@ -284,15 +328,9 @@ udp_attempt(struct lookup *lk, const struct question *qn,
             result = FAILED;
             goto out;
         }
-        ldns_pkt *p = NULL;
-        if (ldns_wire2pkt(&p, lk->reply, (size_t)n) != LDNS_STATUS_OK) {
+        if (!read_reply(lk, qn, (size_t)n, false, ans)) {
             continue;
         }
-        if (!reply_matches(p, qn->id, qn->qname, qn->type)) {
-            ldns_pkt_free(p);
-            continue;
-        }
-        *reply = p;
         result = GOT_REPLY;
         goto out;
     }
@@ -305,7 +343,7 @@ out:
 /* The question over TCP (RFC 7766), after a truncated UDP answer. */
 static enum attempt
 tcp_attempt(struct lookup *lk, const struct question *qn,
-            const struct mtasts__io_addr *ns, ldns_pkt **reply, int *err)
+            const struct mtasts__io_addr *ns, struct answer *ans, int *err)
 {
     int fd = -1;
     enum attempt result = FAILED;
@@ -332,17 +370,10 @@ tcp_attempt(struct lookup *lk, const struct question *qn,
         result = *err == ETIMEDOUT ? TIMED_OUT : FAILED;
         goto out;
     }
-    ldns_pkt *p = NULL;
-    if (ldns_wire2pkt(&p, lk->reply, n) != LDNS_STATUS_OK) {
+    if (!read_reply(lk, qn, n, true, ans)) {
         *err = EBADMSG;
         goto out;
     }
-    if (!reply_matches(p, qn->id, qn->qname, qn->type)) {
-        ldns_pkt_free(p);
-        *err = EBADMSG;
-        goto out;
-    }
-    *reply = p;
     result = GOT_REPLY;
 out:
     close(fd);
@@ -393,14 +424,12 @@ note_failure(char *out, size_t size, const struct mtasts__io_addr *ns,
 /* One UDP round trip (and the TCP one after a truncated answer). */
 static enum attempt
 ask_one(struct lookup *lk, const struct question *qn,
-        const struct mtasts__io_addr *ns, uint64_t until, ldns_pkt **reply,
+        const struct mtasts__io_addr *ns, uint64_t until, struct answer *ans,
         int *err)
 {
-    enum attempt a = udp_attempt(lk, qn, ns, until, reply, err);
-    if (a == GOT_REPLY && ldns_pkt_tc(*reply)) {
-        ldns_pkt_free(*reply);
-        *reply = NULL;
-        a = tcp_attempt(lk, qn, ns, reply, err);
+    enum attempt a = udp_attempt(lk, qn, ns, until, ans, err);
+    if (a == GOT_REPLY && ans->res.kind == MTASTS__IO_DNS_TRUNCATED) {
+        a = tcp_attempt(lk, qn, ns, ans, err);
     }
     return a;
 }
@@ -408,9 +437,10 @@ ask_one(struct lookup *lk, const struct question *qn,
 /* Ask the nameservers one question until one answers NOERROR or NXDOMAIN
  * or the deadline passes. A server that fails (SERVFAIL, REFUSED, an ICMP
  * error) is not asked again; silent ones are asked again after a wait
- * that doubles each round. */
+ * that doubles each round. MTASTS_OK with the answer read (and its records
+ * given to qn->fn), or a failure with lk->why. */
 static int
-exchange(struct lookup *lk, const struct question *qn, ldns_pkt **reply)
+exchange(struct lookup *lk, const struct question *qn, struct answer *ans)
 {
     bool dead[MTASTS__IO_NS_MAX] = {false};
     char failure[MTASTS__IO_REASON_MAX] = "";
@@ -433,7 +463,7 @@ exchange(struct lookup *lk, const struct question *qn, ldns_pkt **reply)
             until = lk->deadline;
         }
         int err = 0;
-        enum attempt a = ask_one(lk, qn, &lk->ns.a[k], until, reply, &err);
+        enum attempt a = ask_one(lk, qn, &lk->ns.a[k], until, ans, &err);
         if (a == TIMED_OUT) {
             timed_out = true;
             continue;
@@ -443,13 +473,10 @@ exchange(struct lookup *lk, const struct question *qn, ldns_pkt **reply)
             note_failure(failure, sizeof(failure), &lk->ns.a[k], -1, err);
             continue;
         }
-        ldns_pkt_rcode rc = ldns_pkt_get_rcode(*reply);
-        if (rc == LDNS_RCODE_NOERROR || rc == LDNS_RCODE_NXDOMAIN) {
-            return MTASTS_OK;
+        if (ans->res.kind != MTASTS__IO_DNS_RCODE) {
+            return ans->rc; /* an answer, or one that ends the lookup */
         }
-        note_failure(failure, sizeof(failure), &lk->ns.a[k], (int)rc, 0);
-        ldns_pkt_free(*reply);
-        *reply = NULL;
+        note_failure(failure, sizeof(failure), &lk->ns.a[k], ans->res.rcode, 0);
     }
     if (!timed_out && failure[0] != '\0') {
         reason(lk, "%s", failure);
@@ -471,15 +498,22 @@ exchange(struct lookup *lk, const struct question *qn, ldns_pkt **reply)
     return MTASTS_ERR_DNS_TEMPFAIL;
 }
 
-/* ---- CNAME chains ----------------------------------------------------- */
+/* ---- one reply: CNAME chains and records ------------------------------- */
 
-struct chain {
-    ldns_rdf *names[CNAME_HOPS_MAX + 1]; /* every name visited, owned */
-    size_t n;
-};
+int
+mtasts__io_dns_chain_init(struct mtasts__io_dns_chain *ch, const char *qname)
+{
+    memset(ch, 0, sizeof(*ch));
+    ch->names[0] = ldns_dname_new_frm_str(qname);
+    if (ch->names[0] == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    ch->n = 1;
+    return MTASTS_OK;
+}
 
-static void
-chain_free(struct chain *ch)
+void
+mtasts__io_dns_chain_free(struct mtasts__io_dns_chain *ch)
 {
     for (size_t i = 0; i < ch->n; i++) {
         ldns_rdf_deep_free(ch->names[i]);
@@ -505,155 +539,37 @@ find_rr(const ldns_rr_list *answer, const ldns_rdf *owner, ldns_rr_type type)
 
 /* Follow the CNAME at the chain's last name to its target. */
 static int
-chain_add(struct lookup *lk, struct chain *ch, const ldns_rdf *target)
+chain_add(struct mtasts__io_dns_chain *ch, const ldns_rdf *target, char *why,
+          size_t why_size)
 {
     char text[NAME_TEXT_MAX];
     for (size_t i = 0; i < ch->n; i++) {
         if (ldns_dname_compare(ch->names[i], target) == 0) {
             dname_text(target, text, sizeof(text));
-            reason(lk, "CNAME loop at %s", text);
+            say(why, why_size, "CNAME loop at %s", text);
             return MTASTS_ERR_DNS_TEMPFAIL;
         }
     }
-    if (ch->n > CNAME_HOPS_MAX) {
+    if (ch->n > MTASTS__IO_CNAME_HOPS_MAX) {
         dname_text(ch->names[0], text, sizeof(text));
-        reason(lk, "CNAME chain from %s longer than %d hops", text,
-               CNAME_HOPS_MAX);
+        say(why, why_size, "CNAME chain from %s longer than %d hops", text,
+            MTASTS__IO_CNAME_HOPS_MAX);
         return MTASTS_ERR_DNS_TEMPFAIL;
     }
     ch->names[ch->n] = ldns_rdf_clone(target);
     if (ch->names[ch->n] == NULL) {
-        reason(lk, "out of memory");
+        say(why, why_size, "out of memory");
         return MTASTS_ERR_NOMEM;
     }
     ch->n++;
     return MTASTS_OK;
 }
 
-/* Walk one answer from the chain's last name: records of the wanted type
- * (given to fn), or CNAMEs to follow. *found tells whether records were
- * found; the chain ends at the last name reached. */
-static int
-walk_answer(struct lookup *lk, struct chain *ch, const ldns_pkt *reply,
-            ldns_rr_type type, rr_fn *fn, void *arg, bool *found)
-{
-    const ldns_rr_list *answer = ldns_pkt_answer(reply);
-    *found = false;
-    /* Each turn adds a name to the chain, which is bounded. */
-    for (;;) {
-        const ldns_rdf *name = ch->names[ch->n - 1];
-        size_t n = ldns_rr_list_rr_count(answer);
-        for (size_t i = 0; i < n; i++) {
-            const ldns_rr *rr = ldns_rr_list_rr(answer, i);
-            if (ldns_rr_get_type(rr) == type &&
-                ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN &&
-                ldns_dname_compare(ldns_rr_owner(rr), name) == 0) {
-                int rc = fn(arg, rr);
-                if (rc != MTASTS_OK) {
-                    if (rc == MTASTS_ERR_NOMEM) {
-                        reason(lk, "out of memory");
-                    } else {
-                        reason(lk, "answer not accepted: %s",
-                               mtasts_strerror(rc));
-                    }
-                    return rc;
-                }
-                *found = true;
-            }
-        }
-        if (*found) {
-            return MTASTS_OK;
-        }
-        const ldns_rr *cname = find_rr(answer, name, LDNS_RR_TYPE_CNAME);
-        if (cname == NULL) {
-            return MTASTS_OK;
-        }
-        int rc = chain_add(lk, ch, ldns_rr_rdf(cname, 0));
-        if (rc != MTASTS_OK) {
-            return rc;
-        }
-    }
-}
-
-/* Resolve (name, type), following CNAMEs within answers and, when an
- * answer stops at a CNAME whose target it does not cover (an
- * authoritative server does that for targets in other zones), asking again
- * for the target. MTASTS_OK with *rcode ANSWER, NXDOMAIN or NODATA; or a
- * failure with lk->why. */
-static int
-resolve(struct lookup *lk, const char *name, ldns_rr_type type, rr_fn *fn,
-        void *arg, mtasts_dns_rcode *rcode)
-{
-    struct chain ch = {{NULL}, 0};
-    ldns_pkt *reply = NULL;
-    int rc = MTASTS_OK;
-    ch.names[0] = ldns_dname_new_frm_str(name);
-    if (ch.names[0] == NULL) {
-        reason(lk, "cannot encode the name %.80s", name);
-        return MTASTS_ERR_INVALID;
-    }
-    ch.n = 1;
-    ldns_buffer *wire = ldns_buffer_new(512);
-    if (wire == NULL) {
-        reason(lk, "out of memory");
-        rc = MTASTS_ERR_NOMEM;
-        goto out;
-    }
-    /* Each turn follows at least one more CNAME: bounded by the chain. */
-    for (;;) {
-        size_t asked = ch.n;
-        struct question qn = {ch.names[ch.n - 1], type, random_id(), NULL, 0};
-        ldns_buffer_clear(wire);
-        if (build_query(qn.qname, type, qn.id, wire) != LDNS_STATUS_OK) {
-            reason(lk, "cannot build the DNS query");
-            rc = MTASTS_ERR_NOMEM;
-            goto out;
-        }
-        qn.wire = ldns_buffer_begin(wire);
-        qn.wire_len = ldns_buffer_position(wire);
-        rc = exchange(lk, &qn, &reply);
-        if (rc != MTASTS_OK) {
-            goto out;
-        }
-        bool found = false;
-        rc = walk_answer(lk, &ch, reply, type, fn, arg, &found);
-        if (rc != MTASTS_OK) {
-            goto out;
-        }
-        if (found) {
-            *rcode = MTASTS_DNS_ANSWER;
-            goto out;
-        }
-        if (ldns_pkt_get_rcode(reply) == LDNS_RCODE_NXDOMAIN) {
-            *rcode = MTASTS_DNS_NXDOMAIN; /* of the chain's end (RFC 6604) */
-            goto out;
-        }
-        if (ch.n == asked) {
-            *rcode = MTASTS_DNS_NODATA;
-            goto out;
-        }
-        ldns_pkt_free(reply);
-        reply = NULL;
-    }
-out:
-    if (reply != NULL) {
-        ldns_pkt_free(reply);
-    }
-    if (wire != NULL) {
-        ldns_buffer_free(wire);
-    }
-    chain_free(&ch);
-    return rc;
-}
-
-/* ---- TXT: the hook --------------------------------------------------- */
-
 /* Join the character-strings of one TXT RR with nothing in between
- * (RFC 8461 §3.1) and add the record to the request. */
+ * (RFC 8461 §3.1, R8461-3.1-b) and give the text to fn. */
 static int
-txt_rr(void *arg, const ldns_rr *rr)
+give_txt(const ldns_rr *rr, mtasts__io_dns_rr_fn *fn, void *user)
 {
-    mtasts_req *req = arg;
     size_t n = ldns_rr_rd_count(rr);
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
@@ -679,9 +595,222 @@ txt_rr(void *arg, const ldns_rr *rr)
         memcpy(text + o, ldns_rdf_data(s) + 1, len);
         o += len;
     }
-    int rc = mtasts_dns_add_txt(req, text, o);
+    struct mtasts__io_dns_rr out;
+    memset(&out, 0, sizeof(out));
+    out.type = LDNS_RR_TYPE_TXT;
+    out.txt = text;
+    out.txt_len = o;
+    int rc = fn(&out, user);
     mtasts__free(text);
     return rc;
+}
+
+/* Give one record of the wanted type to fn, decoded. */
+static int
+give_rr(const ldns_rr *rr, ldns_rr_type type, mtasts__io_dns_rr_fn *fn,
+        void *user)
+{
+    if (type == LDNS_RR_TYPE_TXT) {
+        return give_txt(rr, fn, user);
+    }
+    struct mtasts__io_dns_rr out;
+    memset(&out, 0, sizeof(out));
+    out.type = (uint16_t)type;
+    if (!rdf_to_addr(ldns_rr_rdf(rr, 0), 0, &out.addr)) {
+        return MTASTS_OK; /* counted, not given (internal.h) */
+    }
+    return fn(&out, user);
+}
+
+/* Walk one answer from the chain's last name: records of the wanted type
+ * (given to fn), or CNAMEs to follow. *records counts the records found;
+ * the chain ends at the last name reached. */
+static int
+walk_answer(struct mtasts__io_dns_chain *ch, const ldns_pkt *reply,
+            ldns_rr_type type, mtasts__io_dns_rr_fn *fn, void *user,
+            size_t *records, char *why, size_t why_size)
+{
+    const ldns_rr_list *answer = ldns_pkt_answer(reply);
+    *records = 0;
+    /* Each turn adds a name to the chain, which is bounded. */
+    for (;;) {
+        const ldns_rdf *name = ch->names[ch->n - 1];
+        size_t n = ldns_rr_list_rr_count(answer);
+        for (size_t i = 0; i < n; i++) {
+            const ldns_rr *rr = ldns_rr_list_rr(answer, i);
+            if (ldns_rr_get_type(rr) == type &&
+                ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN &&
+                ldns_dname_compare(ldns_rr_owner(rr), name) == 0) {
+                int rc = give_rr(rr, type, fn, user);
+                if (rc != MTASTS_OK) {
+                    if (rc == MTASTS_ERR_NOMEM) {
+                        say(why, why_size, "out of memory");
+                    } else {
+                        say(why, why_size, "answer not accepted: %s",
+                            mtasts_strerror(rc));
+                    }
+                    return rc;
+                }
+                (*records)++;
+            }
+        }
+        if (*records > 0) {
+            return MTASTS_OK;
+        }
+        const ldns_rr *cname = find_rr(answer, name, LDNS_RR_TYPE_CNAME);
+        if (cname == NULL) {
+            return MTASTS_OK;
+        }
+        int rc = chain_add(ch, ldns_rr_rdf(cname, 0), why, why_size);
+        if (rc != MTASTS_OK) {
+            return rc;
+        }
+    }
+}
+
+/* The checks and the walk of mtasts__io_dns_reply() on a parsed reply. */
+static int
+read_pkt(struct mtasts__io_dns_chain *ch, const ldns_pkt *p, uint16_t id,
+         ldns_rr_type type, bool tcp, mtasts__io_dns_rr_fn *fn, void *user,
+         struct mtasts__io_dns_result *out, char *why, size_t why_size)
+{
+    if (!reply_matches(p, id, ch->names[ch->n - 1], type)) {
+        out->kind = MTASTS__IO_DNS_MISMATCH;
+        say(why, why_size, "not a reply to the question");
+        return MTASTS_ERR_DNS_TEMPFAIL;
+    }
+    if (!tcp && ldns_pkt_tc(p)) {
+        out->kind = MTASTS__IO_DNS_TRUNCATED;
+        say(why, why_size, "truncated answer over UDP");
+        return MTASTS_ERR_DNS_TEMPFAIL;
+    }
+    ldns_pkt_rcode rcode = ldns_pkt_get_rcode(p);
+    if (rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN) {
+        const char *name = rcode_name(rcode);
+        out->kind = MTASTS__IO_DNS_RCODE;
+        if (name != NULL) {
+            say(why, why_size, "%s", name);
+        } else {
+            say(why, why_size, "RCODE %d", (int)rcode);
+        }
+        return MTASTS_ERR_DNS_TEMPFAIL;
+    }
+    size_t asked = ch->n;
+    int rc = walk_answer(ch, p, type, fn, user, &out->records, why, why_size);
+    if (rc != MTASTS_OK) {
+        out->kind = MTASTS__IO_DNS_REJECTED;
+    } else if (out->records > 0) {
+        out->kind = MTASTS__IO_DNS_ANSWER;
+    } else if (rcode == LDNS_RCODE_NXDOMAIN) {
+        out->kind = MTASTS__IO_DNS_NXDOMAIN; /* of the chain's end (RFC 6604) */
+    } else if (ch->n == asked) {
+        out->kind = MTASTS__IO_DNS_NODATA;
+    } else {
+        out->kind = MTASTS__IO_DNS_FOLLOW;
+    }
+    return rc;
+}
+
+int
+mtasts__io_dns_reply(struct mtasts__io_dns_chain *ch, const uint8_t *wire,
+                     size_t len, uint16_t id, uint16_t type, bool tcp,
+                     mtasts__io_dns_rr_fn *fn, void *user,
+                     struct mtasts__io_dns_result *out, char *why,
+                     size_t why_size)
+{
+    assert(ch->n >= 1 && ch->n <= MTASTS__IO_CNAME_HOPS_MAX + 1);
+    assert(type == LDNS_RR_TYPE_TXT || type == LDNS_RR_TYPE_A ||
+           type == LDNS_RR_TYPE_AAAA);
+    out->kind = MTASTS__IO_DNS_MALFORMED;
+    out->rcode = -1;
+    out->records = 0;
+    if (why_size > 0) {
+        why[0] = '\0';
+    }
+    ldns_pkt *p = NULL;
+    ldns_status s = ldns_wire2pkt(&p, wire, len);
+    if (s != LDNS_STATUS_OK) {
+        const char *text = ldns_get_errorstr_by_id(s);
+        say(why, why_size, "malformed DNS message (%s)",
+            text != NULL ? text : "unknown error");
+        return MTASTS_ERR_DNS_TEMPFAIL;
+    }
+    out->rcode = (int)ldns_pkt_get_rcode(p);
+    int rc = read_pkt(ch, p, id, (ldns_rr_type)type, tcp, fn, user, out, why,
+                      why_size);
+    ldns_pkt_free(p);
+    return rc;
+}
+
+/* ---- lookups ----------------------------------------------------------- */
+
+/* Resolve (name, type), following CNAMEs within answers and, when an
+ * answer stops at a CNAME whose target it does not cover (an
+ * authoritative server does that for targets in other zones), asking again
+ * for the target. MTASTS_OK with *rcode ANSWER, NXDOMAIN or NODATA; or a
+ * failure with lk->why. */
+static int
+resolve(struct lookup *lk, const char *name, ldns_rr_type type,
+        mtasts__io_dns_rr_fn *fn, void *user, mtasts_dns_rcode *rcode)
+{
+    struct mtasts__io_dns_chain ch;
+    int rc = mtasts__io_dns_chain_init(&ch, name);
+    if (rc != MTASTS_OK) {
+        reason(lk, "cannot encode the name %.80s", name);
+        return MTASTS_ERR_INVALID;
+    }
+    ldns_buffer *wire = ldns_buffer_new(512);
+    if (wire == NULL) {
+        reason(lk, "out of memory");
+        rc = MTASTS_ERR_NOMEM;
+        goto out;
+    }
+    /* Each turn follows at least one more CNAME: bounded by the chain. */
+    for (;;) {
+        struct question qn = {&ch, type, random_id(), NULL, 0, fn, user};
+        ldns_buffer_clear(wire);
+        if (build_query(ch.names[ch.n - 1], type, qn.id, wire) !=
+            LDNS_STATUS_OK) {
+            reason(lk, "cannot build the DNS query");
+            rc = MTASTS_ERR_NOMEM;
+            goto out;
+        }
+        qn.wire = ldns_buffer_begin(wire);
+        qn.wire_len = ldns_buffer_position(wire);
+        struct answer ans;
+        rc = exchange(lk, &qn, &ans);
+        if (rc != MTASTS_OK) {
+            goto out;
+        }
+        if (ans.res.kind == MTASTS__IO_DNS_ANSWER) {
+            *rcode = MTASTS_DNS_ANSWER;
+            goto out;
+        }
+        if (ans.res.kind == MTASTS__IO_DNS_NXDOMAIN) {
+            *rcode = MTASTS_DNS_NXDOMAIN;
+            goto out;
+        }
+        if (ans.res.kind == MTASTS__IO_DNS_NODATA) {
+            *rcode = MTASTS_DNS_NODATA;
+            goto out;
+        }
+        /* MTASTS__IO_DNS_FOLLOW: ask for the chain's new last name */
+    }
+out:
+    if (wire != NULL) {
+        ldns_buffer_free(wire);
+    }
+    mtasts__io_dns_chain_free(&ch);
+    return rc;
+}
+
+/* ---- TXT: the hook --------------------------------------------------- */
+
+/* Add one TXT record, its strings already joined, to the request. */
+static int
+txt_rr(const struct mtasts__io_dns_rr *rr, void *user)
+{
+    return mtasts_dns_add_txt(user, rr->txt, rr->txt_len);
 }
 
 /* A query name the engine may give: LDH labels and '_', no empty label. */
@@ -744,11 +873,12 @@ struct addr_list {
 };
 
 static int
-addr_rr(void *arg, const ldns_rr *rr)
+addr_rr(const struct mtasts__io_dns_rr *rr, void *user)
 {
-    struct addr_list *list = arg;
-    if (list->n < MTASTS__IO_ADDRS_MAX &&
-        rdf_to_addr(ldns_rr_rdf(rr, 0), list->port, &list->a[list->n])) {
+    struct addr_list *list = user;
+    if (list->n < MTASTS__IO_ADDRS_MAX) {
+        list->a[list->n] = rr->addr;
+        mtasts__io_addr_set_port(&list->a[list->n], list->port);
         list->n++;
     }
     return MTASTS_OK;

@@ -102,4 +102,96 @@ int mtasts__io_dns_addrs(const struct mtasts__io *io, const char *host,
                          struct mtasts__io_addrs *out, char *why,
                          size_t why_size);
 
+/* ---- dns.c: reading one reply -------------------------------------------
+ * Every message the DNS client receives, over UDP or TCP, is judged and
+ * read by mtasts__io_dns_reply(), which needs no network: the unit tests
+ * and tests/fuzz/fuzz_dns_reply.c give it messages directly. */
+
+#define MTASTS__IO_DNS_TYPE_A 1     /* RFC 1035 §3.2.2 */
+#define MTASTS__IO_DNS_TYPE_TXT 16  /* RFC 1035 §3.2.2 */
+#define MTASTS__IO_DNS_TYPE_AAAA 28 /* RFC 3596 §2.1 */
+#define MTASTS__IO_CNAME_HOPS_MAX 8 /* CNAMEs followed in one lookup */
+
+struct ldns_struct_rdf; /* ldns_rdf: ldns stays out of this header */
+
+/* The names one lookup has reached: the query name, then each CNAME
+ * target followed (R8461-3.1-m), across all the replies of the lookup, so
+ * that a loop through several replies is found as well as one inside a
+ * reply. Each question of the lookup asks for the last name. */
+struct mtasts__io_dns_chain {
+    struct ldns_struct_rdf *names[MTASTS__IO_CNAME_HOPS_MAX + 1]; /* owned */
+    size_t n; /* 1 .. MTASTS__IO_CNAME_HOPS_MAX + 1 once started */
+};
+
+/* Start a chain at qname, a name in text form ("_mta-sts.example.com", a
+ * final dot optional). MTASTS_OK, or MTASTS_ERR_INVALID when ldns cannot
+ * encode the name (ch->n is then 0). Free with mtasts__io_dns_chain_free()
+ * in both cases. */
+int mtasts__io_dns_chain_init(struct mtasts__io_dns_chain *ch,
+                              const char *qname);
+void mtasts__io_dns_chain_free(struct mtasts__io_dns_chain *ch);
+
+/* One record of the wanted type at the end of the chain, decoded. */
+struct mtasts__io_dns_rr {
+    uint16_t type;   /* the question's type */
+    const char *txt; /* TXT: the character-strings joined with nothing in
+                      * between (RFC 8461 §3.1); no NUL at the end; valid
+                      * during the call only */
+    size_t txt_len;  /* less than the message's length */
+    struct mtasts__io_addr addr; /* A: AF_INET, AAAA: AF_INET6; port 0 */
+};
+
+/* Called for each such record, in the order of the answer section:
+ * MTASTS_OK to go on, or an error status that ends the reading. An A or
+ * AAAA record whose data is not an address is counted, not given. */
+typedef int mtasts__io_dns_rr_fn(const struct mtasts__io_dns_rr *rr,
+                                 void *user);
+
+/* What a reply was found to be. */
+enum mtasts__io_dns_kind {
+    /* MTASTS_OK: the reply answers the question. */
+    MTASTS__IO_DNS_ANSWER,   /* records at the chain's end, given to fn */
+    MTASTS__IO_DNS_NXDOMAIN, /* the chain's end does not exist (RFC 6604) */
+    MTASTS__IO_DNS_NODATA,   /* it exists, without a record of the type */
+    MTASTS__IO_DNS_FOLLOW,   /* the chain grew to a target this reply does
+                              * not cover: ask for its new last name */
+    /* MTASTS_ERR_DNS_TEMPFAIL: the reply gives no answer. */
+    MTASTS__IO_DNS_MALFORMED, /* not a DNS message ldns can read */
+    MTASTS__IO_DNS_MISMATCH,  /* not a reply to this question: id, QR,
+                               * opcode or question differ (RFC 5452 §9.1) */
+    MTASTS__IO_DNS_TRUNCATED, /* TC set over UDP: ask again over TCP */
+    MTASTS__IO_DNS_RCODE,     /* the server failed: SERVFAIL, REFUSED ... */
+    /* MTASTS_ERR_DNS_TEMPFAIL, MTASTS_ERR_NOMEM or fn's error status: */
+    MTASTS__IO_DNS_REJECTED /* the answer cannot be used: a CNAME loop, a
+                             * chain over MTASTS__IO_CNAME_HOPS_MAX, fn
+                             * failed, out of memory */
+};
+
+struct mtasts__io_dns_result {
+    enum mtasts__io_dns_kind kind;
+    int rcode;      /* the message's RCODE, -1 when it could not be read */
+    size_t records; /* records of the type found at the chain's end */
+};
+
+/* Read one DNS message received in reply to a question with the given id
+ * and type (MTASTS__IO_DNS_TYPE_TXT, _A or _AAAA) for ch's last name:
+ * check that it answers the question (an error reply without a question
+ * section matches on the id alone), then walk its answer section from that
+ * name, following CNAMEs and adding each target to ch, and give the
+ * records of the type at the end to fn. tcp says the message came over
+ * TCP, where the TC bit is ignored. wire need not outlive the call.
+ *
+ * Returns MTASTS_OK with out->kind ANSWER, NXDOMAIN, NODATA or FOLLOW and
+ * why empty; otherwise MTASTS_ERR_DNS_TEMPFAIL, MTASTS_ERR_NOMEM or fn's
+ * status, with the kind in out and the reason in why (non-empty, cut to
+ * why_size). fn may have been called before a REJECTED reply, never for
+ * another kind than ANSWER and REJECTED. ch gains names only for ANSWER,
+ * NXDOMAIN, NODATA, FOLLOW and REJECTED and never exceeds its bound.
+ * Threads: pure (ch and out belong to the caller). */
+int mtasts__io_dns_reply(struct mtasts__io_dns_chain *ch, const uint8_t *wire,
+                         size_t len, uint16_t id, uint16_t type, bool tcp,
+                         mtasts__io_dns_rr_fn *fn, void *user,
+                         struct mtasts__io_dns_result *out, char *why,
+                         size_t why_size);
+
 #endif
