@@ -21,57 +21,11 @@
 #define SENTINEL 'X'
 #define POISON 0xa5a5u
 
-#define ROW "tests/data/%s:%zu [%s]: "
-#define ROW_ARGS(f, r) (f)->name, (r)->line, (r)->field[0]
-
 static struct td_file domain_table;
 
 static const char poison_message[] = "poison";
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static int
-row_status(const struct td_file *f, const struct td_row *r, size_t field)
-{
-    static const struct {
-        const char *name;
-        int status;
-    } names[] = {
-        {"MTASTS_OK", MTASTS_OK},
-        {"MTASTS_ERR_BAD_DOMAIN", MTASTS_ERR_BAD_DOMAIN},
-        {"MTASTS_ERR_NOT_ASCII", MTASTS_ERR_NOT_ASCII},
-        {"MTASTS_ERR_INVALID", MTASTS_ERR_INVALID},
-    };
-    for (size_t i = 0; i < ARRAY_LEN(names); i++) {
-        if (strcmp(r->field[field], names[i].name) == 0) {
-            return names[i].status;
-        }
-    }
-    ck_abort_msg(ROW "unknown status \"%s\"", ROW_ARGS(f, r), r->field[field]);
-    return 0;
-}
-
-static size_t
-row_number(const struct td_file *f, const struct td_row *r, size_t field)
-{
-    char *end = NULL;
-    unsigned long long v = strtoull(r->field[field], &end, 10);
-    ck_assert_msg(end != r->field[field] && *end == '\0',
-                  ROW "field %zu is not a number", ROW_ARGS(f, r), field + 1);
-    return (size_t)v;
-}
-
-/* A heap copy of exactly len bytes with no NUL after it. */
-static char *
-exact_copy(const char *s, size_t len)
-{
-    char *p = malloc(len != 0 ? len : 1);
-    ck_assert_ptr_nonnull(p);
-    if (len != 0) {
-        memcpy(p, s, len);
-    }
-    return p;
-}
 
 static void
 out_fill(char *out)
@@ -141,7 +95,7 @@ expect_normalize(const char *name, int want, const char *expect_out,
                  size_t want_column)
 {
     size_t len = strlen(name);
-    char *copy = exact_copy(name, len);
+    char *copy = td_exact_copy(name, len);
     char out[MTASTS_DOMAIN_BUFSIZE + OUT_SLACK];
     mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
     out_fill(out);
@@ -173,11 +127,11 @@ START_TEST(test_domain_table)
     const struct td_file *f = &domain_table;
     const struct td_row *r = &f->row[_i];
     size_t len = r->len[1];
-    int want = row_status(f, r, 2);
+    int want = td_status(f, r, 2);
     const char *want_out = want == MTASTS_OK ? r->field[3] : "";
-    size_t want_col = row_number(f, r, 4);
+    size_t want_col = td_number(f, r, 4);
     const char *want_msg = r->field[5];
-    char *name = exact_copy(r->field[1], len);
+    char *name = td_exact_copy(r->field[1], len);
     char out[MTASTS_DOMAIN_BUFSIZE + OUT_SLACK];
     mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
 
@@ -242,7 +196,7 @@ START_TEST(test_domain_bytes)
         int want = abnf_let_dig(b) || b == '-' || b == '.' ? MTASTS_OK
                    : b >= 0x80 ? MTASTS_ERR_NOT_ASCII
                                : MTASTS_ERR_BAD_DOMAIN;
-        char *copy = exact_copy(name, 3);
+        char *copy = td_exact_copy(name, 3);
         out_fill(out);
         int rc = mtasts_domain_normalize(copy, 3, out, &err);
         ck_assert_msg(rc == want, "\"a\" + byte 0x%02x + \"b\": %s, want %s",

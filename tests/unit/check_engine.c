@@ -708,25 +708,6 @@ prime_cache(mtasts_ctx *ctx, const char *domain)
 
 /* ---- table rows ---------------------------------------------------------- */
 
-#define ROW "tests/data/%s:%zu [%s]: "
-#define ROW_ARGS(f, r) (f)->name, (r)->line, (r)->field[0]
-
-static int
-row_status(const struct td_file *f, const struct td_row *r, size_t field)
-{
-    static const int statuses[] = {
-        MTASTS_OK,        MTASTS_ERR_NO_POLICY, MTASTS_ERR_DNS_TEMPFAIL,
-        MTASTS_ERR_FETCH, MTASTS_ERR_WEBPKI,    MTASTS_ERR_POLICY_INVALID,
-    };
-    for (size_t i = 0; i < ARRAY_LEN(statuses); i++) {
-        if (strcmp(r->field[field], mtasts_status_name(statuses[i])) == 0) {
-            return statuses[i];
-        }
-    }
-    ck_abort_msg(ROW "unknown status \"%s\"", ROW_ARGS(f, r), r->field[field]);
-    return 0;
-}
-
 static mtasts_rpt_result
 row_failure(const struct td_file *f, const struct td_row *r, size_t field)
 {
@@ -848,7 +829,7 @@ START_TEST(test_engine_txt_table)
 {
     const struct td_file *f = &txt_table;
     const struct td_row *r = &f->row[_i];
-    int want = row_status(f, r, 2);
+    int want = td_status(f, r, 2);
     const char *want_id = r->field[3];
 
     /* nothing cached: R8461-3.1-d, -e (no HTTPS request), R8461-3.1-p */
@@ -925,7 +906,7 @@ START_TEST(test_engine_fetch_table)
 {
     const struct td_file *f = &fetch_table;
     const struct td_row *r = &f->row[_i];
-    int want = row_status(f, r, 5);
+    int want = td_status(f, r, 5);
     mtasts_rpt_result want_failure = row_failure(f, r, 6);
     int mode = body_mode(r->field[4]);
     ck_assert_msg(want != MTASTS_OK || mode != NO_MODE,

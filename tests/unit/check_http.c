@@ -20,8 +20,6 @@
 #include "io/http.h"
 #include "mtasts/mtasts.h"
 
-#define ROW "tests/data/%s:%zu [%s]: "
-#define ROW_ARGS(f, r) (f)->name, (r)->line, (r)->field[0]
 #define TYPE_MAX 512
 #define DEFAULT_CAP MTASTS_POLICY_MAX
 
@@ -177,26 +175,6 @@ run_split(const char *in, size_t len, size_t cap, size_t at,
 
 /* ---- the table -------------------------------------------------------- */
 
-static int
-row_status(const struct td_file *f, const struct td_row *r, size_t field)
-{
-    static const struct {
-        const char *name;
-        int status;
-    } names[] = {
-        {"MTASTS_OK", MTASTS_OK},
-        {"MTASTS_ERR_SYNTAX", MTASTS_ERR_SYNTAX},
-        {"MTASTS_ERR_TOO_LARGE", MTASTS_ERR_TOO_LARGE},
-    };
-    for (size_t i = 0; i < ARRAY_LEN(names); i++) {
-        if (strcmp(r->field[field], names[i].name) == 0) {
-            return names[i].status;
-        }
-    }
-    ck_abort_msg(ROW "unknown status \"%s\"", ROW_ARGS(f, r), r->field[field]);
-    return 0;
-}
-
 static enum end
 row_end(const struct td_file *f, const struct td_row *r, size_t field)
 {
@@ -213,14 +191,7 @@ static size_t
 row_number(const struct td_file *f, const struct td_row *r, size_t field,
            size_t dash)
 {
-    if (r->len[field] == 0) {
-        return dash;
-    }
-    char *end = NULL;
-    unsigned long long v = strtoull(r->field[field], &end, 10);
-    ck_assert_msg(end != r->field[field] && *end == '\0',
-                  ROW "field %zu is not a number", ROW_ARGS(f, r), field + 1);
-    return (size_t)v;
+    return r->len[field] == 0 ? dash : td_number(f, r, field);
 }
 
 struct want {
@@ -288,7 +259,7 @@ START_TEST(test_http_table)
     const struct td_row *r = &f->row[_i];
     struct want w;
     w.cap = row_number(f, r, 2, DEFAULT_CAP);
-    w.status = row_status(f, r, 3);
+    w.status = td_status(f, r, 3);
     w.end = row_end(f, r, 4);
     w.http = (unsigned)row_number(f, r, 5, 0);
     w.have_type = strcmp(r->field[6], "(none)") != 0;

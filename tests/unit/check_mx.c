@@ -16,9 +16,6 @@
 #include "mtasts/mtasts.h"
 #include "parse/policy.h"
 
-#define ROW "tests/data/%s:%zu [%s]: "
-#define ROW_ARGS(f, r) (f)->name, (r)->line, (r)->field[0]
-
 static struct td_file mx_table;
 
 /* ---- helpers ------------------------------------------------------------- */

@@ -25,9 +25,6 @@
 #include "mtasts/mtasts.h"
 #include "parse/policy.h"
 
-#define ROW "tests/data/%s:%zu [%s]: "
-#define ROW_ARGS(r) policy_table.name, (r)->line, (r)->field[F_REF]
-
 /* Columns of policy_cases.tsv. */
 enum { F_REF, F_WANT, F_EXPECT, F_INPUT, F_COUNT };
 
@@ -66,19 +63,6 @@ err_poison(mtasts_parse_error *err)
     err->column = 0xa5a5;
     err->offset = 0xa5a5;
     err->message = poison_message;
-}
-
-/* A heap copy of exactly len bytes with no NUL after it, so that ASan and
- * valgrind see any read past the end of the text. */
-static char *
-exact_copy(const char *s, size_t len)
-{
-    char *p = malloc(len != 0 ? len : 1);
-    ck_assert_ptr_nonnull(p);
-    if (len != 0) {
-        memcpy(p, s, len);
-    }
-    return p;
 }
 
 /* ---- a growing text buffer for built policies ---------------------------- */
@@ -231,8 +215,8 @@ parse_number(const struct td_row *r, const char **s)
 {
     char *end = NULL;
     unsigned long long v = strtoull(*s, &end, 10);
-    ck_assert_msg(end != *s, ROW "bad number in \"%s\"", ROW_ARGS(r),
-                  r->field[F_EXPECT]);
+    ck_assert_msg(end != *s, ROW "bad number in \"%s\"",
+                  ROW_ARGS(&policy_table, r), r->field[F_EXPECT]);
     *s = end;
     return (size_t)v;
 }
@@ -263,38 +247,41 @@ row_expect(const struct td_row *r, struct expect *e)
         e->status = MTASTS_ERR_TOO_LARGE;
     } else {
         ck_abort_msg(ROW "want must be OK, SYNTAX or TOO_LARGE, not \"%s\"",
-                     ROW_ARGS(r), want);
+                     ROW_ARGS(&policy_table, r), want);
     }
     if (skip_prefix(&s, "pad=")) {
         e->pad = parse_number(r, &s);
-        ck_assert_msg(*s == '\0' || *s == ';', ROW "bad pad=", ROW_ARGS(r));
+        ck_assert_msg(*s == '\0' || *s == ';',
+                      ROW "bad pad=", ROW_ARGS(&policy_table, r));
         s += *s == ';';
     }
     switch (e->status) {
     case MTASTS_OK:
         ck_assert_msg(strncmp(s, "mode=", 5) == 0,
                       ROW "OK needs mode=...;max_age=...;mx=...;warn=...",
-                      ROW_ARGS(r));
+                      ROW_ARGS(&policy_table, r));
         e->fields = s;
         break;
     case MTASTS_ERR_SYNTAX:
         ck_assert_msg(skip_prefix(&s, "at="), ROW "SYNTAX needs at=LINE:COL",
-                      ROW_ARGS(r));
+                      ROW_ARGS(&policy_table, r));
         e->line = parse_number(r, &s);
-        ck_assert_msg(*s == ':', ROW "SYNTAX needs at=LINE:COL", ROW_ARGS(r));
+        ck_assert_msg(*s == ':', ROW "SYNTAX needs at=LINE:COL",
+                      ROW_ARGS(&policy_table, r));
         s++;
         e->column = parse_number(r, &s);
         ck_assert_msg(e->line > 0 && e->column > 0, ROW "positions are 1-based",
-                      ROW_ARGS(r));
+                      ROW_ARGS(&policy_table, r));
         if (*s != '\0') {
             ck_assert_msg(skip_prefix(&s, ";msg="),
-                          ROW "after at=LINE:COL only ;msg=TEXT", ROW_ARGS(r));
+                          ROW "after at=LINE:COL only ;msg=TEXT",
+                          ROW_ARGS(&policy_table, r));
             e->msg = s;
         }
         break;
     default:
         ck_assert_msg(*s == '\0', ROW "TOO_LARGE takes no expectation",
-                      ROW_ARGS(r));
+                      ROW_ARGS(&policy_table, r));
         break;
     }
 }
@@ -306,9 +293,10 @@ row_input(const struct td_row *r, const struct expect *e, size_t *len)
     size_t n = r->len[F_INPUT];
     if (e->pad == 0) {
         *len = n;
-        return exact_copy(r->field[F_INPUT], n);
+        return td_exact_copy(r->field[F_INPUT], n);
     }
-    ck_assert_msg(e->pad >= n, ROW "pad= below the input length", ROW_ARGS(r));
+    ck_assert_msg(e->pad >= n, ROW "pad= below the input length",
+                  ROW_ARGS(&policy_table, r));
     char *p = malloc(e->pad);
     ck_assert_ptr_nonnull(p);
     memcpy(p, r->field[F_INPUT], n);
@@ -331,7 +319,7 @@ to_crlf(const char *text, size_t len, size_t *len_out)
         p[n++] = text[i];
     }
     *len_out = n;
-    char *exact = exact_copy(p, n);
+    char *exact = td_exact_copy(p, n);
     free(p);
     return exact;
 }
@@ -346,71 +334,74 @@ check_parse(const struct td_row *r, const struct expect *e, const char *text,
     err_poison(&err);
     int rc = mtasts_policy_parse(text, len, &p, &err);
     ck_assert_msg(rc == e->status, ROW "%sgave %s, want %s (%zu:%zu: %s)",
-                  ROW_ARGS(r), variant, mtasts_status_name(rc),
+                  ROW_ARGS(&policy_table, r), variant, mtasts_status_name(rc),
                   mtasts_status_name(e->status), err.line, err.column,
                   err.message != NULL ? err.message : "no message");
     char got[1024];
     if (rc == MTASTS_OK) {
         ck_assert_msg(p != NULL && p != NOT_WRITTEN, ROW "%sno policy",
-                      ROW_ARGS(r), variant);
+                      ROW_ARGS(&policy_table, r), variant);
         render(p, got, sizeof(got));
         ck_assert_msg(strcmp(got, e->fields) == 0,
-                      ROW "%sgot\n    %s\nwant\n    %s", ROW_ARGS(r), variant,
-                      got, e->fields);
+                      ROW "%sgot\n    %s\nwant\n    %s",
+                      ROW_ARGS(&policy_table, r), variant, got, e->fields);
         size_t tlen = 12345;
         const char *t = mtasts_policy_text(p, &tlen);
         ck_assert_msg(t != NULL && tlen == len && memcmp(t, text, len) == 0 &&
                           t[len] == '\0',
-                      ROW "%spolicy text is not the input", ROW_ARGS(r),
-                      variant);
+                      ROW "%spolicy text is not the input",
+                      ROW_ARGS(&policy_table, r), variant);
         ck_assert_ptr_null(mtasts_policy_mx(p, mtasts_policy_mx_count(p)));
         check_patterns_match(p, r->field[F_REF]);
         ck_assert_msg(err.line == 0 && err.column == 0 && err.offset == 0 &&
                           err.message == NULL,
-                      ROW "%serr not cleared on success", ROW_ARGS(r), variant);
+                      ROW "%serr not cleared on success",
+                      ROW_ARGS(&policy_table, r), variant);
         mtasts_policy_unref(p);
     } else if (rc == MTASTS_ERR_SYNTAX) {
-        ck_assert_msg(p == NULL, ROW "%s*out not NULL on error", ROW_ARGS(r),
-                      variant);
+        ck_assert_msg(p == NULL, ROW "%s*out not NULL on error",
+                      ROW_ARGS(&policy_table, r), variant);
         ck_assert_msg(err.message != NULL && err.message != poison_message &&
                           err.message[0] != '\0',
-                      ROW "%sno error message", ROW_ARGS(r), variant);
+                      ROW "%sno error message", ROW_ARGS(&policy_table, r),
+                      variant);
         ck_assert_msg(err.line == e->line && err.column == e->column,
                       ROW "%serror at %zu:%zu, want %zu:%zu (\"%s\")",
-                      ROW_ARGS(r), variant, err.line, err.column, e->line,
-                      e->column, err.message);
+                      ROW_ARGS(&policy_table, r), variant, err.line, err.column,
+                      e->line, e->column, err.message);
         ck_assert_msg(err.offset <= len, ROW "%soffset %zu past the end",
-                      ROW_ARGS(r), variant, err.offset);
+                      ROW_ARGS(&policy_table, r), variant, err.offset);
         size_t line, column;
         position_of(text, err.offset, &line, &column);
         ck_assert_msg(line == err.line && column == err.column,
-                      ROW "%soffset %zu is %zu:%zu, not %zu:%zu", ROW_ARGS(r),
-                      variant, err.offset, line, column, err.line, err.column);
+                      ROW "%soffset %zu is %zu:%zu, not %zu:%zu",
+                      ROW_ARGS(&policy_table, r), variant, err.offset, line,
+                      column, err.line, err.column);
         ck_assert_msg(strstr(err.message, e->msg) != NULL,
-                      ROW "%smessage \"%s\" lacks \"%s\"", ROW_ARGS(r), variant,
-                      err.message, e->msg);
+                      ROW "%smessage \"%s\" lacks \"%s\"",
+                      ROW_ARGS(&policy_table, r), variant, err.message, e->msg);
     } else {
-        ck_assert_msg(p == NULL, ROW "%s*out not NULL on error", ROW_ARGS(r),
-                      variant);
+        ck_assert_msg(p == NULL, ROW "%s*out not NULL on error",
+                      ROW_ARGS(&policy_table, r), variant);
         ck_assert_msg(err.line == 0 && err.column == 0 && err.offset == 0 &&
                           err.message != NULL && err.message != poison_message,
                       ROW "%sa size error has a message and no position",
-                      ROW_ARGS(r), variant);
+                      ROW_ARGS(&policy_table, r), variant);
     }
 
     /* err may be NULL: same status, same policy */
     p = NOT_WRITTEN;
     rc = mtasts_policy_parse(text, len, &p, NULL);
-    ck_assert_msg(rc == e->status, ROW "%s(err NULL) gave %s", ROW_ARGS(r),
-                  variant, mtasts_status_name(rc));
+    ck_assert_msg(rc == e->status, ROW "%s(err NULL) gave %s",
+                  ROW_ARGS(&policy_table, r), variant, mtasts_status_name(rc));
     if (rc == MTASTS_OK) {
         render(p, got, sizeof(got));
         ck_assert_msg(strcmp(got, e->fields) == 0, ROW "%s(err NULL) got %s",
-                      ROW_ARGS(r), variant, got);
+                      ROW_ARGS(&policy_table, r), variant, got);
         mtasts_policy_unref(p);
     } else {
-        ck_assert_msg(p == NULL, ROW "%s(err NULL) *out not NULL", ROW_ARGS(r),
-                      variant);
+        ck_assert_msg(p == NULL, ROW "%s(err NULL) *out not NULL",
+                      ROW_ARGS(&policy_table, r), variant);
     }
 }
 
@@ -576,7 +567,7 @@ START_TEST(test_policy_too_large)
     buf_str(&b, "x: ");
     buf_fill(&b, 'v', MTASTS_POLICY_MAX + 1 - b.len);
     ck_assert_uint_eq(b.len, 65537);
-    char *text = exact_copy(b.data, b.len);
+    char *text = td_exact_copy(b.data, b.len);
     buf_free(&b);
 
     mtasts_parse_error err;
@@ -783,7 +774,7 @@ START_TEST(test_policy_size_limit)
     buf_str(&b, "\n");
     buf_str(&b, "\n"); /* the 65537th byte */
     ck_assert_uint_eq(b.len, MTASTS_POLICY_MAX + 1);
-    char *text = exact_copy(b.data, b.len);
+    char *text = td_exact_copy(b.data, b.len);
     buf_free(&b);
 
     mtasts_policy *p = NOT_WRITTEN;
@@ -826,7 +817,7 @@ START_TEST(test_policy_length_bounds)
     struct buf b = {0};
     buf_str(&b, base_policy);
     buf_str(&b, "mode: bogus\x01");
-    char *text = exact_copy(b.data, b.len);
+    char *text = td_exact_copy(b.data, b.len);
     size_t n = strlen(base_policy);
     buf_free(&b);
 
@@ -875,7 +866,7 @@ START_TEST(test_policy_many_lines)
             buf_str(&b, "x: 1");
             buf_str(&b, eol);
         }
-        char *text = exact_copy(b.data, b.len);
+        char *text = td_exact_copy(b.data, b.len);
         mtasts_policy *p = NULL;
         ck_assert_int_eq(mtasts_policy_parse(text, b.len, &p, NULL), MTASTS_OK);
         ck_assert_int_eq(mtasts_policy_mode(p), MTASTS_MODE_NONE);
@@ -883,7 +874,7 @@ START_TEST(test_policy_many_lines)
         free(text);
 
         buf_str(&b, "x:  a\tb");
-        text = exact_copy(b.data, b.len);
+        text = td_exact_copy(b.data, b.len);
         mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
         ck_assert_int_eq(mtasts_policy_parse(text, b.len, &p, &err),
                          MTASTS_ERR_SYNTAX);
@@ -907,7 +898,7 @@ many_mx_policy(size_t n, size_t *len)
         snprintf(line, sizeof(line), "mx: MX%zu.Example\n", i);
         buf_str(&b, line);
     }
-    char *text = exact_copy(b.data, b.len);
+    char *text = td_exact_copy(b.data, b.len);
     *len = b.len;
     buf_free(&b);
     return text;
@@ -953,7 +944,7 @@ START_TEST(test_policy_mx_fill_64k)
         buf_str(&b, "mx: a\n");
         n++;
     }
-    char *text = exact_copy(b.data, b.len);
+    char *text = td_exact_copy(b.data, b.len);
     mtasts_policy *p = NULL;
     ck_assert_int_eq(mtasts_policy_parse(text, b.len, &p, NULL), MTASTS_OK);
     ck_assert_uint_eq(mtasts_policy_mx_count(p), n);
@@ -1004,7 +995,7 @@ START_TEST(test_policy_mx_lengths)
         buf_str(&b, cases[c].prefix);
         buf_str(&b, name);
         buf_str(&b, "\nmax_age: 1\n");
-        char *text = exact_copy(b.data, b.len);
+        char *text = td_exact_copy(b.data, b.len);
         mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
         mtasts_policy *p = NULL;
         int rc = mtasts_policy_parse(text, b.len, &p, &err);
@@ -1170,7 +1161,7 @@ START_TEST(test_policy_text_copy)
                               "mode: none\r\n"
                               "version: STSv1";
     size_t n = strlen(src);
-    char *text = exact_copy(src, n);
+    char *text = td_exact_copy(src, n);
     mtasts_policy *p = NULL;
     ck_assert_int_eq(mtasts_policy_parse(text, n, &p, NULL), MTASTS_OK);
     memset(text, 'z', n);
@@ -1443,7 +1434,7 @@ START_TEST(test_policy_nomem_then_syntax)
     buf_add(&b, head, len);
     free(head);
     buf_str(&b, "mode: bogus\n");
-    char *text = exact_copy(b.data, b.len);
+    char *text = td_exact_copy(b.data, b.len);
     size_t allocs = nomem_loop(text, b.len, MTASTS_ERR_SYNTAX);
     ck_assert_uint_ge(allocs, 1);
     free(text);

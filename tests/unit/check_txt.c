@@ -21,57 +21,10 @@
 #define ID_SLACK 8
 #define SENTINEL 'X'
 
-#define ROW "tests/data/%s:%zu [%s]: "
-#define ROW_ARGS(f, r) (f)->name, (r)->line, (r)->field[0]
-
 static struct td_file txt_table;
 static struct td_file select_table;
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static int
-row_status(const struct td_file *f, const struct td_row *r, size_t field)
-{
-    static const struct {
-        const char *name;
-        int status;
-    } names[] = {
-        {"MTASTS_OK", MTASTS_OK},
-        {"MTASTS_ERR_SYNTAX", MTASTS_ERR_SYNTAX},
-        {"MTASTS_ERR_NO_POLICY", MTASTS_ERR_NO_POLICY},
-        {"MTASTS_ERR_INVALID", MTASTS_ERR_INVALID},
-    };
-    for (size_t i = 0; i < ARRAY_LEN(names); i++) {
-        if (strcmp(r->field[field], names[i].name) == 0) {
-            return names[i].status;
-        }
-    }
-    ck_abort_msg(ROW "unknown status \"%s\"", ROW_ARGS(f, r), r->field[field]);
-    return 0;
-}
-
-static size_t
-row_number(const struct td_file *f, const struct td_row *r, size_t field)
-{
-    char *end = NULL;
-    unsigned long long v = strtoull(r->field[field], &end, 10);
-    ck_assert_msg(end != r->field[field] && *end == '\0',
-                  ROW "field %zu is not a number", ROW_ARGS(f, r), field + 1);
-    return (size_t)v;
-}
-
-/* A heap copy of exactly len bytes with no NUL after it, so that ASan and
- * valgrind see any read past the end of the record. */
-static char *
-exact_copy(const char *s, size_t len)
-{
-    char *p = malloc(len != 0 ? len : 1);
-    ck_assert_ptr_nonnull(p);
-    if (len != 0) {
-        memcpy(p, s, len);
-    }
-    return p;
-}
 
 static void
 id_fill(char *id)
@@ -112,12 +65,12 @@ START_TEST(test_txt_table)
     const struct td_file *f = &txt_table;
     const struct td_row *r = &f->row[_i];
     size_t len = r->len[1];
-    int want = row_status(f, r, 2);
+    int want = td_status(f, r, 2);
     const char *want_id = want == MTASTS_OK ? r->field[3] : "";
-    size_t want_col = row_number(f, r, 4);
+    size_t want_col = td_number(f, r, 4);
     const char *want_msg = r->field[5];
     char id[MTASTS_ID_BUFSIZE + ID_SLACK];
-    char *rec = exact_copy(r->field[1], len);
+    char *rec = td_exact_copy(r->field[1], len);
 
     ck_assert_msg(want != MTASTS_OK || (want_col == 0 && r->len[3] > 0),
                   ROW "bad row: OK needs an id and column 0", ROW_ARGS(f, r));
@@ -199,7 +152,7 @@ rrset_build(const struct td_row *r, struct rrset *s)
             }
         }
         /* exactly n bytes, nothing after them */
-        s->rec[i] = exact_copy(joined, n);
+        s->rec[i] = td_exact_copy(joined, n);
         s->len[i] = n;
         free(joined);
     }
@@ -226,7 +179,7 @@ START_TEST(test_txt_select_table)
 {
     const struct td_file *f = &select_table;
     const struct td_row *r = &f->row[_i];
-    int want = row_status(f, r, 1);
+    int want = td_status(f, r, 1);
     const char *want_id = want == MTASTS_OK ? r->field[2] : "";
     char id[MTASTS_ID_BUFSIZE + ID_SLACK];
     struct rrset s;
@@ -326,7 +279,7 @@ diagnose_with_byte(const char *pre, int b, const char *post, size_t *column)
     memcpy(buf, pre, n);
     buf[n] = (char)b;
     memcpy(buf + n + 1, post, m);
-    char *rec = exact_copy(buf, n + 1 + m);
+    char *rec = td_exact_copy(buf, n + 1 + m);
     char id[MTASTS_ID_BUFSIZE + ID_SLACK];
     mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
     id_fill(id);
@@ -528,7 +481,7 @@ START_TEST(test_txt_joined_strings)
         size_t b = strlen(parts[i][1]);
         memcpy(joined, parts[i][0], a);
         memcpy(joined + a, parts[i][1], b);
-        char *rec = exact_copy(joined, a + b);
+        char *rec = td_exact_copy(joined, a + b);
         char id[MTASTS_ID_BUFSIZE + ID_SLACK];
         id_fill(id);
         ck_assert_int_eq(mtasts_txt_parse(rec, a + b, id), MTASTS_OK);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mtasts/mtasts.h"
 #include "util/alloc.h"
 
 int
@@ -249,4 +250,42 @@ long
 failalloc_live(void)
 {
     return live;
+}
+
+/* ---- Table fields -------------------------------------------------------- */
+
+/* Status codes lie in -1..-999 (mtasts.h: ranges of 100 per layer). */
+#define STATUS_LOWEST (-999)
+
+int
+td_status(const struct td_file *f, const struct td_row *r, size_t field)
+{
+    for (int s = 0; s >= STATUS_LOWEST; s--) {
+        if (strcmp(r->field[field], mtasts_status_name(s)) == 0) {
+            return s;
+        }
+    }
+    ck_abort_msg(ROW "unknown status \"%s\"", ROW_ARGS(f, r), r->field[field]);
+    return 0;
+}
+
+size_t
+td_number(const struct td_file *f, const struct td_row *r, size_t field)
+{
+    char *end = NULL;
+    unsigned long long v = strtoull(r->field[field], &end, 10);
+    ck_assert_msg(end != r->field[field] && *end == '\0',
+                  ROW "field %zu is not a number", ROW_ARGS(f, r), field + 1);
+    return (size_t)v;
+}
+
+char *
+td_exact_copy(const char *s, size_t len)
+{
+    char *p = malloc(len != 0 ? len : 1);
+    ck_assert_ptr_nonnull(p);
+    if (len != 0) {
+        memcpy(p, s, len);
+    }
+    return p;
 }

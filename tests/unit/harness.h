@@ -37,6 +37,24 @@ struct td_file {
 void td_load(struct td_file *f, const char *name, size_t min_fields);
 void td_free(struct td_file *f);
 
+/* The prefix of a message about a row: file, line and the row's first
+ * field (its name): ck_assert_msg(ok, ROW "what", ROW_ARGS(f, r)). */
+#define ROW "tests/data/%s:%zu [%s]: "
+#define ROW_ARGS(f, r) (f)->name, (r)->line, (r)->field[0]
+
+/* A field naming a status as mtasts_status_name() does ("MTASTS_OK",
+ * "MTASTS_ERR_SYNTAX"): its value. A name that is no status fails the
+ * test. */
+int td_status(const struct td_file *f, const struct td_row *r, size_t field);
+
+/* A field holding a decimal number; anything else fails the test. */
+size_t td_number(const struct td_file *f, const struct td_row *r,
+                 size_t field);
+
+/* A heap copy of exactly len bytes with no NUL after it, so that ASan and
+ * valgrind see any read past the end of the input. Never NULL. */
+char *td_exact_copy(const char *s, size_t len);
+
 /* ---- Failing allocator --------------------------------------------------
  * failalloc_start(n): the n-th allocation from now on (1-based) fails, and
  * every later one succeeds; n == 0 never fails. failalloc_stop() restores
