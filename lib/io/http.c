@@ -170,28 +170,6 @@ mtasts__http_why(const struct mtasts__http *h)
 
 /* ---- lines ------------------------------------------------------------- */
 
-/* Gather bytes up to and including an LF into buf, which may hold limit
- * bytes in all. 1: a line is complete; 0: more is needed; or a failure. */
-static int
-take_line(struct mtasts__http *h, struct mtasts__cur *c, size_t limit,
-          const char *too_long)
-{
-    const unsigned char *start = c->ptr;
-    size_t n = mtasts__cur_take_until(c, '\n');
-    bool lf = !mtasts__cur_at_end(c);
-    if (n + (lf ? 1 : 0) > limit - h->buf_len) {
-        return fail(h, MTASTS_ERR_TOO_LARGE, "%s", too_long);
-    }
-    memcpy(h->buf + h->buf_len, start, n);
-    h->buf_len += n;
-    if (!lf) {
-        return 0;
-    }
-    mtasts__cur_skip(c, 1);
-    h->buf[h->buf_len++] = '\n';
-    return 1;
-}
-
 /* The line just completed, without its LF and one CR before it. A CR
  * anywhere else is an error (RFC 9112 §2.2). */
 static int
@@ -212,6 +190,30 @@ last_line(struct mtasts__http *h, const unsigned char **line, size_t *len)
     *line = p;
     *len = n;
     return MTASTS_OK;
+}
+
+/* Gather bytes up to and including an LF into buf, which may hold limit
+ * bytes in all. 1: a line is complete, and *line and *len are that line
+ * (from last_line); 0: more is needed; or a failure. */
+static int
+take_line(struct mtasts__http *h, struct mtasts__cur *c, size_t limit,
+          const char *too_long, const unsigned char **line, size_t *len)
+{
+    const unsigned char *start = c->ptr;
+    size_t n = mtasts__cur_take_until(c, '\n');
+    bool lf = !mtasts__cur_at_end(c);
+    if (n + (lf ? 1 : 0) > limit - h->buf_len) {
+        return fail(h, MTASTS_ERR_TOO_LARGE, "%s", too_long);
+    }
+    memcpy(h->buf + h->buf_len, start, n);
+    h->buf_len += n;
+    if (!lf) {
+        return 0;
+    }
+    mtasts__cur_skip(c, 1);
+    h->buf[h->buf_len++] = '\n';
+    int rc = last_line(h, line, len);
+    return rc == MTASTS_OK ? 1 : rc;
 }
 
 /* ---- the status line -------------------------------------------------- */
@@ -473,15 +475,11 @@ static int
 feed_head(struct mtasts__http *h, struct mtasts__cur *c)
 {
     h->saw_bytes = true;
-    int rc = take_line(h, c, MTASTS__HTTP_HEAD_MAX,
-                       "response head larger than 16384 bytes");
-    if (rc <= 0) {
-        return rc;
-    }
     const unsigned char *line = NULL;
     size_t len = 0;
-    rc = last_line(h, &line, &len);
-    if (rc != MTASTS_OK) {
+    int rc = take_line(h, c, MTASTS__HTTP_HEAD_MAX,
+                       "response head larger than 16384 bytes", &line, &len);
+    if (rc <= 0) {
         return rc;
     }
     if (h->nlines++ == 0) {
@@ -673,15 +671,11 @@ chunk_size_line(struct mtasts__http *h, const unsigned char *line, size_t len)
 static int
 feed_chunk_size(struct mtasts__http *h, struct mtasts__cur *c)
 {
-    int rc = take_line(h, c, MTASTS__HTTP_CHUNK_LINE_MAX,
-                       "chunk-size line longer than 4096 bytes");
-    if (rc <= 0) {
-        return rc;
-    }
     const unsigned char *line = NULL;
     size_t len = 0;
-    rc = last_line(h, &line, &len);
-    if (rc != MTASTS_OK) {
+    int rc = take_line(h, c, MTASTS__HTTP_CHUNK_LINE_MAX,
+                       "chunk-size line longer than 4096 bytes", &line, &len);
+    if (rc <= 0) {
         return rc;
     }
     return chunk_size_line(h, line, len);
@@ -709,15 +703,11 @@ feed_chunk_end(struct mtasts__http *h, struct mtasts__cur *c)
 static int
 feed_trailer(struct mtasts__http *h, struct mtasts__cur *c)
 {
-    int rc = take_line(h, c, MTASTS__HTTP_HEAD_MAX,
-                       "trailer section larger than 16384 bytes");
-    if (rc <= 0) {
-        return rc;
-    }
     const unsigned char *line = NULL;
     size_t len = 0;
-    rc = last_line(h, &line, &len);
-    if (rc != MTASTS_OK) {
+    int rc = take_line(h, c, MTASTS__HTTP_HEAD_MAX,
+                       "trailer section larger than 16384 bytes", &line, &len);
+    if (rc <= 0) {
         return rc;
     }
     if (len == 0) {
