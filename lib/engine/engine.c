@@ -367,10 +367,8 @@ mtasts__media_type_is_text_plain(const char *value)
     while (*p == ' ' || *p == '\t') {
         p++;
     }
-    for (size_t i = 0; i < sizeof(want) - 1; i++) {
-        if (mtasts__tolower((unsigned char)p[i]) != (unsigned char)want[i]) {
-            return false;
-        }
+    if (!mtasts__eq_lower(p, want, sizeof(want) - 1)) {
+        return false;
     }
     p += sizeof(want) - 1;
     while (*p == ' ' || *p == '\t') {

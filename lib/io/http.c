@@ -82,15 +82,7 @@ static bool
 same_name(const unsigned char *name, size_t len, const char *want)
 {
     size_t n = strlen(want);
-    if (len != n) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (mtasts__tolower(name[i]) != (unsigned char)want[i]) {
-            return false;
-        }
-    }
-    return true;
+    return len == n && mtasts__eq_lower(name, want, n);
 }
 
 /* Up to max bytes of network text, printable ASCII or '?', for messages. */

@@ -22,33 +22,6 @@ mtasts__mx_pattern_check(const unsigned char *s, size_t len, size_t *bad,
     return rc;
 }
 
-/* Whether host[0..n) equals the lower-case pattern text lower[0..n), ASCII
- * case-insensitively. */
-static bool
-equal_to_lower(const char *host, const char *lower, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (mtasts__tolower((unsigned char)host[i]) !=
-            (unsigned char)lower[i]) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Case-insensitive equality of two ASCII strings of equal length n. */
-static bool
-ascii_case_equal(const char *a, const char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (mtasts__tolower((unsigned char)a[i]) !=
-            mtasts__tolower((unsigned char)b[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* Whether the text of pattern pat[0..plen) matches host[0..hlen) (no
  * trailing dot), case-insensitively, before any validity check. */
 static bool
@@ -60,9 +33,9 @@ match_text(const char *pat, size_t plen, const char *host, size_t hlen)
             return false;
         }
         size_t rest = hlen - (size_t)(dot + 1 - host);
-        return rest == plen - 2 && ascii_case_equal(dot + 1, pat + 2, rest);
+        return rest == plen - 2 && mtasts__eq_nocase(dot + 1, pat + 2, rest);
     }
-    return plen == hlen && ascii_case_equal(pat, host, hlen);
+    return plen == hlen && mtasts__eq_nocase(pat, host, hlen);
 }
 
 /* Whether host[0..len) is a valid host name. */
@@ -108,9 +81,9 @@ mtasts_policy_match_mx(const mtasts_policy *p, const char *host)
         bool text_matches;
         if (m->wildcard) {
             text_matches = dot != NULL && rest == m->len - 2 &&
-                           equal_to_lower(dot + 1, m->name + 2, rest);
+                           mtasts__eq_lower(dot + 1, m->name + 2, rest);
         } else {
-            text_matches = m->len == len && equal_to_lower(host, m->name, len);
+            text_matches = m->len == len && mtasts__eq_lower(host, m->name, len);
         }
         if (text_matches) {
             /* Patterns are valid, so only the host needs checking; an

@@ -3,6 +3,7 @@
 #define MTASTS_UTIL_CHARS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define MTASTS__C_ALPHA 0x01u  /* ALPHA */
@@ -28,6 +29,33 @@ static inline unsigned char
 mtasts__tolower(unsigned char c)
 {
     return mtasts__lower[c];
+}
+
+/* Whether a[0..n) equals lower[0..n), ASCII case-insensitively, where
+ * lower is already lower-case (a literal, a normalised name). */
+static inline bool
+mtasts__eq_lower(const void *a, const char *lower, size_t n)
+{
+    const unsigned char *p = a;
+    for (size_t i = 0; i < n; i++) {
+        if (mtasts__tolower(p[i]) != (unsigned char)lower[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Whether a[0..n) equals b[0..n), ASCII case-insensitively. */
+static inline bool
+mtasts__eq_nocase(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (mtasts__tolower((unsigned char)a[i]) !=
+            mtasts__tolower((unsigned char)b[i])) {
+            return false;
+        }
+    }
+    return true;
 }
 
 #endif

@@ -69,18 +69,6 @@ text_add_name(struct text *t, const char *name, size_t len)
 /* ---- one DNS-ID ------------------------------------------------------- */
 
 static bool
-same_ascii_nocase(const char *a, const char *b, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (mtasts__tolower((unsigned char)a[i]) !=
-            mtasts__tolower((unsigned char)b[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool
 valid_host(const char *s, size_t len)
 {
     size_t bad = 0;
@@ -129,13 +117,13 @@ mtasts__verify_dns_id_match(const char *id, size_t id_len, const char *host,
             return false;
         }
         size_t tail = host_len - (size_t)(dot + 1 - host);
-        return tail == rest_len && same_ascii_nocase(dot + 1, rest, rest_len);
+        return tail == rest_len && mtasts__eq_nocase(dot + 1, rest, rest_len);
     }
     /* Anything else must be a plain host name: this rejects partial
      * wildcards ("m*.example.com"), a '*' elsewhere, NUL bytes, trailing
      * dots and empty labels. */
     return id_len == host_len && valid_host(id, id_len) &&
-           same_ascii_nocase(id, host, host_len);
+           mtasts__eq_nocase(id, host, host_len);
 }
 
 /* ---- lists of DNS-IDs ------------------------------------------------- */
