@@ -96,7 +96,14 @@ typedef enum mtasts_status {
     MTASTS_ERR_DNS_TEMPFAIL = -201,  /* temporary DNS failure, nothing cached */
     MTASTS_ERR_FETCH = -202,         /* policy fetch failed, nothing cached */
     MTASTS_ERR_WEBPKI = -203,        /* policy host certificate invalid */
-    MTASTS_ERR_POLICY_INVALID = -204 /* fetched policy invalid */
+    MTASTS_ERR_POLICY_INVALID = -204, /* fetched policy invalid */
+
+    /* -300..-399: MX probe (mtasts_probe_mx) */
+    MTASTS_ERR_CONNECT = -300,  /* no TCP connection to the MX: no address,
+                                   refused, unreachable, connect timeout */
+    MTASTS_ERR_TIMEOUT = -301,  /* the MX stopped answering mid-session */
+    MTASTS_ERR_PROTOCOL = -302  /* the MX's replies are not SMTP, or it
+                                   refused the session before STARTTLS */
 } mtasts_status;
 
 /**
@@ -131,10 +138,12 @@ MTASTS_API bool mtasts_status_is_bad_input(int status);
 /**
  * Whether a status may change if the same call is made later: an
  * allocation failure, or a discovery failure (DNS, fetch, certificate,
- * invalid policy) that the domain's owner or the network may mend.
+ * invalid policy) or an MX probe failure (connection, timeout, protocol)
+ * that the domain's owner or the network may mend.
  * @param status  any int
  * @return true for MTASTS_ERR_NOMEM, MTASTS_ERR_DNS_TEMPFAIL,
- *         MTASTS_ERR_FETCH, MTASTS_ERR_WEBPKI, MTASTS_ERR_POLICY_INVALID
+ *         MTASTS_ERR_FETCH, MTASTS_ERR_WEBPKI, MTASTS_ERR_POLICY_INVALID,
+ *         MTASTS_ERR_CONNECT, MTASTS_ERR_TIMEOUT, MTASTS_ERR_PROTOCOL
  * Threads: pure.   Since: 0.1
  */
 MTASTS_API bool mtasts_status_is_temporary(int status);
@@ -937,6 +946,249 @@ MTASTS_API int64_t mtasts_result_expires(const mtasts_result *r);
  * Threads: per result.   Since: 0.1
  */
 MTASTS_API void mtasts_result_free(mtasts_result *r);
+
+/* ------------------------------------------------------------------------
+ * MX verification and delivery decisions (RFC 8461 §4, §5)
+ *
+ * For each MX host it tries, an MTA applying a policy in mode testing or
+ * enforce checks that the host matches one of the policy's mx patterns and
+ * that the certificate it presented after STARTTLS is valid for the host
+ * (RFC 8461 §4). mtasts_verify_mx() does both on the DER chain the MTA's
+ * own TLS stack received; mtasts_decide() turns the outcome into what to
+ * do with the message; mtasts_probe_mx() runs a whole SMTP STARTTLS
+ * session itself (checkers, scanners, tools). docs/verify.md has the
+ * recommended delivery loop.
+ *
+ * Threads: a check is immutable once made and may be read from any
+ * thread; verification and probes may run on any thread, concurrently.
+ * ---------------------------------------------------------------------- */
+
+/** The outcome of checking one MX host. */
+typedef struct mtasts_mx_check mtasts_mx_check;
+
+/**
+ * Check an MX host against a policy and the certificate chain the host
+ * presented in its TLS handshake (RFC 8461 §4.1, §4.2). Every check runs
+ * in every mode, so testing-mode failures can be reported:
+ *  - the host matches one of the policy's mx patterns (§4.1);
+ *  - the leaf certificate has a subjectAltName dNSName valid for the host
+ *    (the subject CN is never used; a wildcard only as the whole leftmost
+ *    label, matching one label);
+ *  - the chain leads to a trust anchor of the context's CA store
+ *    (mtasts_ctx_set_ca_file/_dir, else the system bundle), with the
+ *    intermediates given after the leaf, in any order;
+ *  - every certificate on that path is inside its validity period at the
+ *    context's clock (mtasts_ctx_set_clock).
+ * @param ctx      the context: trust store and clock
+ * @param policy   the policy to apply; NULL checks the certificate alone
+ *                 (then the host "matches" nothing)
+ * @param mx_host  the MX host name as published in the MX record,
+ *                 NUL-terminated; one trailing dot allowed, any case; a
+ *                 name that is not a valid ASCII host name fails the check
+ *                 (validation-failure), it is not an argument error
+ * @param chain    n DER certificates, leaf first, as received; each
+ *                 chain[i] is lens[i] bytes
+ * @param lens     their lengths
+ * @param n        the number of certificates; 0 (no certificate) fails the
+ *                 check (validation-failure)
+ * @param out      receives the check on MTASTS_OK; NULL otherwise
+ * @return MTASTS_OK whenever the check was made, whatever it found;
+ *         MTASTS_ERR_IO (the system CA bundle cannot be read),
+ *         MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx, mx_host or out NULL;
+ *         chain or lens NULL with n > 0; a NULL certificate; n above 64)
+ * Ownership: the caller owns *out; release with mtasts_mx_check_free().
+ *            chain, lens and the policy are only read during the call.
+ * Threads: any thread, concurrently.   Since: 0.1
+ */
+MTASTS_API int mtasts_verify_mx(mtasts_ctx *ctx, const mtasts_policy *policy,
+                                const char *mx_host,
+                                const unsigned char *const *chain,
+                                const size_t *lens, size_t n,
+                                mtasts_mx_check **out);
+
+/**
+ * Run an SMTP session with an MX host to test its STARTTLS and check it:
+ * connect (to addr, or to each address of mx_host through the context's
+ * resolver in turn until one answers), read the banner, EHLO, STARTTLS,
+ * TLS handshake (SNI = mx_host; any certificate is accepted by the
+ * handshake and judged afterwards), then QUIT, and give the received chain
+ * to the checks of mtasts_verify_mx(). Each step is bounded by the SMTP
+ * timeout (mtasts_ctx_set_smtp_timeout_ms), the connection by the connect
+ * timeout. Blocks the calling thread; ignores the I/O hooks.
+ * @param ctx      the context: resolver, trust store, clock, timeouts,
+ *                 HELO name
+ * @param policy   the policy to check against, or NULL
+ * @param mx_host  the MX host name, NUL-terminated
+ * @param addr     an IPv4 or IPv6 address in text to connect to, or NULL
+ *                 to resolve mx_host (AAAA and A records)
+ * @param port     the TCP port; 0 means 25
+ * @param out      receives the check whenever the session was attempted
+ *                 (all returns but MTASTS_ERR_INVALID and MTASTS_ERR_NOMEM);
+ *                 NULL otherwise
+ * @return MTASTS_OK when the TLS outcome is known: STARTTLS missing from
+ *         EHLO or refused (starttls-not-supported), a failed handshake
+ *         (validation-failure) and certificate failures included;
+ *         MTASTS_ERR_CONNECT, MTASTS_ERR_TIMEOUT, MTASTS_ERR_PROTOCOL when
+ *         the session ended before STARTTLS (not an MTA-STS failure,
+ *         RFC 8461 §5.1: the check's result is MTASTS_RPT_NONE and its
+ *         reason says what happened); MTASTS_ERR_IO (CA bundle unreadable),
+ *         MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx, mx_host or out NULL,
+ *         addr not an IP address, mx_host not a host name)
+ * Ownership: the caller owns *out; release with mtasts_mx_check_free().
+ * Threads: any thread, concurrently.   Since: 0.1
+ */
+MTASTS_API int mtasts_probe_mx(mtasts_ctx *ctx, const mtasts_policy *policy,
+                               const char *mx_host, const char *addr,
+                               uint16_t port, mtasts_mx_check **out);
+
+/**
+ * The status of the check: MTASTS_OK when its TLS outcome is known (always
+ * for mtasts_verify_mx()), else the error mtasts_probe_mx() returned.
+ * @param c  a check; NULL gives MTASTS_ERR_INVALID
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API int mtasts_mx_check_status(const mtasts_mx_check *c);
+
+/**
+ * The MX host checked, normalised (lower case, no trailing dot); as given
+ * when it is not a valid host name.
+ * Ownership: borrowed from c.   Threads: immutable.   Since: 0.1
+ */
+MTASTS_API const char *mtasts_mx_check_host(const mtasts_mx_check *c);
+
+/**
+ * The address the probe connected to, in text ("192.0.2.25", "2001:db8::25");
+ * "" for mtasts_verify_mx() and when no connection was made.
+ * Ownership: borrowed from c.   Threads: immutable.   Since: 0.1
+ */
+MTASTS_API const char *mtasts_mx_check_ip(const mtasts_mx_check *c);
+
+/**
+ * Whether the host matched one of the policy's mx patterns (false without
+ * a policy).
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API bool mtasts_mx_check_matches(const mtasts_mx_check *c);
+
+/**
+ * The outcome of the TLS part alone (STARTTLS and the certificate), as an
+ * RFC 8460 result type: MTASTS_RPT_NONE when the certificate is valid for
+ * the host, else MTASTS_RPT_STARTTLS_NOT_SUPPORTED,
+ * MTASTS_RPT_CERTIFICATE_NOT_TRUSTED (no path to a trust anchor),
+ * MTASTS_RPT_CERTIFICATE_EXPIRED (a certificate on the path has expired),
+ * MTASTS_RPT_CERTIFICATE_HOST_MISMATCH (no DNS-ID valid for the host) or
+ * MTASTS_RPT_VALIDATION_FAILURE (anything else: no certificate, bad DER,
+ * not yet valid, bad signature, failed handshake). When several problems
+ * exist, the first in that order is given; the reason names them all.
+ * This is the value to pass to mtasts_decide(). Meaningful only when
+ * mtasts_mx_check_status() is MTASTS_OK; otherwise MTASTS_RPT_NONE (a
+ * session that ended before STARTTLS is no MTA-STS failure).
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API mtasts_rpt_result mtasts_mx_check_tls(const mtasts_mx_check *c);
+
+/**
+ * The result type to report for a session with this MX under the policy
+ * (RFC 8460 §4.3): MTASTS_RPT_VALIDATION_FAILURE when a policy was given
+ * and the host matched none of its patterns (RFC 8460 has no type for
+ * that, CHECKLIST E-15), else mtasts_mx_check_tls().
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API mtasts_rpt_result mtasts_mx_check_result(const mtasts_mx_check *c);
+
+/**
+ * A fixed, machine-readable code for the reported failure, for the
+ * failure-reason-code of a TLS report: "mx-mismatch" (no mx pattern
+ * matched), "starttls-not-offered", "starttls-refused", "no-certificate",
+ * "certificate-malformed", "certificate-not-trusted",
+ * "certificate-expired", "certificate-not-yet-valid",
+ * "certificate-host-mismatch", "certificate-invalid", "tls-handshake",
+ * or "" when mtasts_mx_check_result() is MTASTS_RPT_NONE.
+ * docs/verify.md lists when each is given.
+ * Ownership: static.   Threads: immutable.   Since: 0.1
+ */
+MTASTS_API const char *mtasts_mx_check_reason_code(const mtasts_mx_check *c);
+
+/**
+ * A human-readable account of the check, e.g. "certificate not valid for
+ * mx.example.com (DNS-IDs: other.example)"; "" when every check passed.
+ * Ownership: borrowed from c.   Threads: immutable.   Since: 0.1
+ */
+MTASTS_API const char *mtasts_mx_check_reason(const mtasts_mx_check *c);
+
+/**
+ * Free a check.
+ * @param c  a check, or NULL
+ * Threads: per check.   Since: 0.1
+ */
+MTASTS_API void mtasts_mx_check_free(mtasts_mx_check *c);
+
+/** What to do with a message for one MX host (RFC 8461 §5). Stable. */
+typedef enum mtasts_verdict {
+    MTASTS_VERDICT_DELIVER = 0, /* deliver: no policy applies, mode none,
+                                   or every check passed */
+    MTASTS_VERDICT_DELIVER_REPORT = 1, /* testing mode and a check failed:
+                                          deliver as without MTA-STS, and
+                                          report the failure */
+    MTASTS_VERDICT_REFUSE = 2, /* enforce mode and a check failed: do not
+                                  deliver to this MX; a temporary failure
+                                  (try the next MX, then retry later),
+                                  never a bounce */
+    MTASTS_VERDICT_DANE = 3    /* the MX has usable DNSSEC-validated TLSA
+                                  records: DANE decides, not MTA-STS */
+} mtasts_verdict;
+
+/** mtasts_decide() flag: the MTA found usable DNSSEC-validated TLSA
+ *  records for this MX (RFC 7672); DANE takes precedence (RFC 8461 §2). */
+#define MTASTS_DECIDE_DANE 0x1u
+
+/**
+ * Decide whether a message may go to an MX host (RFC 8461 §5): without a
+ * policy or in mode none, deliver; otherwise the host must match an mx
+ * pattern and tls must be MTASTS_RPT_NONE, else testing gives
+ * DELIVER_REPORT and enforce REFUSE. With MTASTS_DECIDE_DANE the verdict
+ * is MTASTS_VERDICT_DANE whatever the policy says.
+ * @param policy   the policy to apply, or NULL
+ * @param mx_host  the MX host name (NUL-terminated); NULL or not a host
+ *                 name matches no pattern
+ * @param tls      the TLS outcome: mtasts_mx_check_tls(), or the MTA's own
+ *                 classification: MTASTS_RPT_NONE (valid),
+ *                 MTASTS_RPT_STARTTLS_NOT_SUPPORTED, one of the
+ *                 MTASTS_RPT_CERTIFICATE_* types or
+ *                 MTASTS_RPT_VALIDATION_FAILURE
+ * @param flags    0 or MTASTS_DECIDE_DANE
+ * @param out      receives the verdict
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (out NULL, tls another type, an
+ *         unknown flag)
+ * Threads: pure.   Since: 0.1
+ */
+MTASTS_API int mtasts_decide(const mtasts_policy *policy, const char *mx_host,
+                             mtasts_rpt_result tls, unsigned flags,
+                             mtasts_verdict *out);
+
+/**
+ * The name of a verdict: "deliver", "deliver-and-report", "refuse", "dane";
+ * "unknown" for other values.
+ * Ownership: static.   Threads: pure.   Since: 0.1
+ */
+MTASTS_API const char *mtasts_verdict_name(mtasts_verdict v);
+
+/**
+ * The per-step timeout of mtasts_probe_mx(): each SMTP reply, each write
+ * and the TLS handshake. Default 30000 (30 s).
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, 0, above 600000)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_smtp_timeout_ms(mtasts_ctx *ctx, uint32_t ms);
+
+/**
+ * The name mtasts_probe_mx() gives in EHLO. Default "localhost".
+ * @param name  a host name (copied)
+ * @return MTASTS_OK, MTASTS_ERR_BAD_DOMAIN, MTASTS_ERR_NOT_ASCII,
+ *         MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx or name NULL)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_helo_name(mtasts_ctx *ctx, const char *name);
 
 #ifdef __cplusplus
 }

@@ -3,8 +3,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "engine/engine.h"
-#include "io/io.h"
+#include "ctx/ctx.h"
 #include "util/alloc.h"
 
 #define TIMEOUT_MAX_MS 600000u /* ten minutes */
@@ -12,12 +11,6 @@
 #define DEFAULT_CONNECT_MS 10000u
 #define DEFAULT_FETCH_MS 60000u /* RFC 8461 §3.3: one minute */
 #define DEFAULT_DNS_MS 5000u
-
-struct mtasts_ctx {
-    struct mtasts__engine eng;
-    struct mtasts__io *io; /* the default I/O and its configuration */
-    uint32_t connect_ms, fetch_ms, dns_ms;
-};
 
 int
 mtasts_ctx_new(mtasts_ctx **out)
@@ -44,6 +37,8 @@ mtasts_ctx_new(mtasts_ctx **out)
     ctx->connect_ms = DEFAULT_CONNECT_MS;
     ctx->fetch_ms = DEFAULT_FETCH_MS;
     ctx->dns_ms = DEFAULT_DNS_MS;
+    ctx->smtp_ms = MTASTS__DEFAULT_SMTP_MS;
+    memcpy(ctx->helo, MTASTS__DEFAULT_HELO, sizeof(MTASTS__DEFAULT_HELO));
     mtasts__io_set_timeouts(ctx->io, ctx->connect_ms, ctx->fetch_ms,
                             ctx->dns_ms);
     mtasts__io_set_body_max(ctx->io, ctx->eng.body_max);
@@ -108,6 +103,31 @@ mtasts_ctx_set_dns_timeout_ms(mtasts_ctx *ctx, uint32_t ms)
     }
     ctx->dns_ms = ms;
     push_timeouts(ctx);
+    return MTASTS_OK;
+}
+
+int
+mtasts_ctx_set_smtp_timeout_ms(mtasts_ctx *ctx, uint32_t ms)
+{
+    if (ctx == NULL || !timeout_ok(ms)) {
+        return MTASTS_ERR_INVALID;
+    }
+    ctx->smtp_ms = ms;
+    return MTASTS_OK;
+}
+
+int
+mtasts_ctx_set_helo_name(mtasts_ctx *ctx, const char *name)
+{
+    if (ctx == NULL || name == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    char norm[MTASTS_DOMAIN_BUFSIZE];
+    int rc = mtasts_domain_normalize(name, strlen(name), norm, NULL);
+    if (rc != MTASTS_OK) {
+        return rc;
+    }
+    memcpy(ctx->helo, norm, sizeof(norm));
     return MTASTS_OK;
 }
 

@@ -33,6 +33,10 @@ static const struct status_info statuses[] = {
      "policy host certificate not valid and no cached policy"},
     {MTASTS_ERR_POLICY_INVALID, "MTASTS_ERR_POLICY_INVALID",
      "fetched policy invalid and no cached policy"},
+    {MTASTS_ERR_CONNECT, "MTASTS_ERR_CONNECT", "could not connect to the MX"},
+    {MTASTS_ERR_TIMEOUT, "MTASTS_ERR_TIMEOUT", "the MX stopped answering"},
+    {MTASTS_ERR_PROTOCOL, "MTASTS_ERR_PROTOCOL",
+     "the MX did not speak SMTP or refused the session"},
 };
 
 static const struct status_info *
@@ -83,6 +87,9 @@ mtasts_status_is_temporary(int status)
     case MTASTS_ERR_FETCH:
     case MTASTS_ERR_WEBPKI:
     case MTASTS_ERR_POLICY_INVALID:
+    case MTASTS_ERR_CONNECT:
+    case MTASTS_ERR_TIMEOUT:
+    case MTASTS_ERR_PROTOCOL:
         return true;
     default:
         return false;

@@ -50,6 +50,9 @@ static const struct {
     STATUS(MTASTS_ERR_FETCH),
     STATUS(MTASTS_ERR_WEBPKI),
     STATUS(MTASTS_ERR_POLICY_INVALID),
+    STATUS(MTASTS_ERR_CONNECT),
+    STATUS(MTASTS_ERR_TIMEOUT),
+    STATUS(MTASTS_ERR_PROTOCOL),
 };
 
 /* A switch with no default: a status added to the header and not here is a
@@ -75,6 +78,9 @@ is_bad_input_expected(mtasts_status s)
     case MTASTS_ERR_FETCH:
     case MTASTS_ERR_WEBPKI:
     case MTASTS_ERR_POLICY_INVALID:
+    case MTASTS_ERR_CONNECT:
+    case MTASTS_ERR_TIMEOUT:
+    case MTASTS_ERR_PROTOCOL:
         return false;
     }
     return false;
@@ -82,7 +88,7 @@ is_bad_input_expected(mtasts_status s)
 #pragma GCC diagnostic pop
 
 static const int unknown_statuses[] = {
-    1, 2, 100, -5, -99, -104, -199, -205, -299, -300, -1000, INT_MIN, INT_MAX,
+    1, 2, 100, -5, -99, -104, -199, -205, -299, -303, -399, -1000, INT_MIN, INT_MAX,
 };
 
 START_TEST(test_util_status_texts)
