@@ -102,8 +102,12 @@ typedef enum mtasts_status {
     MTASTS_ERR_CONNECT = -300,  /* no TCP connection to the MX: no address,
                                    refused, unreachable, connect timeout */
     MTASTS_ERR_TIMEOUT = -301,  /* the MX stopped answering mid-session */
-    MTASTS_ERR_PROTOCOL = -302  /* the MX's replies are not SMTP, or it
+    MTASTS_ERR_PROTOCOL = -302, /* the MX's replies are not SMTP, or it
                                    refused the session before STARTTLS */
+
+    /* -500..-599: TLS reporting (RFC 8460) */
+    MTASTS_ERR_NO_TLSRPT = -500 /* no usable _smtp._tls record: none, not
+                                   exactly one, or no mailto:/https: rua */
 } mtasts_status;
 
 /**
@@ -1189,6 +1193,100 @@ MTASTS_API int mtasts_ctx_set_smtp_timeout_ms(mtasts_ctx *ctx, uint32_t ms);
  * Threads: per ctx.   Since: 0.1
  */
 MTASTS_API int mtasts_ctx_set_helo_name(mtasts_ctx *ctx, const char *name);
+
+/* ------------------------------------------------------------------------
+ * TLS reporting (RFC 8460): the _smtp._tls record
+ *
+ * A domain that wants TLS reports publishes a TXT record at
+ * "_smtp._tls." + the policy domain, e.g. "v=TLSRPTv1;
+ * rua=mailto:tlsrpt@example.com" (RFC 8460 §3). These calls parse it.
+ *
+ * Threads: parsing is pure; a parsed record is immutable.
+ * ---------------------------------------------------------------------- */
+
+/** A parsed _smtp._tls record. */
+typedef struct mtasts_tlsrpt mtasts_tlsrpt;
+
+/** The scheme of a report destination (rua). Values are stable. */
+typedef enum mtasts_rua_scheme {
+    MTASTS_RUA_MAILTO = 1, /* report by mail, RFC 6068 address */
+    MTASTS_RUA_HTTPS = 2   /* report by HTTPS POST */
+} mtasts_rua_scheme;
+
+/**
+ * Parse one _smtp._tls TXT record, its character-strings joined with
+ * nothing in between (RFC 8460 §3). The version comes first and is
+ * case-sensitive; fields are separated by *WSP ";" *WSP with an optional
+ * trailing ";"; "rua" is required and holds one or more URIs separated by
+ * *WSP "," *WSP, each RFC 3986 characters with "," "!" ";" percent-encoded.
+ * mailto: URIs need an address whose domain is a valid host name, https:
+ * URIs a valid host (and port); both are kept in order. URIs of other
+ * schemes are checked and ignored. Unknown fields are checked and ignored;
+ * a repeated field counts once (the first), but a repeated "v" must be
+ * TLSRPTv1 and a repeated "rua" must be valid.
+ * @param record  the record; need not end in NUL
+ * @param len     its length in bytes
+ * @param out     receives the record on MTASTS_OK; NULL otherwise
+ * @param err     may be NULL; on failure says where and why
+ * @return MTASTS_OK, MTASTS_ERR_SYNTAX (not the grammar; err has the
+ *         position), MTASTS_ERR_NO_TLSRPT (valid, but no mailto: or https:
+ *         URI: nowhere to send reports), MTASTS_ERR_NOMEM,
+ *         MTASTS_ERR_INVALID (out NULL, record NULL with len > 0)
+ * Ownership: the caller owns *out; release with mtasts_tlsrpt_free().
+ * Threads: pure.   Since: 0.1
+ */
+MTASTS_API int mtasts_tlsrpt_parse(const char *record, size_t len,
+                                   mtasts_tlsrpt **out,
+                                   mtasts_parse_error *err);
+
+/**
+ * Select and parse the TLSRPT record among all the TXT records of a
+ * _smtp._tls name (RFC 8460 §3): with several, those not beginning with
+ * "v=TLSRPTv1;" are discarded and exactly one must remain; a lone record
+ * is judged by the grammar when it begins with "v=TLSRPTv1" (CHECKLIST
+ * E-28, the rule of mtasts_txt_select()).
+ * @param records  n records (each lens[i] bytes, need not end in NUL)
+ * @return as mtasts_tlsrpt_parse(); MTASTS_ERR_NO_TLSRPT also when no
+ *         record or not exactly one TLSRPT record is there (no position);
+ *         MTASTS_ERR_INVALID also for records or lens NULL with n > 0, or
+ *         a record NULL with its length > 0
+ * Ownership: as mtasts_tlsrpt_parse().   Threads: pure.   Since: 0.1
+ */
+MTASTS_API int mtasts_tlsrpt_select(const char *const *records,
+                                    const size_t *lens, size_t n,
+                                    mtasts_tlsrpt **out,
+                                    mtasts_parse_error *err);
+
+/**
+ * The number of report destinations kept (mailto: and https:), at least 1.
+ * @param r  a record; NULL gives 0
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API size_t mtasts_tlsrpt_rua_count(const mtasts_tlsrpt *r);
+
+/**
+ * The i-th destination URI as published (percent-encoding kept), in
+ * record order.
+ * @return the URI, or NULL when r is NULL or i is out of range
+ * Ownership: borrowed from r.   Threads: immutable.   Since: 0.1
+ */
+MTASTS_API const char *mtasts_tlsrpt_rua(const mtasts_tlsrpt *r, size_t i);
+
+/**
+ * The scheme of the i-th destination.
+ * @return MTASTS_RUA_MAILTO or MTASTS_RUA_HTTPS; 0 when r is NULL or i is
+ *         out of range
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API mtasts_rua_scheme mtasts_tlsrpt_rua_scheme(const mtasts_tlsrpt *r,
+                                                      size_t i);
+
+/**
+ * Free a parsed record.
+ * @param r  a record, or NULL
+ * Threads: per record.   Since: 0.1
+ */
+MTASTS_API void mtasts_tlsrpt_free(mtasts_tlsrpt *r);
 
 #ifdef __cplusplus
 }

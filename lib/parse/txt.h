@@ -7,7 +7,6 @@
 #include "mtasts/mtasts.h"
 
 #define MTASTS__TXT_ID_MAX 32       /* sts-id: 1*32(ALPHA / DIGIT) */
-#define MTASTS__TXT_EXT_NAME_MAX 32 /* sts-ext-name: 1 + *31 */
 
 /* mtasts_txt_select() with a diagnostic for the selected record; *which
  * (if not NULL) receives the index of the record judged, or n if none. */

@@ -19,11 +19,8 @@
  * filled with SENTINEL, so a write past the 254 bytes shows. */
 #define OUT_SLACK 8
 #define SENTINEL 'X'
-#define POISON 0xa5a5u
 
 static struct td_file domain_table;
-
-static const char poison_message[] = "poison";
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -40,15 +37,6 @@ out_check_slack(const char *out)
          i < MTASTS_DOMAIN_BUFSIZE + OUT_SLACK; i++) {
         ck_assert_msg(out[i] == SENTINEL, "wrote past out[253]");
     }
-}
-
-static void
-err_poison(mtasts_parse_error *err)
-{
-    err->line = POISON;
-    err->column = POISON;
-    err->offset = POISON;
-    err->message = poison_message;
 }
 
 /* Write a name of exactly len bytes (len >= 1): labels of label_max

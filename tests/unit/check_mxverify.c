@@ -575,8 +575,8 @@ START_TEST(test_mx_verify_nomem)
         mtasts_verify_mx(ctx, p, "mx.example.com", chain, lens, 2, &c),
         MTASTS_OK);
     mtasts_mx_check_free(c);
-    bool succeeded = false;
-    for (size_t n = 0; n < 8 && !succeeded; n++) {
+    bool succeeded = false, saw_nomem = false;
+    for (size_t n = 1; n < 16 && !succeeded; n++) { /* fail the n-th */
         c = NULL;
         failalloc_start(n);
         int rc = mtasts_verify_mx(ctx, p, "mx.example.com", chain, lens, 2, &c);
@@ -589,9 +589,11 @@ START_TEST(test_mx_verify_nomem)
         } else {
             ck_assert_int_eq(rc, MTASTS_ERR_NOMEM);
             ck_assert_ptr_null(c);
+            ck_assert_int_eq(failalloc_live(), 0); /* nothing leaked */
+            saw_nomem = true;
         }
     }
-    ck_assert(succeeded);
+    ck_assert(succeeded && saw_nomem);
     free(leaf.p);
     free(inter.p);
     mtasts_policy_unref(p);

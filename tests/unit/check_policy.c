@@ -53,18 +53,6 @@ static const char rfc_policy[] = "version: STSv1\n"
 static max_align_t out_sentinel;
 #define NOT_WRITTEN ((mtasts_policy *)&out_sentinel)
 
-static const char poison_message[] = "poison";
-
-static void
-err_poison(mtasts_parse_error *err)
-{
-    err->size = sizeof(*err);
-    err->line = 0xa5a5;
-    err->column = 0xa5a5;
-    err->offset = 0xa5a5;
-    err->message = poison_message;
-}
-
 /* ---- a growing text buffer for built policies ---------------------------- */
 
 struct buf {

@@ -47,17 +47,6 @@ id_check(const struct td_file *f, const struct td_row *r, const char *what,
     }
 }
 
-static const char poison_message[] = "poison";
-
-static void
-err_poison(mtasts_parse_error *err)
-{
-    err->line = 0xa5a5;
-    err->column = 0xa5a5;
-    err->offset = 0xa5a5;
-    err->message = poison_message;
-}
-
 /* ---- txt_cases.tsv ------------------------------------------------------- */
 
 START_TEST(test_txt_table)
@@ -600,7 +589,7 @@ START_TEST(test_txt_err_size)
                      MTASTS_ERR_SYNTAX);
     ck_assert_uint_eq(err.line, 1);
     ck_assert_uint_eq(err.column, 16);
-    ck_assert_uint_eq(err.offset, 0xa5a5);
+    ck_assert_uint_eq(err.offset, POISON);
     ck_assert_ptr_eq(err.message, poison_message);
 
     err_poison(&err);
@@ -608,14 +597,14 @@ START_TEST(test_txt_err_size)
     ck_assert_int_eq(mtasts_txt_diagnose(bad, strlen(bad), id, &err),
                      MTASTS_ERR_SYNTAX);
     ck_assert_uint_eq(err.line, 1);
-    ck_assert_uint_eq(err.column, 0xa5a5);
+    ck_assert_uint_eq(err.column, POISON);
 
     err_poison(&err);
     err.size = 0;
     ck_assert_int_eq(mtasts_txt_diagnose(bad, strlen(bad), id, &err),
                      MTASTS_ERR_SYNTAX);
     ck_assert_uint_eq(err.size, 0);
-    ck_assert_uint_eq(err.line, 0xa5a5);
+    ck_assert_uint_eq(err.line, POISON);
 
     err_poison(&err);
     err.size = offsetof(mtasts_parse_error, message);

@@ -289,3 +289,17 @@ td_exact_copy(const char *s, size_t len)
     }
     return p;
 }
+
+/* ---- Parse errors ---------------------------------------------------------- */
+
+const char poison_message[] = "poison";
+
+void
+err_poison(mtasts_parse_error *err)
+{
+    err->size = sizeof(*err);
+    err->line = POISON;
+    err->column = POISON;
+    err->offset = POISON;
+    err->message = poison_message;
+}

@@ -6,6 +6,8 @@
 #include <check.h>
 #include <stddef.h>
 
+#include "mtasts/mtasts.h"
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Run one suite with CK_NORMAL output (keeps Check's "Checks: N, Failures:
@@ -54,6 +56,14 @@ size_t td_number(const struct td_file *f, const struct td_row *r,
 /* A heap copy of exactly len bytes with no NUL after it, so that ASan and
  * valgrind see any read past the end of the input. Never NULL. */
 char *td_exact_copy(const char *s, size_t len);
+
+/* ---- Parse errors -------------------------------------------------------
+ * err_poison() sets a mtasts_parse_error's size to the whole struct and
+ * fills the rest with POISON and poison_message, so a test sees which
+ * members a call wrote. */
+#define POISON 0xa5a5u
+extern const char poison_message[];
+void err_poison(mtasts_parse_error *err);
 
 /* ---- Failing allocator --------------------------------------------------
  * failalloc_start(n): the n-th allocation from now on (1-based) fails, and
