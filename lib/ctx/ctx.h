@@ -16,8 +16,8 @@ struct mtasts_ctx {
     struct mtasts__engine eng;
     struct mtasts__io *io; /* the default I/O and its configuration */
     uint32_t connect_ms, fetch_ms, dns_ms;
-    uint32_t smtp_ms;                      /* mtasts_probe_mx() per step */
-    char helo[MTASTS_DOMAIN_BUFSIZE];      /* its EHLO name, normalised */
+    uint32_t smtp_ms;                 /* mtasts_probe_mx() per step */
+    char helo[MTASTS_DOMAIN_BUFSIZE]; /* its EHLO name, normalised */
 };
 
 #endif

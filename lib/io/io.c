@@ -18,6 +18,7 @@
 
 #include "io/internal.h"
 #include "util/alloc.h"
+#include "verify/mxcheck.h"
 
 #define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 #define DNS_PORT 53
@@ -326,4 +327,20 @@ mtasts__io_ca_put(struct mtasts__io *io, struct mtasts__io_ca *ca)
     if (last) {
         ca_free(ca);
     }
+}
+
+int
+mtasts__io_check_chain(struct mtasts__io *io, struct mtasts_mx_check *c,
+                       int64_t now, const unsigned char *const *chain,
+                       const size_t *lens, size_t n)
+{
+    struct mtasts__io_ca *ca = NULL;
+    char why[MTASTS__IO_REASON_MAX];
+    int rc = mtasts__io_ca_get(io, &ca, why, sizeof(why));
+    if (rc != MTASTS_OK) {
+        return rc;
+    }
+    rc = mtasts__mx_check_chain(c, &ca->chain, now, chain, lens, n);
+    mtasts__io_ca_put(io, ca);
+    return rc;
 }

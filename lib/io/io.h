@@ -50,6 +50,15 @@ void mtasts__io_set_timeouts(struct mtasts__io *io, uint32_t connect_ms,
 /* The largest body accepted; a longer one fails the fetch. */
 void mtasts__io_set_body_max(struct mtasts__io *io, size_t bytes);
 
+struct mtasts_mx_check;
+
+/* Judge an MX's DER chain (mtasts__mx_check_chain) against the trust
+ * store, loading the system bundle first if none was set. Returns
+ * MTASTS_OK, MTASTS_ERR_IO (no trust store), MTASTS_ERR_NOMEM. */
+int mtasts__io_check_chain(struct mtasts__io *io, struct mtasts_mx_check *c,
+                           int64_t now, const unsigned char *const *chain,
+                           const size_t *lens, size_t n);
+
 /* The default hooks (mtasts_dns_txt_fn, mtasts_https_get_fn); user is the
  * struct mtasts__io. They return MTASTS_OK after calling the request's done
  * function, or MTASTS_ERR_INVALID (a NULL argument, a name, host or path

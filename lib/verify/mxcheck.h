@@ -21,11 +21,11 @@
 #define MTASTS__MX_IP_MAX 48      /* an address in text, NUL included */
 
 struct mtasts_mx_check {
-    int status;              /* MTASTS_OK, or the probe's error */
-    bool matches;            /* the host matched an mx pattern */
-    bool have_policy;        /* a policy was given */
-    mtasts_rpt_result tls;   /* the TLS part: STARTTLS and certificate */
-    const char *tls_code;    /* its reason code (static), "" when valid */
+    int status;            /* MTASTS_OK, or the probe's error */
+    bool matches;          /* the host matched an mx pattern */
+    bool have_policy;      /* a policy was given */
+    mtasts_rpt_result tls; /* the TLS part: STARTTLS and certificate */
+    const char *tls_code;  /* its reason code (static), "" when valid */
     char ip[MTASTS__MX_IP_MAX];
     char reason[MTASTS__MX_REASON_MAX];
     char host[]; /* normalised, or as given when not a host name */
