@@ -24,10 +24,10 @@
 #include "io/smtp.h"
 #include "util/alloc.h"
 
-#define RECV_CHUNK 4096  /* bytes asked of recv() */
-#define ADDR_TEXT_MAX 64 /* "2001:db8::1 port 25" */
+#define RECV_CHUNK 4096                          /* bytes asked of recv() */
+#define ADDR_TEXT_MAX 64                         /* "2001:db8::1 port 25" */
 #define COMMAND_MAX (MTASTS_DOMAIN_BUFSIZE + 16) /* "EHLO name\r\n" */
-#define QUIT_MS 1000u /* sending QUIT, at most */
+#define QUIT_MS 1000u                            /* sending QUIT, at most */
 #define WHY_MAX 400   /* a reason, before it goes into the check */
 #define QUOTE_MAX 120 /* a reply line quoted in a reason */
 #define DRBG_PERSONAL "libmtasts smtp"
@@ -65,8 +65,8 @@ struct session {
 #define PRINTF_LIKE(f, a)
 #endif
 
-static int end_before_starttls(struct session *s, int status,
-                               const char *fmt, ...) PRINTF_LIKE(3, 4);
+static int end_before_starttls(struct session *s, int status, const char *fmt,
+                               ...) PRINTF_LIKE(3, 4);
 static int end_tls_failed(struct session *s, mtasts_rpt_result tls,
                           const char *code, const char *fmt, ...)
     PRINTF_LIKE(4, 5);
@@ -170,8 +170,7 @@ connect_one(struct session *s, const struct mtasts__io_addr *a, char *why,
 {
     char ip[MTASTS__IO_IP_TEXT_MAX];
     mtasts__io_addr_ip(a, ip);
-    snprintf(s->addr, sizeof(s->addr), "%s port %u", ip,
-             (unsigned)s->a->port);
+    snprintf(s->addr, sizeof(s->addr), "%s port %u", ip, (unsigned)s->a->port);
     uint64_t limit = mtasts__io_now_ms() + s->io->connect_ms;
     int err = mtasts__io_connect(a, SOCK_STREAM, min_u64(limit, s->deadline),
                                  &s->conn.fd);
@@ -247,19 +246,18 @@ reply_text(const struct session *s, char *out, size_t size)
 }
 
 static int
-recv_failed(struct session *s, const char *step, ssize_t n, int err,
-            size_t got)
+recv_failed(struct session *s, const char *step, ssize_t n, int err, size_t got)
 {
     if (n == 0) {
         return end_before_starttls(
             s, MTASTS_ERR_PROTOCOL, "%s: %s closed the connection %s", step,
-            s->addr, got > 0 ? "in the middle of its reply" : "without a reply");
+            s->addr,
+            got > 0 ? "in the middle of its reply" : "without a reply");
     }
     char text[96];
     mtasts__io_errno_text(err, text, sizeof(text));
     return end_before_starttls(s, MTASTS_ERR_PROTOCOL,
-                               "%s: reading from %s: %s", step, s->addr,
-                               text);
+                               "%s: reading from %s: %s", step, s->addr, text);
 }
 
 /* Read one reply into s->reply, bounded by a new step deadline. Bytes
@@ -296,8 +294,7 @@ read_reply(struct session *s, const char *step)
             continue;
         }
         int err = errno;
-        if (n == 0 ||
-            (err != EAGAIN && err != EWOULDBLOCK && err != EINTR)) {
+        if (n == 0 || (err != EAGAIN && err != EWOULDBLOCK && err != EINTR)) {
             return recv_failed(s, step, n, err, got);
         }
         int w = mtasts__io_wait(s->conn.fd, POLLIN, s->conn.deadline);
@@ -314,8 +311,8 @@ read_reply(struct session *s, const char *step)
             }
             return end_before_starttls(
                 s, MTASTS_ERR_TIMEOUT,
-                "%s: reply from %s not complete %s (%zu bytes received)",
-                step, s->addr, limit, got);
+                "%s: reply from %s not complete %s (%zu bytes received)", step,
+                s->addr, limit, got);
         }
     }
 }
@@ -340,8 +337,8 @@ static int
 send_command(struct session *s, const char *step, const char *cmd)
 {
     step_start(s);
-    int err = mtasts__io_send_all(s->conn.fd, cmd, strlen(cmd),
-                                  s->conn.deadline);
+    int err =
+        mtasts__io_send_all(s->conn.fd, cmd, strlen(cmd), s->conn.deadline);
     if (err == 0) {
         return MTASTS_OK;
     }
@@ -349,13 +346,13 @@ send_command(struct session *s, const char *step, const char *cmd)
         char limit[80];
         limit_text(s, limit, sizeof(limit));
         return end_before_starttls(s, MTASTS_ERR_TIMEOUT,
-                                   "%s: could not send to %s %s", step,
-                                   s->addr, limit);
+                                   "%s: could not send to %s %s", step, s->addr,
+                                   limit);
     }
     char text[96];
     mtasts__io_errno_text(err, text, sizeof(text));
-    return end_before_starttls(s, MTASTS_ERR_PROTOCOL,
-                               "%s: sending to %s: %s", step, s->addr, text);
+    return end_before_starttls(s, MTASTS_ERR_PROTOCOL, "%s: sending to %s: %s",
+                               step, s->addr, text);
 }
 
 /* QUIT without waiting for its reply (as Postfix does by default). */
@@ -370,8 +367,7 @@ quit_plain(struct session *s)
 
 /* Send a command and read its reply, which must have the code want. */
 static int
-command(struct session *s, const char *step, const char *cmd,
-        unsigned want)
+command(struct session *s, const char *step, const char *cmd, unsigned want)
 {
     int rc = MTASTS_OK;
     if (cmd != NULL) {
@@ -394,13 +390,14 @@ command(struct session *s, const char *step, const char *cmd,
     return check_nothing_more(s, step);
 }
 
-/* ---- TLS ------------------------------------------------------------------ */
+/* ---- TLS ------------------------------------------------------------------
+ */
 
 static int
 tls_config(struct session *s)
 {
-    int ret = mtasts__io_tls_setup(&s->tls, DRBG_PERSONAL,
-                                   sizeof(DRBG_PERSONAL) - 1);
+    int ret =
+        mtasts__io_tls_setup(&s->tls, DRBG_PERSONAL, sizeof(DRBG_PERSONAL) - 1);
     if (ret != 0) {
         char text[160];
         mtasts__io_tls_error_text(ret, text, sizeof(text));
@@ -489,8 +486,8 @@ judge_chain(struct session *s)
         n++;
     }
 #endif
-    int rc = mtasts__mx_check_chain(s->c, &s->ca->chain, s->a->now, der,
-                                    lens, n);
+    int rc =
+        mtasts__mx_check_chain(s->c, &s->ca->chain, s->a->now, der, lens, n);
     return rc == MTASTS_OK ? DONE : rc;
 }
 
@@ -505,7 +502,8 @@ quit_tls(struct session *s)
     (void)mbedtls_ssl_close_notify(&s->ssl);
 }
 
-/* ---- the session ------------------------------------------------------------ */
+/* ---- the session ------------------------------------------------------------
+ */
 
 /* From STARTTLS on: a refusal or a failed handshake is an outcome. */
 static int
@@ -520,16 +518,15 @@ starttls(struct session *s)
         reply_text(s, got, sizeof(got));
         quit_plain(s);
         return end_tls_failed(s, MTASTS_RPT_STARTTLS_NOT_SUPPORTED,
-                              "starttls-refused",
-                              "STARTTLS refused by %s: %s", s->addr, got);
+                              "starttls-refused", "STARTTLS refused by %s: %s",
+                              s->addr, got);
     }
     if (s->in_len > 0) {
         /* RFC 3207 §4.2: nothing may come before the TLS negotiation;
          * bytes here would be read as the peer's TLS. */
         char q[QUOTE_MAX];
         mtasts__smtp_quote(s->in, s->in_len, q, sizeof(q));
-        return end_tls_failed(s, MTASTS_RPT_VALIDATION_FAILURE,
-                              "tls-handshake",
+        return end_tls_failed(s, MTASTS_RPT_VALIDATION_FAILURE, "tls-handshake",
                               "%s sent %zu bytes after its 220 reply to "
                               "STARTTLS, before the TLS handshake: %s",
                               s->addr, s->in_len, q);
@@ -576,13 +573,11 @@ session_run(struct session *s)
     mark(s, MARK_EHLO);
     if (!s->reply.starttls) {
         quit_plain(s);
-        return end_tls_failed(s, MTASTS_RPT_STARTTLS_NOT_SUPPORTED,
-                              "starttls-not-offered",
-                              "%s does not offer STARTTLS (EHLO keywords: "
-                              "%s)",
-                              s->addr,
-                              s->reply.keywords[0] != '\0' ? s->reply.keywords
-                                                           : "none");
+        return end_tls_failed(
+            s, MTASTS_RPT_STARTTLS_NOT_SUPPORTED, "starttls-not-offered",
+            "%s does not offer STARTTLS (EHLO keywords: "
+            "%s)",
+            s->addr, s->reply.keywords[0] != '\0' ? s->reply.keywords : "none");
     }
     return starttls(s);
 }

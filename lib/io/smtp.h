@@ -37,12 +37,12 @@
 #define MTASTS__SMTP_WHY_MAX 160
 
 struct mtasts__smtp_reply {
-    bool done;         /* the last line was read */
-    unsigned code;     /* 200..559, set by the first complete line */
-    size_t lines;      /* complete lines */
-    bool starttls;     /* a line after the first has the EHLO keyword
-                        * STARTTLS, in any case (RFC 3207 §4) */
-    size_t first_len;  /* the first line, its line end removed */
+    bool done;        /* the last line was read */
+    unsigned code;    /* 200..559, set by the first complete line */
+    size_t lines;     /* complete lines */
+    bool starttls;    /* a line after the first has the EHLO keyword
+                       * STARTTLS, in any case (RFC 3207 §4) */
+    size_t first_len; /* the first line, its line end removed */
     unsigned char first[MTASTS__SMTP_LINE_MAX];
     /* the EHLO keywords of the lines after the first, upper case, space
      * separated, "..." when there were more than fit */
@@ -82,20 +82,20 @@ void mtasts__smtp_quote(const unsigned char *bytes, size_t len, char *out,
  * When each step ended, in microseconds of the monotonic clock from the
  * start (0: not reached). For the benchmark. */
 struct mtasts__smtp_times {
-    uint64_t connected;  /* TCP connection made */
-    uint64_t ehlo;       /* EHLO reply read */
-    uint64_t handshake;  /* STARTTLS reply and TLS handshake done */
-    uint64_t verified;   /* the chain judged */
+    uint64_t connected; /* TCP connection made */
+    uint64_t ehlo;      /* EHLO reply read */
+    uint64_t handshake; /* STARTTLS reply and TLS handshake done */
+    uint64_t verified;  /* the chain judged */
 };
 
 struct mtasts__smtp_args {
     const char *host;                   /* the MX, normalised: SNI, DNS */
     const struct mtasts__io_addr *addr; /* or NULL: resolve host */
     uint16_t port;
-    const char *helo;                   /* the EHLO name */
-    uint32_t step_ms;                   /* each reply, write, handshake */
-    int64_t now;                        /* verification time, Unix s */
-    struct mtasts__smtp_times *times;   /* may be NULL */
+    const char *helo;                 /* the EHLO name */
+    uint32_t step_ms;                 /* each reply, write, handshake */
+    int64_t now;                      /* verification time, Unix s */
+    struct mtasts__smtp_times *times; /* may be NULL */
 };
 
 /* Run one probe session with the connect and DNS timeouts and the trust
@@ -106,8 +106,7 @@ struct mtasts__smtp_args {
  * 2 x connect_ms + 5 x step_ms. Returns MTASTS_OK when c holds the
  * outcome (whatever it is), or MTASTS_ERR_NOMEM; MTASTS_ERR_IO when the
  * trust store cannot be loaded (c's reason says why). */
-int mtasts__smtp_probe(struct mtasts__io *io,
-                       const struct mtasts__smtp_args *a,
+int mtasts__smtp_probe(struct mtasts__io *io, const struct mtasts__smtp_args *a,
                        struct mtasts_mx_check *c);
 
 #endif

@@ -19,8 +19,8 @@
 #define PRINTF_LIKE(f, a)
 #endif
 
-static int fail(struct mtasts__smtp_reply *r, int status, const char *fmt,
-                ...) PRINTF_LIKE(3, 4);
+static int fail(struct mtasts__smtp_reply *r, int status, const char *fmt, ...)
+    PRINTF_LIKE(3, 4);
 
 static int
 fail(struct mtasts__smtp_reply *r, int status, const char *fmt, ...)
@@ -165,11 +165,11 @@ end_line(struct mtasts__smtp_reply *r, const unsigned char *s, size_t n)
         !mtasts__is(s[2], MTASTS__C_DIGIT)) {
         mtasts__smtp_quote(s, n, got, sizeof(got));
         return fail(r, MTASTS_ERR_SYNTAX,
-                    "line %zu: expected a three-digit reply code, got %s",
-                    no, got);
+                    "line %zu: expected a three-digit reply code, got %s", no,
+                    got);
     }
-    unsigned code = (unsigned)(s[0] - '0') * 100 +
-                    (unsigned)(s[1] - '0') * 10 + (unsigned)(s[2] - '0');
+    unsigned code = (unsigned)(s[0] - '0') * 100 + (unsigned)(s[1] - '0') * 10 +
+                    (unsigned)(s[2] - '0');
     if (s[0] < '2' || s[0] > '5' || s[1] > '5') {
         return fail(r, MTASTS_ERR_SYNTAX,
                     "line %zu: reply code %03u is not one of 200 to 559 "
@@ -179,8 +179,8 @@ end_line(struct mtasts__smtp_reply *r, const unsigned char *s, size_t n)
     if (n > 3 && s[3] != ' ' && s[3] != '-') {
         mtasts__smtp_quote(s + 3, 1, got, sizeof(got));
         return fail(r, MTASTS_ERR_SYNTAX,
-                    "line %zu: expected ' ' or '-' after the code, got %s",
-                    no, got);
+                    "line %zu: expected ' ' or '-' after the code, got %s", no,
+                    got);
     }
     for (size_t i = 4; i < n; i++) {
         if (s[i] < 0x20 && s[i] != '\t') {
@@ -216,8 +216,7 @@ end_line(struct mtasts__smtp_reply *r, const unsigned char *s, size_t n)
         return MTASTS_OK;
     }
     if (r->lines == MTASTS__SMTP_LINES_MAX) {
-        return fail(r, MTASTS_ERR_TOO_LARGE,
-                    "more than %d lines in one reply",
+        return fail(r, MTASTS_ERR_TOO_LARGE, "more than %d lines in one reply",
                     MTASTS__SMTP_LINES_MAX);
     }
     return MTASTS_OK;
@@ -249,8 +248,7 @@ mtasts__smtp_reply_feed(struct mtasts__smtp_reply *r, const void *data,
         }
         /* Room for the content and a CR: a longer line fails now, before
          * its end arrives (if ever). */
-        if (r->len == CONTENT_MAX + 1 ||
-            (r->len == CONTENT_MAX && b != '\r')) {
+        if (r->len == CONTENT_MAX + 1 || (r->len == CONTENT_MAX && b != '\r')) {
             return fail(r, MTASTS_ERR_TOO_LARGE,
                         "line %zu longer than %d bytes with its CRLF "
                         "(RFC 5321 §4.5.3.1.5)",

@@ -140,10 +140,9 @@ int
 mtasts__io_tls_setup(struct mtasts__io_tls *t, const char *personal,
                      size_t personal_len)
 {
-    int ret = mbedtls_ctr_drbg_seed(&t->drbg, mbedtls_entropy_func,
-                                    &t->entropy,
-                                    (const unsigned char *)personal,
-                                    personal_len);
+    int ret =
+        mbedtls_ctr_drbg_seed(&t->drbg, mbedtls_entropy_func, &t->entropy,
+                              (const unsigned char *)personal, personal_len);
     if (ret == 0) {
         ret = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_CLIENT,
                                           MBEDTLS_SSL_TRANSPORT_STREAM,

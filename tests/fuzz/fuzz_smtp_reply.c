@@ -63,8 +63,7 @@ read_all(const uint8_t *in, size_t len, const size_t *cuts, size_t ncuts,
         while (s->status == MTASTS_OK && s->replies < REPLIES_MAX) {
             size_t used = 0;
             s->status = mtasts__smtp_reply_feed(
-                &r, piece == NULL ? NULL : piece + off, to - from - off,
-                &used);
+                &r, piece == NULL ? NULL : piece + off, to - from - off, &used);
             FUZZ_CHECK(used <= to - from - off);
             off += used;
             s->used += used;

@@ -23,6 +23,9 @@
 #include <time.h>
 
 #include "mtasts/mtasts.h"
+#include "world_env.h"
+
+#define PROG "check_probe" /* in messages */
 
 /* Short timeouts keep the suite fast; the silent servers exceed them. */
 #define SMTP_TIMEOUT_MS 500
@@ -43,33 +46,14 @@ static struct {
     bool ipv6;
 } world;
 
-static const char *
-world_env(const char *name)
-{
-    const char *v = getenv(name);
-    if (v == NULL || *v == '\0') {
-        fprintf(stderr,
-                "check_probe: %s is not set; run me through "
-                "tests/integration/run.py\n",
-                name);
-        exit(77); /* meson: skipped */
-    }
-    return v;
-}
-
 static void
 world_load(void)
 {
-    world.resolver = world_env("MTASTS_WORLD_RESOLVER");
-    world.ca_file = world_env("MTASTS_WORLD_CA");
-    world.other_ca_file = world_env("MTASTS_WORLD_OTHER_CA");
-    long port = strtol(world_env("MTASTS_WORLD_SMTP_PORT"), NULL, 10);
-    if (port <= 0 || port > 65535) {
-        fprintf(stderr, "check_probe: bad MTASTS_WORLD_SMTP_PORT\n");
-        exit(EXIT_FAILURE);
-    }
-    world.smtp_port = (uint16_t)port;
-    world.ipv6 = strcmp(world_env("MTASTS_WORLD_IPV6"), "1") == 0;
+    world.resolver = world_env(PROG, "MTASTS_WORLD_RESOLVER");
+    world.ca_file = world_env(PROG, "MTASTS_WORLD_CA");
+    world.other_ca_file = world_env(PROG, "MTASTS_WORLD_OTHER_CA");
+    world.smtp_port = world_port(PROG, "MTASTS_WORLD_SMTP_PORT");
+    world.ipv6 = strcmp(world_env(PROG, "MTASTS_WORLD_IPV6"), "1") == 0;
 }
 
 static mtasts_ctx *
@@ -88,14 +72,6 @@ probe_ctx(const char *ca_file)
     return ctx;
 }
 
-static long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct outcome {
     int status;
     mtasts_mx_check *c;
@@ -107,9 +83,9 @@ probe_with(mtasts_ctx *ctx, const mtasts_policy *policy, const char *host,
            const char *addr, uint16_t port)
 {
     struct outcome o = {0, NULL, 0};
-    long t0 = now_ms();
+    long t0 = world_now_ms();
     o.status = mtasts_probe_mx(ctx, policy, host, addr, port, &o.c);
-    o.elapsed_ms = now_ms() - t0;
+    o.elapsed_ms = world_now_ms() - t0;
     ck_assert_msg(o.c != NULL, "%s: no check (status %s)", host,
                   mtasts_status_name(o.status));
     ck_assert_int_eq(mtasts_mx_check_status(o.c), o.status);
@@ -149,29 +125,28 @@ expect_probe(const char *ids, const char *host, const struct outcome *o,
     ck_assert_msg(failed == (reason[0] != '\0'), "%s %s: reason \"%s\"", ids,
                   host, reason);
     ck_assert_msg(strstr(reason, has) != NULL,
-                  "%s %s: reason \"%s\" does not say \"%s\"", ids, host,
-                  reason, has);
+                  "%s %s: reason \"%s\" does not say \"%s\"", ids, host, reason,
+                  has);
     const char *ip = mtasts_mx_check_ip(c);
     if (status == MTASTS_ERR_CONNECT) {
         ck_assert_msg(ip[0] == '\0', "%s %s: ip \"%s\" without a connection",
                       ids, host, ip);
     } else {
-        ck_assert_msg(strncmp(ip, "127.0.0.", 8) == 0 ||
-                          strcmp(ip, "::1") == 0,
+        ck_assert_msg(strncmp(ip, "127.0.0.", 8) == 0 || strcmp(ip, "::1") == 0,
                       "%s %s: ip \"%s\"", ids, host, ip);
         if (failed && status == MTASTS_OK) {
             /* a TLS failure names the address it talked to */
             ck_assert_msg(strstr(reason, ip) != NULL ||
                               strstr(reason, "certificate") != NULL,
-                          "%s %s: reason \"%s\" without %s", ids, host,
-                          reason, ip);
+                          "%s %s: reason \"%s\" without %s", ids, host, reason,
+                          ip);
         }
     }
 }
 
 static void
-check_case(const char *ids, const char *host, int status,
-           mtasts_rpt_result tls, const char *code, const char *has)
+check_case(const char *ids, const char *host, int status, mtasts_rpt_result tls,
+           const char *code, const char *has)
 {
     struct outcome o = probe(host);
     expect_probe(ids, host, &o, status, tls, code, has);
@@ -204,8 +179,8 @@ START_TEST(test_probe_valid_name_forms)
 {
     /* The name as an MTA may have it: any case, a final dot. */
     struct outcome o = probe("Valid.MX.test.");
-    expect_probe("R8461-4.1-a", "valid.mx.test", &o, MTASTS_OK,
-                 MTASTS_RPT_NONE, "", "");
+    expect_probe("R8461-4.1-a", "valid.mx.test", &o, MTASTS_OK, MTASTS_RPT_NONE,
+                 "", "");
     mtasts_mx_check_free(o.c);
 }
 END_TEST
@@ -214,8 +189,8 @@ START_TEST(test_probe_multiline)
 {
     /* R5321-4.2: multi-line banner and EHLO reply; STARTTLS in lower case
      * on an inner line of the EHLO reply (RFC 3207 §4). */
-    check_case("R8461-4-a", "multiline.mx.test", MTASTS_OK, MTASTS_RPT_NONE,
-               "", "");
+    check_case("R8461-4-a", "multiline.mx.test", MTASTS_OK, MTASTS_RPT_NONE, "",
+               "");
 }
 END_TEST
 
@@ -225,8 +200,8 @@ START_TEST(test_probe_ipv6)
         return; /* ::1 unusable here: the world has no v6.mx.test */
     }
     struct outcome o = probe("v6.mx.test");
-    expect_probe("R8461-4-a", "v6.mx.test", &o, MTASTS_OK, MTASTS_RPT_NONE,
-                 "", "");
+    expect_probe("R8461-4-a", "v6.mx.test", &o, MTASTS_OK, MTASTS_RPT_NONE, "",
+                 "");
     ck_assert_str_eq(mtasts_mx_check_ip(o.c), "::1");
     mtasts_mx_check_free(o.c);
 }
@@ -270,9 +245,9 @@ START_TEST(test_probe_policy_match)
     ck_assert(mtasts_mx_check_matches(o.c));
     ck_assert_int_eq(mtasts_mx_check_result(o.c), MTASTS_RPT_NONE);
     mtasts_verdict v;
-    ck_assert_int_eq(mtasts_decide(p, "valid.mx.test", mtasts_mx_check_tls(o.c),
-                                   0, &v),
-                     MTASTS_OK);
+    ck_assert_int_eq(
+        mtasts_decide(p, "valid.mx.test", mtasts_mx_check_tls(o.c), 0, &v),
+        MTASTS_OK);
     ck_assert_int_eq(v, MTASTS_VERDICT_DELIVER);
     mtasts_mx_check_free(o.c);
     mtasts_ctx_free(ctx);
@@ -295,9 +270,9 @@ START_TEST(test_probe_policy_mismatch)
                      MTASTS_RPT_VALIDATION_FAILURE);
     ck_assert_str_eq(mtasts_mx_check_reason_code(o.c), "mx-mismatch");
     mtasts_verdict v;
-    ck_assert_int_eq(mtasts_decide(p, "valid.mx.test", mtasts_mx_check_tls(o.c),
-                                   0, &v),
-                     MTASTS_OK);
+    ck_assert_int_eq(
+        mtasts_decide(p, "valid.mx.test", mtasts_mx_check_tls(o.c), 0, &v),
+        MTASTS_OK);
     ck_assert_int_eq(v, MTASTS_VERDICT_REFUSE);
     mtasts_mx_check_free(o.c);
     mtasts_ctx_free(ctx);
@@ -473,8 +448,7 @@ END_TEST
 START_TEST(test_probe_garbage_banner)
 {
     check_case("R8461-5.1-d", "garbage.mx.test", MTASTS_ERR_PROTOCOL,
-               MTASTS_RPT_NONE, "",
-               "banner: not an SMTP reply from 127.0.0.");
+               MTASTS_RPT_NONE, "", "banner: not an SMTP reply from 127.0.0.");
     check_case("R8461-5.1-d", "garbage.mx.test", MTASTS_ERR_PROTOCOL,
                MTASTS_RPT_NONE, "",
                "line 1: expected a three-digit reply code, got "
@@ -504,25 +478,26 @@ START_TEST(test_probe_no_address)
 }
 END_TEST
 
-/* ---- arguments ------------------------------------------------------------ */
+/* ---- arguments ------------------------------------------------------------
+ */
 
 START_TEST(test_probe_invalid_arguments)
 {
     mtasts_ctx *ctx = probe_ctx(world.ca_file);
     mtasts_mx_check *c = (mtasts_mx_check *)&world; /* must become NULL */
     const uint16_t port = world.smtp_port;
-    ck_assert_int_eq(mtasts_probe_mx(NULL, NULL, "valid.mx.test", NULL, port,
-                                     &c),
-                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(
+        mtasts_probe_mx(NULL, NULL, "valid.mx.test", NULL, port, &c),
+        MTASTS_ERR_INVALID);
     ck_assert_ptr_null(c);
     ck_assert_int_eq(mtasts_probe_mx(ctx, NULL, NULL, NULL, port, &c),
                      MTASTS_ERR_INVALID);
-    ck_assert_int_eq(mtasts_probe_mx(ctx, NULL, "valid.mx.test", NULL, port,
-                                     NULL),
-                     MTASTS_ERR_INVALID);
-    static const char *const bad_hosts[] = {"", ".", "a..b", "-a.test",
-                                            "[127.0.0.1]", "b\xc3\xbc.test",
-                                            "a b.test"};
+    ck_assert_int_eq(
+        mtasts_probe_mx(ctx, NULL, "valid.mx.test", NULL, port, NULL),
+        MTASTS_ERR_INVALID);
+    static const char *const bad_hosts[] = {
+        "",        ".", "a..b", "-a.test", "[127.0.0.1]", "b\xc3\xbc.test",
+        "a b.test"};
     for (size_t i = 0; i < sizeof(bad_hosts) / sizeof(bad_hosts[0]); i++) {
         c = (mtasts_mx_check *)&world;
         ck_assert_msg(mtasts_probe_mx(ctx, NULL, bad_hosts[i], NULL, port,
@@ -530,14 +505,13 @@ START_TEST(test_probe_invalid_arguments)
                       "host \"%s\"", bad_hosts[i]);
         ck_assert_ptr_null(c);
     }
-    static const char *const bad_addrs[] = {"", "valid.mx.test", "[::1]",
-                                            "127.0.0.1:25", "127.0.0",
-                                            "::1%lo", "256.0.0.1"};
+    static const char *const bad_addrs[] = {
+        "",        "valid.mx.test", "[::1]",    "127.0.0.1:25",
+        "127.0.0", "::1%lo",        "256.0.0.1"};
     for (size_t i = 0; i < sizeof(bad_addrs) / sizeof(bad_addrs[0]); i++) {
         c = (mtasts_mx_check *)&world;
-        ck_assert_msg(mtasts_probe_mx(ctx, NULL, "valid.mx.test",
-                                      bad_addrs[i], port,
-                                      &c) == MTASTS_ERR_INVALID,
+        ck_assert_msg(mtasts_probe_mx(ctx, NULL, "valid.mx.test", bad_addrs[i],
+                                      port, &c) == MTASTS_ERR_INVALID,
                       "addr \"%s\"", bad_addrs[i]);
         ck_assert_ptr_null(c);
     }

@@ -117,8 +117,8 @@ check_row(const struct td_file *f, const struct td_row *r, const char *way,
                   ROW "%s: keywords \"%s\"", ROW_ARGS(f, r), way,
                   o->r.keywords);
     if (want != MTASTS_OK) {
-        ck_assert_msg(!o->r.done, ROW "%s: done after an error",
-                      ROW_ARGS(f, r), way);
+        ck_assert_msg(!o->r.done, ROW "%s: done after an error", ROW_ARGS(f, r),
+                      way);
         ck_assert_msg(strstr(o->r.why, r->field[8]) != NULL,
                       ROW "%s: message \"%s\" lacks \"%s\"", ROW_ARGS(f, r),
                       way, o->r.why, r->field[8]);
@@ -239,8 +239,7 @@ make_lines(size_t n, bool last, size_t *len_out)
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         bool end = last && i + 1 == n;
-        o += (size_t)sprintf(buf + o, end ? "250 END\r\n" : "250-K%zu\r\n",
-                             i);
+        o += (size_t)sprintf(buf + o, end ? "250 END\r\n" : "250-K%zu\r\n", i);
     }
     *len_out = o;
     return buf;
@@ -294,9 +293,9 @@ START_TEST(test_smtp_byte_in_text)
         ck_assert_ptr_nonnull(strstr(o.r.why, "a CR not followed by LF"));
     } else {
         ck_assert_int_eq(o.status, MTASTS_ERR_SYNTAX);
-        ck_assert_msg(strstr(o.r.why, b == 0x7f ? "DEL byte"
-                                                : "control byte 0x") != NULL,
-                      "byte 0x%02x: %s", b, o.r.why);
+        ck_assert_msg(
+            strstr(o.r.why, b == 0x7f ? "DEL byte" : "control byte 0x") != NULL,
+            "byte 0x%02x: %s", b, o.r.why);
     }
 }
 END_TEST
@@ -374,10 +373,10 @@ static const struct {
     const char *text;
     bool want;
 } keyword_cases[] = {
-    {"STARTTLS", true},   {"starttls", true},     {"StartTLS", true},
-    {"STARTTLS x", true}, {"STARTTLS ", true},    {"STARTTLSX", false},
-    {"STARTTL", false},   {"", false},            {" STARTTLS", false},
-    {"STARTTLS\t", false}, {"XSTARTTLS", false},  {"8BITMIME", false},
+    {"STARTTLS", true},    {"starttls", true},   {"StartTLS", true},
+    {"STARTTLS x", true},  {"STARTTLS ", true},  {"STARTTLSX", false},
+    {"STARTTL", false},    {"", false},          {" STARTTLS", false},
+    {"STARTTLS\t", false}, {"XSTARTTLS", false}, {"8BITMIME", false},
 };
 
 START_TEST(test_smtp_ehlo_keyword)
@@ -419,11 +418,11 @@ static const struct {
     {"", 0, 64, "\"\""},
     {"a\"b\\c", 5, 64, "\"a\\\"b\\\\c\""},
     {"\x00\x1b\x7f\xff", 4, 64, "\"\\x00\\x1b\\x7f\\xff\""},
-    {"abcdef", 6, 9, "\"abcdef\""},    /* exactly fits: 8 and the NUL */
-    {"abcdefg", 7, 9, "\"abc...\""},   /* one more: cut */
-    {"abcdefg", 7, 6, "\"...\""},      /* the least room */
-    {"abcdefg", 7, 5, ""},             /* not even that */
-    {"a\xff", 2, 7, "\"a...\""},       /* an escape is never split */
+    {"abcdef", 6, 9, "\"abcdef\""},  /* exactly fits: 8 and the NUL */
+    {"abcdefg", 7, 9, "\"abc...\""}, /* one more: cut */
+    {"abcdefg", 7, 6, "\"...\""},    /* the least room */
+    {"abcdefg", 7, 5, ""},           /* not even that */
+    {"a\xff", 2, 7, "\"a...\""},     /* an escape is never split */
     {"a\xff", 2, 8, "\"a\\xff\""},
 };
 
