@@ -1,7 +1,7 @@
 /* Unit tests of MX verification and delivery decisions (RFC 8461 §4, §5):
  * mtasts_verify_mx() on certificate chains made at test time by
- * tests/unit/gen_mx_certs.py (which runs this program with MTASTS_MX_CERTS
- * set), and mtasts_decide() in every mode.
+ * tests/unit/gen_mx_certs.py (run by main() into a temporary directory
+ * unless MTASTS_MX_CERTS names one), and mtasts_decide() in every mode.
  *
  * The library's clock is pinned to the generator's reference time, so the
  * outcome never depends on the day the tests run.
@@ -723,8 +723,42 @@ mxverify_suite(void)
     return s;
 }
 
+/* Make the certificates (python3-cryptography) unless MTASTS_MX_CERTS
+ * names a directory that has them; *tmp receives a directory to remove. */
+static bool
+make_certs(char *tmp, size_t size)
+{
+    const char *dir = getenv("MTASTS_MX_CERTS");
+    if (dir != NULL && dir[0] != '\0') {
+        return true;
+    }
+    snprintf(tmp, size, "%s", "/tmp/mtasts-mx-certs.XXXXXX");
+    if (mkdtemp(tmp) == NULL) {
+        perror("mkdtemp");
+        tmp[0] = '\0';
+        return false;
+    }
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd), "'%s' '%s' --out '%s'", MTASTS_TEST_PYTHON,
+             MTASTS_GEN_MX_CERTS, tmp);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "failed: %s\n", cmd);
+        return false;
+    }
+    return setenv("MTASTS_MX_CERTS", tmp, 1) == 0;
+}
+
 int
 main(void)
 {
-    return harness_run(mxverify_suite());
+    char tmp[64] = "";
+    int rc = make_certs(tmp, sizeof(tmp)) ? harness_run(mxverify_suite()) : 1;
+    if (tmp[0] != '\0') {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+        if (system(cmd) != 0) {
+            fprintf(stderr, "could not remove %s\n", tmp);
+        }
+    }
+    return rc;
 }

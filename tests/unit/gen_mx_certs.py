@@ -1,13 +1,16 @@
 #!/usr/bin/python3
-"""Make the certificates of the MX verification tests, then run a program.
+"""Make the certificates of the MX verification tests.
 
-    gen_mx_certs.py PROGRAM [ARGS...]
+    gen_mx_certs.py --out DIR           write them into DIR (which exists)
+    gen_mx_certs.py PROGRAM [ARGS...]   into a temporary directory, then run
+                                        PROGRAM with MTASTS_MX_CERTS set to it
 
-Generates, in a fresh temporary directory, a test PKI around a fixed
-reference time (NOW below, which the tests give the library as its clock),
-sets MTASTS_MX_CERTS to the directory, runs PROGRAM and removes the
-directory. Each certificate is written as NAME.der; the trust store the
-tests load is ca.pem (the RSA and the ECDSA test roots, nothing else).
+Generates a test PKI around a fixed reference time (NOW below, which the
+tests give the library as its clock). Each certificate is written as
+NAME.der; the trust store the tests load is ca.pem (the RSA and the ECDSA
+test roots, nothing else). tests/unit/check_mxverify.c calls the --out form
+itself (so that a test wrapper such as valgrind wraps the test, not
+Python); the benchmark uses the second form.
 
 Needs the Debian package python3-cryptography (run with /usr/bin/python3:
 the python3 first on PATH may not see Debian's packages).
@@ -167,6 +170,12 @@ def main():
     if len(sys.argv) < 2:
         sys.stderr.write(__doc__)
         return 64
+    if sys.argv[1] == "--out":
+        if len(sys.argv) != 3 or not os.path.isdir(sys.argv[2]):
+            sys.stderr.write(__doc__)
+            return 64
+        generate(sys.argv[2])
+        return 0
     out = tempfile.mkdtemp(prefix="mtasts-mx-certs.")
     try:
         generate(out)
