@@ -9,18 +9,12 @@
  * trickles one byte at a time cannot hold the thread longer. Redirects are
  * never followed and no conditional request is made (§3.3). */
 #include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
-#include <mbedtls/error.h>
-#include <mbedtls/net_sockets.h>
 #include <mbedtls/ssl.h>
-#include <mbedtls/version.h>
 #include <mbedtls/x509.h>
 
 #include "io/http.h"
@@ -44,19 +38,13 @@ struct fetch {
     uint64_t start;
     uint64_t deadline; /* of the whole fetch */
 
-    /* the connection being tried */
-    int fd;
-    uint64_t io_deadline; /* bounds every socket wait */
-    bool timed_out;
-    bool peer_closed;
-    int sys_err;
+    /* the connection being tried; conn.deadline bounds every socket wait */
+    struct mtasts__io_conn conn;
     char addr[ADDR_TEXT_MAX];
 
     /* TLS */
     struct mtasts__io_ca *ca;
-    mbedtls_entropy_context entropy;
-    mbedtls_ctr_drbg_context drbg;
-    mbedtls_ssl_config conf;
+    struct mtasts__io_tls tls;
     mbedtls_ssl_context ssl;
     bool ssl_ready;
     struct mtasts__verify_name name;
@@ -84,154 +72,27 @@ fail(struct fetch *f, int status, const char *fmt, ...)
     return status;
 }
 
-static void
-tls_error_text(int ret, char *out, size_t size)
-{
-#if defined(MBEDTLS_ERROR_C)
-    char text[128];
-    mbedtls_strerror(ret, text, sizeof(text));
-    snprintf(out, size, "%s (-0x%04x)", text, (unsigned)-ret);
-#else
-    snprintf(out, size, "mbedTLS error -0x%04x", (unsigned)-ret);
-#endif
-}
-
-/* ---- socket I/O for mbedTLS, bounded by f->io_deadline ---------------- */
-
-static int
-bio_send(void *ctx, const unsigned char *buf, size_t len)
-{
-    struct fetch *f = ctx;
-    /* Bounded by the deadline: every turn that does not send waits. */
-    for (;;) {
-        ssize_t n = send(f->fd, buf, len, MSG_NOSIGNAL);
-        if (n >= 0) {
-            return (int)n;
-        }
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            f->sys_err = errno;
-            return errno == EPIPE || errno == ECONNRESET
-                       ? MBEDTLS_ERR_NET_CONN_RESET
-                       : MBEDTLS_ERR_NET_SEND_FAILED;
-        }
-        int w = mtasts__io_wait(f->fd, POLLOUT, f->io_deadline);
-        if (w <= 0) {
-            f->timed_out = w == 0;
-            f->sys_err = w == 0 ? ETIMEDOUT : errno;
-            return w == 0 ? MBEDTLS_ERR_SSL_TIMEOUT
-                          : MBEDTLS_ERR_NET_SEND_FAILED;
-        }
-    }
-}
-
-static int
-bio_recv(void *ctx, unsigned char *buf, size_t len)
-{
-    struct fetch *f = ctx;
-    for (;;) {
-        ssize_t n = recv(f->fd, buf, len, 0);
-        if (n > 0) {
-            return (int)n;
-        }
-        if (n == 0) {
-            f->peer_closed = true;
-            return 0;
-        }
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            f->sys_err = errno;
-            return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET
-                                       : MBEDTLS_ERR_NET_RECV_FAILED;
-        }
-        int w = mtasts__io_wait(f->fd, POLLIN, f->io_deadline);
-        if (w <= 0) {
-            f->timed_out = w == 0;
-            f->sys_err = w == 0 ? ETIMEDOUT : errno;
-            return w == 0 ? MBEDTLS_ERR_SSL_TIMEOUT
-                          : MBEDTLS_ERR_NET_RECV_FAILED;
-        }
-    }
-}
-
 /* ---- TLS set-up ---------------------------------------------------------- */
 
 static const char *alpn_list[] = {"http/1.1", NULL};
 
-/* Key exchange groups, fastest first. mbedTLS 2.28 offers the curves
- * strongest first (secp521r1), and a server that honours the client's
- * order then costs each handshake several milliseconds of P-521. */
-#if MBEDTLS_VERSION_NUMBER >= 0x03010000
-#define HAVE_GROUP_LIST 1
-static const uint16_t group_list[] = {
-#if defined(MBEDTLS_ECP_DP_CURVE25519_ENABLED)
-    MBEDTLS_SSL_IANA_TLS_GROUP_X25519,
-#endif
-#if defined(MBEDTLS_ECP_DP_SECP256R1_ENABLED)
-    MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
-#endif
-#if defined(MBEDTLS_ECP_DP_SECP384R1_ENABLED)
-    MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1,
-#endif
-#if defined(MBEDTLS_ECP_DP_SECP521R1_ENABLED)
-    MBEDTLS_SSL_IANA_TLS_GROUP_SECP521R1,
-#endif
-    MBEDTLS_SSL_IANA_TLS_GROUP_NONE};
-#elif defined(MBEDTLS_ECP_C)
-#define HAVE_CURVE_LIST 1
-static const mbedtls_ecp_group_id curve_list[] = {
-#if defined(MBEDTLS_ECP_DP_CURVE25519_ENABLED)
-    MBEDTLS_ECP_DP_CURVE25519,
-#endif
-#if defined(MBEDTLS_ECP_DP_SECP256R1_ENABLED)
-    MBEDTLS_ECP_DP_SECP256R1,
-#endif
-#if defined(MBEDTLS_ECP_DP_SECP384R1_ENABLED)
-    MBEDTLS_ECP_DP_SECP384R1,
-#endif
-#if defined(MBEDTLS_ECP_DP_SECP521R1_ENABLED)
-    MBEDTLS_ECP_DP_SECP521R1,
-#endif
-    MBEDTLS_ECP_DP_NONE};
-#endif
-
 static int
 tls_config(struct fetch *f)
 {
-    char text[160];
-    int ret = mbedtls_ctr_drbg_seed(
-        &f->drbg, mbedtls_entropy_func, &f->entropy,
-        (const unsigned char *)DRBG_PERSONAL, sizeof(DRBG_PERSONAL) - 1);
-    if (ret == 0) {
-        ret = mbedtls_ssl_config_defaults(&f->conf, MBEDTLS_SSL_IS_CLIENT,
-                                          MBEDTLS_SSL_TRANSPORT_STREAM,
-                                          MBEDTLS_SSL_PRESET_DEFAULT);
-    }
+    int ret = mtasts__io_tls_setup(&f->tls, DRBG_PERSONAL,
+                                   sizeof(DRBG_PERSONAL) - 1);
     if (ret != 0) {
-        tls_error_text(ret, text, sizeof(text));
+        char text[160];
+        mtasts__io_tls_error_text(ret, text, sizeof(text));
         return fail(f, MTASTS_ERR_FETCH, "TLS set-up failed: %s", text);
     }
-    /* TLS 1.2 at least (RFC 8461 §7.2, RFC 7525 §3.1.1). */
-#if MBEDTLS_VERSION_NUMBER >= 0x03020000
-    mbedtls_ssl_conf_min_tls_version(&f->conf, MBEDTLS_SSL_VERSION_TLS1_2);
-#else
-    mbedtls_ssl_conf_min_version(&f->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-                                 MBEDTLS_SSL_MINOR_VERSION_3);
-#endif
-    mbedtls_ssl_conf_authmode(&f->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-    mbedtls_ssl_conf_ca_chain(&f->conf, &f->ca->chain, NULL);
+    mbedtls_ssl_config *conf = &f->tls.conf;
+    mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    mbedtls_ssl_conf_ca_chain(conf, &f->ca->chain, NULL);
     /* Our own name check replaces mbedTLS's, which falls back to the CN. */
-    mbedtls_ssl_conf_verify(&f->conf, mtasts__verify_name_cb, &f->name);
-    mbedtls_ssl_conf_rng(&f->conf, mbedtls_ctr_drbg_random, &f->drbg);
-#if defined(HAVE_GROUP_LIST)
-    mbedtls_ssl_conf_groups(&f->conf, group_list);
-#elif defined(HAVE_CURVE_LIST)
-    mbedtls_ssl_conf_curves(&f->conf, curve_list);
-#endif
+    mbedtls_ssl_conf_verify(conf, mtasts__verify_name_cb, &f->name);
 #if defined(MBEDTLS_SSL_ALPN)
-    mbedtls_ssl_conf_alpn_protocols(&f->conf, alpn_list);
-#endif
-#if defined(MBEDTLS_SSL_SESSION_TICKETS)
-    mbedtls_ssl_conf_session_tickets(&f->conf,
-                                     MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+    mbedtls_ssl_conf_alpn_protocols(conf, alpn_list);
 #endif
     return MTASTS_OK;
 }
@@ -243,9 +104,9 @@ attempt_close(struct fetch *f)
         mbedtls_ssl_free(&f->ssl);
         f->ssl_ready = false;
     }
-    if (f->fd >= 0) {
-        close(f->fd);
-        f->fd = -1;
+    if (f->conn.fd >= 0) {
+        close(f->conn.fd);
+        f->conn.fd = -1;
     }
 }
 
@@ -253,7 +114,7 @@ attempt_close(struct fetch *f)
 static int
 fail_timeout(struct fetch *f, const char *during)
 {
-    if (f->io_deadline >= f->deadline) {
+    if (f->conn.deadline >= f->deadline) {
         return fail(f, MTASTS_ERR_FETCH,
                     "fetch timeout after %u ms %s %s", f->io->fetch_ms,
                     during, f->addr);
@@ -274,19 +135,19 @@ handshake_failed(struct fetch *f, int ret)
         return fail(f, MTASTS_ERR_WEBPKI, "certificate of %s rejected (%s)",
                     f->addr, what);
     }
-    if (f->timed_out) {
+    if (f->conn.timed_out) {
         return fail_timeout(f, "in the TLS handshake with");
     }
-    if (f->peer_closed || ret == MBEDTLS_ERR_SSL_CONN_EOF) {
+    if (f->conn.peer_closed || ret == MBEDTLS_ERR_SSL_CONN_EOF) {
         return fail(f, MTASTS_ERR_FETCH,
                     "%s closed the connection in the TLS handshake", f->addr);
     }
-    if (f->sys_err != 0) {
-        mtasts__io_errno_text(f->sys_err, text, sizeof(text));
+    if (f->conn.sys_err != 0) {
+        mtasts__io_errno_text(f->conn.sys_err, text, sizeof(text));
         return fail(f, MTASTS_ERR_FETCH, "TLS handshake with %s: %s", f->addr,
                     text);
     }
-    tls_error_text(ret, text, sizeof(text));
+    mtasts__io_tls_error_text(ret, text, sizeof(text));
     return fail(f, MTASTS_ERR_FETCH, "TLS handshake with %s failed: %s",
                 f->addr, text);
 }
@@ -322,13 +183,13 @@ attempt(struct fetch *f, const struct mtasts__io_addr *a)
     char ip[MTASTS__IO_IP_TEXT_MAX];
     mtasts__io_addr_ip(a, ip);
     snprintf(f->addr, sizeof(f->addr), "%s port %u", ip, (unsigned)f->port);
-    f->timed_out = false;
-    f->peer_closed = false;
-    f->sys_err = 0;
+    f->conn.timed_out = false;
+    f->conn.peer_closed = false;
+    f->conn.sys_err = 0;
     uint64_t limit = mtasts__io_now_ms() + f->io->connect_ms;
-    f->io_deadline = limit < f->deadline ? limit : f->deadline;
+    f->conn.deadline = limit < f->deadline ? limit : f->deadline;
 
-    int err = mtasts__io_connect(a, SOCK_STREAM, f->io_deadline, &f->fd);
+    int err = mtasts__io_connect(a, SOCK_STREAM, f->conn.deadline, &f->conn.fd);
     if (err == ETIMEDOUT) {
         return fail_timeout(f, "connecting to");
     }
@@ -340,28 +201,19 @@ attempt(struct fetch *f, const struct mtasts__io_addr *a)
     mbedtls_ssl_init(&f->ssl);
     f->ssl_ready = true;
     mtasts__verify_name_init(&f->name, f->host);
-    int ret = mbedtls_ssl_setup(&f->ssl, &f->conf);
+    int ret = mbedtls_ssl_setup(&f->ssl, &f->tls.conf);
     if (ret == 0) {
         ret = mbedtls_ssl_set_hostname(&f->ssl, f->host); /* SNI, §7.1 */
     }
     if (ret != 0) {
         char text[160];
-        tls_error_text(ret, text, sizeof(text));
+        mtasts__io_tls_error_text(ret, text, sizeof(text));
         return fail(f, MTASTS_ERR_FETCH, "TLS set-up failed: %s", text);
     }
-    mbedtls_ssl_set_bio(&f->ssl, f, bio_send, bio_recv, NULL);
-    /* The BIO waits itself; WANT_* only comes back if mbedTLS asks again
-     * without I/O, and the deadline still bounds the loop. */
-    do {
-        ret = mbedtls_ssl_handshake(&f->ssl);
-    } while ((ret == MBEDTLS_ERR_SSL_WANT_READ ||
-              ret == MBEDTLS_ERR_SSL_WANT_WRITE) &&
-             mtasts__io_ms_left(f->io_deadline) > 0);
+    mbedtls_ssl_set_bio(&f->ssl, &f->conn, mtasts__io_bio_send,
+                        mtasts__io_bio_recv, NULL);
+    ret = mtasts__io_tls_handshake(&f->ssl, &f->conn);
     if (ret != 0) {
-        if (ret == MBEDTLS_ERR_SSL_WANT_READ ||
-            ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
-            f->timed_out = true;
-        }
         return handshake_failed(f, ret);
     }
     return check_peer_name(f);
@@ -389,7 +241,7 @@ send_request(struct fetch *f, const char *path)
     if (n < 0 || (size_t)n >= sizeof(request)) {
         return fail(f, MTASTS_ERR_FETCH, "request too long");
     }
-    f->io_deadline = f->deadline;
+    f->conn.deadline = f->deadline;
     size_t done = 0;
     /* Each turn writes or waits; the deadline bounds the waiting. */
     while (done < (size_t)n) {
@@ -404,12 +256,12 @@ send_request(struct fetch *f, const char *path)
             mtasts__io_ms_left(f->deadline) > 0) {
             continue;
         }
-        if (f->timed_out || ret == MBEDTLS_ERR_SSL_WANT_READ ||
+        if (f->conn.timed_out || ret == MBEDTLS_ERR_SSL_WANT_READ ||
             ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
             return fail_timeout(f, "sending the request to");
         }
         char text[160];
-        tls_error_text(ret, text, sizeof(text));
+        mtasts__io_tls_error_text(ret, text, sizeof(text));
         return fail(f, MTASTS_ERR_FETCH, "sending the request to %s: %s",
                     f->addr, text);
     }
@@ -475,7 +327,7 @@ read_response(struct fetch *f)
      * ends; the deadline check bounds turns that read nothing. */
     for (;;) {
         if (mtasts__io_ms_left(f->deadline) == 0) {
-            f->timed_out = true;
+            f->conn.timed_out = true;
             return fail_timeout(f, "reading the response from");
         }
         int ret = mbedtls_ssl_read(&f->ssl, buf, sizeof(buf));
@@ -504,14 +356,14 @@ read_response(struct fetch *f)
         if (ret == 0 || ret == MBEDTLS_ERR_SSL_CONN_EOF) {
             return response_end(f, false);
         }
-        if (f->timed_out) {
+        if (f->conn.timed_out) {
             return fail_timeout(f, "reading the response from");
         }
         char text[160];
-        if (f->sys_err != 0) {
-            mtasts__io_errno_text(f->sys_err, text, sizeof(text));
+        if (f->conn.sys_err != 0) {
+            mtasts__io_errno_text(f->conn.sys_err, text, sizeof(text));
         } else {
-            tls_error_text(ret, text, sizeof(text));
+            mtasts__io_tls_error_text(ret, text, sizeof(text));
         }
         return fail(f, MTASTS_ERR_FETCH, "reading the response from %s: %s",
                     f->addr, text);
@@ -631,19 +483,15 @@ mtasts__io_https_get(mtasts_req *req, const char *host, uint16_t port,
     f->port = port;
     f->start = mtasts__io_now_ms();
     f->deadline = f->start + io->fetch_ms;
-    f->fd = -1;
-    mbedtls_entropy_init(&f->entropy);
-    mbedtls_ctr_drbg_init(&f->drbg);
-    mbedtls_ssl_config_init(&f->conf);
+    f->conn.fd = -1;
+    mtasts__io_tls_init(&f->tls);
     mtasts__verify_name_init(&f->name, host);
     mtasts__http_init(&f->http, io->body_max, on_head, on_body, f);
 
     int rc = fetch_run(f, path);
 
     attempt_close(f);
-    mbedtls_ssl_config_free(&f->conf);
-    mbedtls_ctr_drbg_free(&f->drbg);
-    mbedtls_entropy_free(&f->entropy);
+    mtasts__io_tls_free(&f->tls);
     mtasts__io_ca_put(io, f->ca);
     if (rc != MTASTS_OK && rc != MTASTS_ERR_WEBPKI && rc != MTASTS_ERR_NOMEM &&
         rc != MTASTS_ERR_IO) {

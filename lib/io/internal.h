@@ -1,5 +1,6 @@
 /* Shared by the files of lib/io only: the I/O state, the trust store,
- * addresses, deadlines and the address lookup of the HTTPS client. */
+ * addresses, deadlines, the address lookup and the TLS client plumbing of
+ * the HTTPS client and the SMTP probe. */
 #ifndef MTASTS_IO_INTERNAL_H
 #define MTASTS_IO_INTERNAL_H
 
@@ -10,6 +11,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
 #include "io/io.h"
@@ -59,6 +63,11 @@ void mtasts__io_addr_ip(const struct mtasts__io_addr *a,
 uint16_t mtasts__io_addr_port(const struct mtasts__io_addr *a);
 void mtasts__io_addr_set_port(struct mtasts__io_addr *a, uint16_t port);
 
+/* An IPv4 or IPv6 address literal in text ("192.0.2.1", "2001:db8::1"; no
+ * brackets, no zone) and a port. MTASTS_OK, or MTASTS_ERR_INVALID. */
+int mtasts__io_addr_parse(const char *ip, uint16_t port,
+                          struct mtasts__io_addr *out);
+
 /* ---- net.c --------------------------------------------------------------- */
 
 /* Milliseconds left before deadline, for poll(): 0 when past it. */
@@ -85,6 +94,48 @@ void mtasts__io_errno_text(int err, char *out, size_t size);
 /* Read exactly len bytes before the deadline: 0, an errno value
  * (ETIMEDOUT), or -1 when the peer closed first. */
 int mtasts__io_recv_all(int fd, void *data, size_t len, uint64_t deadline);
+
+/* ---- tls.c --------------------------------------------------------------- */
+
+/* One connection's socket as the mbedTLS BIO sees it: every wait of
+ * mtasts__io_bio_send/_recv ends by deadline, and what ended a call is
+ * recorded for the caller's reason. */
+struct mtasts__io_conn {
+    int fd;            /* connected, non-blocking */
+    uint64_t deadline; /* bounds every socket wait */
+    bool timed_out;
+    bool peer_closed;
+    int sys_err;
+};
+
+/* mbedTLS BIO callbacks; ctx is a struct mtasts__io_conn. */
+int mtasts__io_bio_send(void *ctx, const unsigned char *buf, size_t len);
+int mtasts__io_bio_recv(void *ctx, unsigned char *buf, size_t len);
+
+/* An mbedTLS error as "text (-0xNNNN)". */
+void mtasts__io_tls_error_text(int ret, char *out, size_t size);
+
+/* The client configuration of one fetch or probe and its RNG. */
+struct mtasts__io_tls {
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+    mbedtls_ssl_config conf;
+};
+
+void mtasts__io_tls_init(struct mtasts__io_tls *t);
+void mtasts__io_tls_free(struct mtasts__io_tls *t);
+
+/* Seed the RNG (personal: a per-use string) and set the client defaults
+ * both uses share: TLS 1.2 or later, x25519 and P-256 first, no session
+ * tickets. The caller sets the authentication mode and the rest. 0 or an
+ * mbedTLS error. */
+int mtasts__io_tls_setup(struct mtasts__io_tls *t, const char *personal,
+                         size_t personal_len);
+
+/* Run the handshake of ssl (its BIO set to c) until it ends or c's
+ * deadline passes; 0 or the mbedTLS error, c->timed_out set on a timeout. */
+int mtasts__io_tls_handshake(mbedtls_ssl_context *ssl,
+                             struct mtasts__io_conn *c);
 
 /* ---- dns.c --------------------------------------------------------------- */
 

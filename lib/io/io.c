@@ -97,6 +97,26 @@ mtasts__io_addr_set_port(struct mtasts__io_addr *a, uint16_t port)
     }
 }
 
+int
+mtasts__io_addr_parse(const char *ip, uint16_t port,
+                      struct mtasts__io_addr *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&out->sa;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->sa;
+    if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        out->len = sizeof(*v4);
+    } else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        out->len = sizeof(*v6);
+    } else {
+        return MTASTS_ERR_INVALID;
+    }
+    mtasts__io_addr_set_port(out, port);
+    return MTASTS_OK;
+}
+
 /* ---- life cycle and options ------------------------------------------- */
 
 int
@@ -166,20 +186,7 @@ parse_resolver(const char *text, struct mtasts__io_addr *out)
             return MTASTS_ERR_INVALID;
         }
     }
-    memset(out, 0, sizeof(*out));
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&out->sa;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->sa;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        out->len = sizeof(*v4);
-    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        out->len = sizeof(*v6);
-    } else {
-        return MTASTS_ERR_INVALID;
-    }
-    mtasts__io_addr_set_port(out, (uint16_t)port);
-    return MTASTS_OK;
+    return mtasts__io_addr_parse(host, (uint16_t)port, out);
 }
 
 int

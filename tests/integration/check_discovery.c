@@ -23,6 +23,9 @@
 #include <time.h>
 
 #include "mtasts/mtasts.h"
+#include "world_env.h"
+
+#define PROG "check_discovery" /* in messages */
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -49,34 +52,15 @@ static struct {
 
 /* ---- the world ----------------------------------------------------------- */
 
-static const char *
-world_env(const char *name)
-{
-    const char *v = getenv(name);
-    if (v == NULL || *v == '\0') {
-        fprintf(stderr,
-                "check_discovery: %s is not set; run me through "
-                "tests/integration/run.py\n",
-                name);
-        exit(77); /* meson: skipped */
-    }
-    return v;
-}
-
 static void
 world_load(void)
 {
-    world.resolver = world_env("MTASTS_WORLD_RESOLVER");
-    world.dead_resolver = world_env("MTASTS_WORLD_DEAD_RESOLVER");
-    world.ca_file = world_env("MTASTS_WORLD_CA");
-    world.other_ca_file = world_env("MTASTS_WORLD_OTHER_CA");
-    long port = strtol(world_env("MTASTS_WORLD_HTTPS_PORT"), NULL, 10);
-    if (port <= 0 || port > 65535) {
-        fprintf(stderr, "check_discovery: bad MTASTS_WORLD_HTTPS_PORT\n");
-        exit(EXIT_FAILURE);
-    }
-    world.https_port = (uint16_t)port;
-    world.ipv6 = strcmp(world_env("MTASTS_WORLD_IPV6"), "1") == 0;
+    world.resolver = world_env(PROG, "MTASTS_WORLD_RESOLVER");
+    world.dead_resolver = world_env(PROG, "MTASTS_WORLD_DEAD_RESOLVER");
+    world.ca_file = world_env(PROG, "MTASTS_WORLD_CA");
+    world.other_ca_file = world_env(PROG, "MTASTS_WORLD_OTHER_CA");
+    world.https_port = world_port(PROG, "MTASTS_WORLD_HTTPS_PORT");
+    world.ipv6 = strcmp(world_env(PROG, "MTASTS_WORLD_IPV6"), "1") == 0;
 }
 
 /* A context that reaches the world: its resolver, CA and port, and short
@@ -99,14 +83,6 @@ world_ctx(const char *resolver, const char *ca_file)
     return ctx;
 }
 
-static long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One lookup and how long it took. */
 struct outcome {
     int status;
@@ -118,9 +94,9 @@ static struct outcome
 lookup_with(mtasts_ctx *ctx, const char *domain)
 {
     struct outcome o = {0, NULL, 0};
-    long t0 = now_ms();
+    long t0 = world_now_ms();
     o.status = mtasts_lookup_result(ctx, domain, &o.r);
-    o.elapsed_ms = now_ms() - t0;
+    o.elapsed_ms = world_now_ms() - t0;
     ck_assert_msg(o.r != NULL, "%s: no result (status %s)", domain,
                   mtasts_status_name(o.status));
     ck_assert_int_eq(mtasts_result_status(o.r), o.status);

@@ -420,6 +420,101 @@ def demo_domains(ipv6):
 
 PROFILES = {"full": full_domains, "demo": demo_domains}
 
+
+# ---------------------------------------------------------------------------
+# The MX hosts: SMTP servers for mtasts_probe_mx()
+# ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class MxHost:
+    """One MX host of the world (name NAME.mx.test) and the case it is.
+
+    kind says what its SMTP server does (see SmtpServer); "closed" is an
+    own 127.0.0.X where nothing listens, "none" a name without address.
+    cert is its certificate, as for Domain. expect is what
+    mtasts_probe_mx() must give: status, tls (RFC 8460 result type) and
+    code (mtasts_mx_check_reason_code()).
+    """
+
+    name: str
+    kind: str
+    case: str
+    checklist: tuple
+    expect: dict
+    cert: str = "leaf"
+    v6: bool = False  # served on ::1 (AAAA only) instead of 127.0.0.X
+    addr4: str | None = None  # filled in by the world
+    addr6: str | None = None
+
+    @property
+    def tls(self):
+        """Whether its server does a TLS handshake (and needs a cert)."""
+        return self.kind in ("starttls", "multiline")
+
+
+def _probe(status="MTASTS_OK", tls="none", code=""):
+    return {"status": status, "tls": tls, "code": code}
+
+
+def mx_hosts(ipv6):
+    """Every MX case of the probe's integration tests."""
+    m = []
+
+    def add(name, kind, case, checklist, expect, **kw):
+        m.append(MxHost(name + ".mx.test", kind, case,
+                        tuple(checklist.split()), expect, **kw))
+
+    add("valid", "starttls", "STARTTLS, certificate for the MX name (SAN) "
+        "from the test CA; the right certificate only with SNI",
+        "R8461-4-a R8461-7.1-b", _probe())
+    add("multiline", "multiline", "multi-line banner, multi-line EHLO reply "
+        "with 'starttls' in lower case on an inner line", "R8461-4-a",
+        _probe())
+    if ipv6:
+        add("v6", "starttls", "STARTTLS on ::1 (AAAA record only)",
+            "R8461-4-a", _probe(), v6=True)
+    add("wrongname", "starttls", "certificate for www.mx.test (SAN), CN "
+        "wrongname.mx.test", "R8461-4.2-c R8461-6-c",
+        _probe(tls="certificate-host-mismatch",
+               code="certificate-host-mismatch"), cert="wrongname")
+    add("expired", "starttls", "certificate expired in 2020",
+        "R8461-4.2-a R8461-6-c",
+        _probe(tls="certificate-expired", code="certificate-expired"),
+        cert="expired")
+    add("cnonly", "starttls", "certificate with CN cnonly.mx.test and no "
+        "SAN", "R8461-4.2-c", _probe(tls="certificate-host-mismatch",
+                                     code="certificate-host-mismatch"),
+        cert="cnonly")
+    add("unknownca", "starttls", "certificate from a CA not in the CA file",
+        "R8461-4.2-b R8461-6-c",
+        _probe(tls="certificate-not-trusted", code="certificate-not-trusted"),
+        cert="unknownca")
+    add("nostarttls", "no-starttls", "EHLO reply without STARTTLS",
+        "R8461-4-a R8461-6-c",
+        _probe(tls="starttls-not-supported", code="starttls-not-offered"))
+    add("refused", "starttls-454", "STARTTLS answered 454", "R8461-6-c",
+        _probe(tls="starttls-not-supported", code="starttls-refused"))
+    add("badtls", "badtls", "220 to STARTTLS, then bytes that are not TLS "
+        "and close", "R8461-5-a R8461-6-c",
+        _probe(tls="validation-failure", code="tls-handshake"))
+    add("inject", "inject", "220 to STARTTLS and a plaintext reply in the "
+        "same segment, before any TLS", "R8461-5-a R8461-6-c",
+        _probe(tls="validation-failure", code="tls-handshake"))
+    add("silent", "silent", "accepts, never speaks", "R8461-5.1-d",
+        _probe("MTASTS_ERR_TIMEOUT"))
+    add("stall", "stall-ehlo", "banner, then no reply to EHLO",
+        "R8461-5.1-d", _probe("MTASTS_ERR_TIMEOUT"))
+    add("garbage", "garbage", "an HTTP error instead of a banner",
+        "R8461-5.1-d", _probe("MTASTS_ERR_PROTOCOL"))
+    add("banner554", "banner554", "banner 554", "R8461-5.1-d",
+        _probe("MTASTS_ERR_PROTOCOL"))
+    add("closed", "closed", "nothing listens", "R8461-5.1-d",
+        _probe("MTASTS_ERR_CONNECT"))
+    add("noaddr", "none", "no A or AAAA record", "R8461-5.1-d",
+        _probe("MTASTS_ERR_CONNECT"))
+    return m
+
 # nginx drops Content-Length when a filter rewrites the body: sub_filter
 # with a pattern that never matches leaves it unchanged but chunked (or,
 # for an HTTP/1.0 client, delimited by closing the connection).
@@ -666,7 +761,8 @@ class SpecialServer:
         self.deadline = deadline
         self.stopping = threading.Event()
         self.threads = []
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((addr, port))
         self.sock.listen(16)
@@ -768,6 +864,139 @@ class SpecialServer:
                 pass
 
 
+class SmtpServer(SpecialServer):
+    """A bounded SMTP server for one MX host (RFC 5321, RFC 3207).
+
+    kinds: "starttls" (EHLO offers STARTTLS, 220, TLS handshake, then
+    QUIT), "multiline" (the same with multi-line banner and EHLO reply,
+    STARTTLS in lower case on an inner line), "no-starttls", "starttls-454"
+    (STARTTLS refused), "badtls" (220 to STARTTLS, then after the
+    ClientHello bytes that are not TLS, and close), "inject" (220 to
+    STARTTLS and "250 injected" in one segment), "silent" (accepts, never writes), "stall-ehlo" (banner,
+    then silence), "garbage" (an HTTP error line instead of a banner),
+    "banner554". The TLS context presents the MX's certificate only when
+    the client's SNI is the MX name, another one otherwise. Bounds as
+    SpecialServer.
+    """
+
+    def __init__(self, mx, addr, port, tls_ctx, deadline):
+        super().__init__(mx.kind, addr, port, tls_ctx, b"", deadline)
+        self.mx = mx
+
+    def _send(self, conn, data):
+        conn.setblocking(True)
+        conn.settimeout(5.0)
+        conn.sendall(data)
+        conn.setblocking(False)
+
+    def _lines(self, conn, end):
+        """Command lines until the peer closes, the end, or stop()."""
+        buf = b""
+        while True:
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                yield line.rstrip(b"\r")
+            if len(buf) > SPECIAL_READ_MAX or \
+                    not self._wait_readable(conn, end):
+                return
+            try:
+                chunk = conn.recv(4096)
+            except ssl.SSLWantReadError:
+                continue
+            if not chunk:
+                return
+            buf += chunk
+
+    def _banner(self):
+        n = self.mx.name.encode()
+        if self.kind == "multiline":
+            return (b"220-" + n + b" ESMTP libmtasts test\r\n"
+                    b"220-this server greets\r\n220 in three lines\r\n")
+        if self.kind == "banner554":
+            return b"554 5.3.2 " + n + b" takes no mail\r\n"
+        return b"220 " + n + b" ESMTP libmtasts test\r\n"
+
+    def _ehlo(self, tls):
+        n = self.mx.name.encode()
+        if tls:
+            return b"250-" + n + b"\r\n250 PIPELINING\r\n"
+        if self.kind == "multiline":
+            return (b"250-" + n + b" greets you\r\n250-PIPELINING\r\n"
+                    b"250-starttls\r\n250-SIZE 1000000\r\n250 SMTPUTF8\r\n")
+        if self.kind == "no-starttls":
+            return (b"250-" + n + b"\r\n250-PIPELINING\r\n"
+                    b"250 8BITMIME\r\n")
+        return (b"250-" + n + b"\r\n250-PIPELINING\r\n250-SIZE 1000000\r\n"
+                b"250-STARTTLS\r\n250 8BITMIME\r\n")
+
+    def _starttls(self, conn, end):
+        """After 220: the TLS socket, or None."""
+        if self.kind == "badtls":
+            # after the ClientHello, so that the client is in its handshake
+            if self._wait_readable(conn, end):
+                conn.recv(4096)
+            self._send(conn, b"this is not TLS\r\n")
+            return None
+        conn.setblocking(True)
+        conn.settimeout(max(0.1, min(5.0, end - time.monotonic())))
+        tls = self.tls_ctx.wrap_socket(conn, server_side=True)
+        tls.setblocking(False)
+        return tls
+
+    def _session(self, conn, end, tls):
+        for line in self._lines(conn, end):
+            verb = line.split(b" ", 1)[0].upper()
+            if verb in (b"EHLO", b"HELO"):
+                if self.kind == "stall-ehlo":
+                    self._drain(conn, end)
+                    return
+                self._send(conn, self._ehlo(tls))
+            elif verb == b"STARTTLS" and not tls:
+                if self.kind == "starttls-454":
+                    self._send(conn, b"454 4.7.0 TLS not available\r\n")
+                    continue
+                ready = b"220 2.0.0 Ready to start TLS\r\n"
+                if self.kind == "inject":
+                    # in one segment: the client sees both at once
+                    self._send(conn, ready + b"250 injected\r\n")
+                    self._drain(conn, end)
+                    return
+                self._send(conn, ready)
+                tls_conn = self._starttls(conn, end)
+                if tls_conn is not None:
+                    try:
+                        self._session(tls_conn, end, True)
+                    finally:
+                        tls_conn.close()
+                return
+            elif verb == b"QUIT":
+                self._send(conn, b"221 2.0.0 bye\r\n")
+                return
+            else:
+                self._send(conn, b"500 5.5.1 unknown command\r\n")
+
+    def _handle(self, conn):
+        end = self._end()
+        try:
+            conn.setblocking(False)
+            if self.kind == "silent":
+                self._drain(conn, end)
+                return
+            if self.kind == "garbage":
+                self._send(conn, b"HTTP/1.1 400 Bad Request\r\n\r\n")
+                self._drain(conn, end)
+                return
+            self._send(conn, self._banner())
+            self._session(conn, end, False)
+        except (OSError, ssl.SSLError, ValueError):
+            pass
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+
 # ---------------------------------------------------------------------------
 # The world
 # ---------------------------------------------------------------------------
@@ -786,10 +1015,12 @@ class World:
         self.dir = directory
         self.ipv6 = ipv6_available()
         self.domains = []
+        self.mx_hosts = []
         self.nsd = self.nginx = None
         self.specials = []
         self.dead_socks = []
         self.resolver_port = self.https_port = self.dead_port = None
+        self.smtp_port = None
         self.deadline = None
         self.timings = {}
         self.unavailable = []
@@ -817,6 +1048,8 @@ class World:
         with open(os.path.join(self.dir, MARKER), "w") as f:
             f.write("made by tests/integration/world.py\n")
         self.domains = PROFILES[self.profile](self.ipv6)
+        if self.profile == "full":
+            self.mx_hosts = mx_hosts(self.ipv6)
         if not self.ipv6:
             self.unavailable.append({"case": "IPv6 (::1): AAAA records, "
                                      "v6only.test", "why": "::1 unusable"})
@@ -880,6 +1113,7 @@ class World:
             "resolver6": f"::1@{self.resolver_port}" if self.ipv6 else None,
             "dead_resolver": f"127.0.0.1@{self.dead_port}",
             "https_port": self.https_port,
+            "smtp_port": self.smtp_port,
             "ca_file": self.ca_file,
             "other_ca_file": self.path("pki", "unknown-ca.pem"),
             "ipv6": self.ipv6,
@@ -893,6 +1127,12 @@ class World:
                 "addresses": [a for a in (d.addr4, d.addr6) if a],
                 "wire": d.wire,
             } for d in self.domains],
+            "mx_hosts": [{
+                "name": m.name, "case": m.case,
+                "checklist": list(m.checklist), "expect": m.expect,
+                "server": m.kind, "cert": m.cert if m.tls else None,
+                "addresses": [a for a in (m.addr4, m.addr6) if a],
+            } for m in self.mx_hosts],
             "unavailable": self.unavailable,
         }
 
@@ -903,6 +1143,7 @@ class World:
             "MTASTS_WORLD_RESOLVER": self.resolver,
             "MTASTS_WORLD_DEAD_RESOLVER": f"127.0.0.1@{self.dead_port}",
             "MTASTS_WORLD_HTTPS_PORT": str(self.https_port),
+            "MTASTS_WORLD_SMTP_PORT": str(self.smtp_port or 0),
             "MTASTS_WORLD_CA": self.ca_file,
             "MTASTS_WORLD_OTHER_CA": self.path("pki", "unknown-ca.pem"),
             "MTASTS_WORLD_IPV6": "1" if self.ipv6 else "0",
@@ -975,23 +1216,23 @@ class World:
         dated = {"expired": ("20200101000000Z", "20200102000000Z"),
                  "notyet": ("20990101000000Z", "20991231000000Z")}
         plain, by_ca_db = [], []
-        for serial, d in enumerate(self.domains, start=0x2000):
-            if d.host in ("none", "closed", "silent-tcp") or \
-                    (d.host == "nginx-own" and not d.tls):
-                continue
-            host = d.policy_host
+        leaves = [(d.policy_host, d.cert) for d in self.domains
+                  if d.host not in ("none", "closed", "silent-tcp")
+                  and not (d.host == "nginx-own" and not d.tls)]
+        leaves += [(m.name, m.cert) for m in self.mx_hosts if m.tls]
+        for serial, (host, cert) in enumerate(leaves, start=0x2000):
             parent = host.split(".", 1)[1]
             cn, san, ca = host, "DNS:" + host, "ca"
-            if d.cert == "wildcard":
+            if cert == "wildcard":
                 cn = "*." + parent
                 san = "DNS:" + cn
-            elif d.cert == "wrongname":
+            elif cert == "wrongname":
                 san = "DNS:www." + parent
-            elif d.cert == "cnonly":
+            elif cert == "cnonly":
                 san = None
-            elif d.cert == "unknownca":
+            elif cert == "unknownca":
                 ca = "unknown-ca"
-            elif d.cert == "badwild":
+            elif cert == "badwild":
                 cn = "m*." + parent
                 san = "DNS:" + cn
             ext = os.path.join("ext", host + ".cnf")
@@ -999,13 +1240,13 @@ class World:
                 f.write("[leaf]\n" + LEAF_EXT)
                 if san:
                     f.write(f"subjectAltName = {san}\n")
-            if d.cert in dated:
+            if cert in dated:
                 # only "openssl ca" sets both dates (OpenSSL 3.0)
                 by_ca_db.append(
                     ["ca", "-batch", "-config", "openssl.cnf", "-cert",
                      ca + ".pem", "-keyfile", ca + ".key", "-ss_cert",
                      "leaf-self.pem", "-subj", "/CN=" + cn, "-startdate",
-                     dated[d.cert][0], "-enddate", dated[d.cert][1],
+                     dated[cert][0], "-enddate", dated[cert][1],
                      "-extfile", ext, "-extensions", "leaf", "-notext",
                      "-out", host + ".pem"])
             else:
@@ -1027,10 +1268,20 @@ class World:
     def cert_file(self, d):
         return self.path("pki", d.policy_host + ".pem")
 
+    def mx_cert_file(self, m):
+        return self.path("pki", m.name + ".pem")
+
     # ---- servers
 
     def _assign_addresses(self):
-        own = 2
+        own = iter(range(2, 251))
+
+        def next_own():
+            try:
+                return f"127.0.0.{next(own)}"
+            except StopIteration:
+                raise WorldError("too many own addresses") from None
+
         for d in self.domains:
             d.addr4 = d.addr6 = None
             if d.host == "none":
@@ -1042,10 +1293,15 @@ class World:
                         d.host_dns.startswith("cname:") and self.ipv6:
                     d.addr6 = "::1"
                 continue
-            d.addr4 = f"127.0.0.{own}"
-            own += 1
-            if own > 250:
-                raise WorldError("too many own addresses")
+            d.addr4 = next_own()
+        for m in self.mx_hosts:
+            m.addr4 = m.addr6 = None
+            if m.kind == "none":
+                continue
+            if m.v6:
+                m.addr6 = "::1"
+            else:
+                m.addr4 = next_own()
 
     def _start_servers(self):
         t0 = time.monotonic()
@@ -1061,6 +1317,9 @@ class World:
         dns_addrs = ["127.0.0.1"] + (["::1"] if self.ipv6 else [])
         self.resolver_port = pick_port(
             dns_addrs, (socket.SOCK_STREAM, socket.SOCK_DGRAM))
+        smtp_addrs = [a for m in self.mx_hosts for a in (m.addr4, m.addr6)
+                      if a]
+        self.smtp_port = pick_port(smtp_addrs) if smtp_addrs else None
         self._start_dead_resolver()
         self._write_www()
         self._start_nsd()
@@ -1127,6 +1386,11 @@ class World:
                 add(host, "A", d.addr4)
             if d.addr6:
                 add(host, "AAAA", d.addr6)
+        for m in self.mx_hosts:
+            if m.addr4:
+                add(m.name + ".", "A", m.addr4)
+            if m.addr6:
+                add(m.name + ".", "AAAA", m.addr6)
         # each record once (CNAME targets and traps may repeat)
         for zone in recs:
             seen, out = set(), []
@@ -1248,6 +1512,37 @@ class World:
                 raise _PortTaken(f"{d.addr4}:{self.https_port}: {e}") from e
             self.specials.append(s)
             s.start()
+        for m in self.mx_hosts:
+            if m.kind in ("none", "closed"):
+                continue
+            addr = m.addr6 or m.addr4
+            try:
+                s = SmtpServer(m, addr, self.smtp_port, self._mx_tls(m),
+                               self.deadline)
+            except OSError as e:
+                raise _PortTaken(f"{addr}:{self.smtp_port}: {e}") from e
+            self.specials.append(s)
+            s.start()
+
+    def _mx_tls(self, m):
+        """The MX's certificate for SNI m.name; without it (or with another
+        name) a self-signed certificate for CN=leaf."""
+        if not m.tls:
+            return None
+        own = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        own.load_cert_chain(self.mx_cert_file(m),
+                            self.path("pki", "leaf.key"))
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.path("pki", "leaf-self.pem"),
+                            self.path("pki", "leaf.key"))
+
+        def pick(sslobj, server_name, _ctx):
+            if server_name == m.name:
+                sslobj.context = own
+            return None
+
+        ctx.sni_callback = pick
+        return ctx
 
     def _wait_ready(self):
         """Poll until nsd answers for every zone and nginx accepts on
