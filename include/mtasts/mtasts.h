@@ -483,10 +483,12 @@ typedef struct mtasts_ctx mtasts_ctx;
 
 /**
  * The current time as seconds since the Unix epoch (UTC). Policies expire
- * by this clock (fetch time + max_age), so it is wall-clock time.
+ * by this clock (fetch time + max_age), and MX certificates are judged by
+ * it, so it is wall-clock time.
  * @param user  the pointer given to mtasts_ctx_set_clock()
- * Threads: called from any thread that runs a lookup, with the ctx lock
- * held: it must not call back into the same ctx (that deadlocks).
+ * Threads: called from any thread that runs a lookup, a verification or a
+ * probe, concurrently, sometimes with the ctx lock held: it must be
+ * thread-safe and must not call back into the same ctx (that deadlocks).
  */
 typedef int64_t mtasts_clock_fn(void *user);
 
@@ -1018,7 +1020,9 @@ MTASTS_API int mtasts_verify_mx(mtasts_ctx *ctx, const mtasts_policy *policy,
  * handshake and judged afterwards), then QUIT, and give the received chain
  * to the checks of mtasts_verify_mx(). Each step is bounded by the SMTP
  * timeout (mtasts_ctx_set_smtp_timeout_ms), the connection by the connect
- * timeout. Blocks the calling thread; ignores the I/O hooks.
+ * timeout, the address lookup by the DNS timeout, and the whole probe by
+ * 2 DNS + 2 connect + 5 SMTP timeouts (180 s with the defaults). Blocks
+ * the calling thread; ignores the I/O hooks.
  * @param ctx      the context: resolver, trust store, clock, timeouts,
  *                 HELO name
  * @param policy   the policy to check against, or NULL
@@ -1035,7 +1039,8 @@ MTASTS_API int mtasts_verify_mx(mtasts_ctx *ctx, const mtasts_policy *policy,
  *         MTASTS_ERR_CONNECT, MTASTS_ERR_TIMEOUT, MTASTS_ERR_PROTOCOL when
  *         the session ended before STARTTLS (not an MTA-STS failure,
  *         RFC 8461 §5.1: the check's result is MTASTS_RPT_NONE and its
- *         reason says what happened); MTASTS_ERR_IO (CA bundle unreadable),
+ *         reason says what happened); MTASTS_ERR_IO (CA bundle unreadable,
+ *         or the TLS client could not be set up, e.g. no entropy),
  *         MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx, mx_host or out NULL,
  *         addr not an IP address, mx_host not a host name)
  * Ownership: the caller owns *out; release with mtasts_mx_check_free().

@@ -43,8 +43,9 @@ void mtasts__mx_check_fail(struct mtasts_mx_check *c, mtasts_rpt_result tls,
                            const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Record that the session ended before STARTTLS: status is the probe's
- * error (MTASTS_ERR_CONNECT, _TIMEOUT, _PROTOCOL), the reason says why. */
+/* Record that the session ended before a TLS outcome: status is the
+ * probe's error (MTASTS_ERR_CONNECT, _TIMEOUT, _PROTOCOL, or MTASTS_ERR_IO
+ * when the TLS client could not be set up), the reason says why. */
 void mtasts__mx_check_abort(struct mtasts_mx_check *c, int status,
                             const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
