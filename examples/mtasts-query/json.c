@@ -165,6 +165,13 @@ json_bool(struct json *j, bool v)
 }
 
 void
+json_null(struct json *j)
+{
+    value_start(j);
+    fputs("null", j->fp);
+}
+
+void
 json_finish(struct json *j)
 {
     fputc('\n', j->fp);

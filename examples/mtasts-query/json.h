@@ -26,6 +26,7 @@ void json_key(struct json *j, const char *key);
 void json_string(struct json *j, const char *s);
 void json_uint(struct json *j, uint64_t v);
 void json_bool(struct json *j, bool v);
+void json_null(struct json *j);
 void json_finish(struct json *j); /* newline after the top-level value */
 
 #endif

@@ -4,8 +4,11 @@
  * mtasts-query DOMAIN discovers the domain's policy (DNS TXT, HTTPS fetch)
  * as a sending MTA would; --policy-file and --txt validate a policy file or
  * a TXT record offline. Each can match MX host names against the policy.
+ * DOMAIN --probe also runs an SMTP STARTTLS session with each MX (from DNS,
+ * or the --mx hosts) and says whether mail may go there (probe.c).
  *
- * Exit status: DOMAIN: 0 policy, 1 no policy, 2 discovery failed.
+ * Exit status: DOMAIN: 0 policy, 1 no policy, 2 discovery failed, 3 some
+ * MX would be refused (--probe).
  * Offline: 0 valid (and every --mx host matches), 1 valid but an --mx host
  * does not match, 2 invalid input. Both: 64 usage error, 66 unreadable
  * file, 71 out of memory, 74 output write error.
@@ -21,6 +24,7 @@
 #include <mtasts/mtasts.h>
 
 #include "json.h"
+#include "probe.h"
 
 #define EXIT_VALID 0
 #define EXIT_MISMATCH 1
@@ -28,6 +32,7 @@
 #define EXIT_POLICY 0    /* DOMAIN: a policy applies */
 #define EXIT_NO_POLICY 1 /* DOMAIN: no policy */
 #define EXIT_FAILED 2    /* DOMAIN: discovery failed */
+#define EXIT_REFUSED 3   /* DOMAIN --probe: some MX would be refused */
 #define EXIT_USAGE 64   /* EX_USAGE */
 #define EXIT_NOINPUT 66 /* EX_NOINPUT */
 #define EXIT_OSERR 71   /* EX_OSERR: out of memory */
@@ -46,10 +51,14 @@ struct options {
     const char *mx[MAX_MX_ARGS];
     size_t mx_count;
     bool json;
+    bool probe;
+    unsigned long smtp_port;
+    unsigned long smtp_timeout_ms;
+    const char *helo;
 };
 
 static const char usage_text[] =
-    "usage: mtasts-query [--json] [OPTIONS] [--mx HOST]... DOMAIN\n"
+    "usage: mtasts-query [--json] [OPTIONS] [--probe] [--mx HOST]... DOMAIN\n"
     "       mtasts-query [--json] --policy-file FILE [--mx HOST]...\n"
     "       mtasts-query [--json] --txt RECORD\n"
     "       mtasts-query --help | --version\n"
@@ -66,10 +75,16 @@ static const char usage_text[] =
     "  --policy-file FILE  the policy body, as served at\n"
     "                      https://mta-sts.DOMAIN/.well-known/mta-sts.txt\n"
     "  --mx HOST           an MX host name to match (repeatable, at most 64)\n"
+    "  --probe             STARTTLS-probe each MX (the --mx hosts, else the\n"
+    "                      domain's MX records) and give the verdict\n"
+    "  --smtp-port PORT    MX port for --probe, for tests (default: 25)\n"
+    "  --smtp-timeout-ms MS  --probe timeout of each step (default: 30000)\n"
+    "  --helo NAME         --probe EHLO name (default: localhost)\n"
     "  --txt RECORD        one TXT record, character-strings joined\n"
     "  --json              print one JSON object\n"
     "\n"
-    "Exit status with DOMAIN: 0 policy, 1 no policy, 2 discovery failed.\n"
+    "Exit status with DOMAIN: 0 policy, 1 no policy, 2 discovery failed,\n"
+    "3 some MX would be refused (--probe).\n"
     "Offline: 0 valid, 1 valid but an --mx host does not match, 2 invalid.\n"
     "Both: 64 usage error, 66 cannot read FILE, 71 out of memory,\n"
     "74 cannot write the output.\n";
@@ -144,6 +159,23 @@ parse_args(int argc, char **argv, struct options *o)
             if (!parse_number(argv[++i], 1, 600000, &o->timeout_ms)) {
                 return usage_error("--timeout-ms needs 1 to 600000", argv[i]);
             }
+        } else if (strcmp(a, "--probe") == 0) {
+            o->probe = true;
+        } else if (strcmp(a, "--smtp-port") == 0 && has_value) {
+            if (!parse_number(argv[++i], 1, 65535, &o->smtp_port)) {
+                return usage_error("--smtp-port needs 1 to 65535", argv[i]);
+            }
+        } else if (strcmp(a, "--smtp-timeout-ms") == 0 && has_value) {
+            if (!parse_number(argv[++i], 1, 600000, &o->smtp_timeout_ms)) {
+                return usage_error("--smtp-timeout-ms needs 1 to 600000",
+                                   argv[i]);
+            }
+        } else if (strcmp(a, "--helo") == 0 && has_value) {
+            o->helo = argv[++i];
+        } else if (strcmp(a, "--smtp-port") == 0 ||
+                   strcmp(a, "--smtp-timeout-ms") == 0 ||
+                   strcmp(a, "--helo") == 0) {
+            return usage_error("option needs a value", a);
         } else if (strcmp(a, "--policy-file") == 0 ||
                    strcmp(a, "--txt") == 0 || strcmp(a, "--mx") == 0 ||
                    strcmp(a, "--resolver") == 0 ||
@@ -168,6 +200,12 @@ parse_args(int argc, char **argv, struct options *o)
     }
     if (o->txt != NULL && o->mx_count > 0) {
         return usage_error("--mx needs DOMAIN or --policy-file", NULL);
+    }
+    if (o->domain == NULL && (o->probe || o->smtp_port != 0 ||
+                              o->smtp_timeout_ms != 0 || o->helo != NULL)) {
+        return usage_error("--probe, --smtp-port, --smtp-timeout-ms and "
+                           "--helo need DOMAIN",
+                           NULL);
     }
     if (o->domain == NULL && (o->resolver != NULL || o->ca_file != NULL ||
                               o->https_port != 0 || o->timeout_ms != 0)) {
@@ -420,6 +458,14 @@ setup_ctx(const struct options *o, mtasts_ctx **out)
         what = "--timeout-ms";
         rc = mtasts_ctx_set_fetch_timeout_ms(*out, (uint32_t)o->timeout_ms);
     }
+    if (rc == MTASTS_OK && o->smtp_timeout_ms != 0) {
+        what = "--smtp-timeout-ms";
+        rc = mtasts_ctx_set_smtp_timeout_ms(*out, (uint32_t)o->smtp_timeout_ms);
+    }
+    if (rc == MTASTS_OK && o->helo != NULL) {
+        what = "--helo";
+        rc = mtasts_ctx_set_helo_name(*out, o->helo);
+    }
     if (rc != MTASTS_OK) {
         fprintf(stderr, "mtasts-query: %s: %s\n", what, mtasts_strerror(rc));
         mtasts_ctx_free(*out);
@@ -432,7 +478,8 @@ setup_ctx(const struct options *o, mtasts_ctx **out)
 }
 
 static void
-print_lookup_json(const struct options *o, const mtasts_result *r)
+print_lookup_json(const struct options *o, const mtasts_result *r,
+                  const struct probe_set *ps)
 {
     int rc = mtasts_result_status(r);
     const mtasts_policy *p = mtasts_result_policy(r);
@@ -455,10 +502,12 @@ print_lookup_json(const struct options *o, const mtasts_result *r)
         json_key(&j, "expires");
         json_uint(&j, (uint64_t)mtasts_result_expires(r));
         print_policy_json(&j, p);
-        json_key(&j, "mx");
-        json_begin_array(&j);
-        print_mx_checks(o, p, &j);
-        json_end_array(&j);
+        if (ps == NULL) {
+            json_key(&j, "mx");
+            json_begin_array(&j);
+            print_mx_checks(o, p, &j);
+            json_end_array(&j);
+        }
     } else {
         json_key(&j, "error");
         json_begin_object(&j);
@@ -468,12 +517,16 @@ print_lookup_json(const struct options *o, const mtasts_result *r)
         json_string(&j, mtasts_result_reason(r));
         json_end_object(&j);
     }
+    if (ps != NULL) {
+        probe_print_json(&j, ps); /* every result has the mx array */
+    }
     json_end_object(&j);
     json_finish(&j);
 }
 
 static void
-print_lookup_text(const struct options *o, const mtasts_result *r)
+print_lookup_text(const struct options *o, const mtasts_result *r,
+                  const struct probe_set *ps)
 {
     int rc = mtasts_result_status(r);
     const mtasts_policy *p = mtasts_result_policy(r);
@@ -492,7 +545,12 @@ print_lookup_text(const struct options *o, const mtasts_result *r)
     }
     if (p != NULL) {
         print_policy_text(p);
-        print_mx_checks(o, p, NULL);
+        if (ps == NULL) {
+            print_mx_checks(o, p, NULL);
+        }
+    }
+    if (ps != NULL) {
+        probe_print_text(ps);
     }
 }
 
@@ -512,16 +570,35 @@ run_domain(const struct options *o)
         mtasts_ctx_free(ctx);
         return rc == MTASTS_ERR_NOMEM ? EXIT_OSERR : EXIT_USAGE;
     }
-    if (o->json) {
-        print_lookup_json(o, r);
-    } else {
-        print_lookup_text(o, r);
+    static struct probe_set probes; /* large: not on the stack */
+    const struct probe_set *ps = NULL;
+    if (o->probe) {
+        struct probe_opts po = {(uint16_t)o->smtp_port};
+        int prc = probe_run(ctx, o->domain, mtasts_result_policy(r), o->mx,
+                            o->mx_count, o->resolver, &po, &probes);
+        if (prc != 0) {
+            fprintf(stderr, "mtasts-query: out of memory\n");
+            probe_free(&probes);
+            mtasts_result_free(r);
+            mtasts_ctx_free(ctx);
+            return EXIT_OSERR;
+        }
+        ps = &probes;
     }
-    status = rc == MTASTS_OK             ? EXIT_POLICY
+    if (o->json) {
+        print_lookup_json(o, r, ps);
+    } else {
+        print_lookup_text(o, r, ps);
+    }
+    status = ps != NULL && probe_refused(ps) ? EXIT_REFUSED
+             : rc == MTASTS_OK             ? EXIT_POLICY
              : rc == MTASTS_ERR_NO_POLICY ? EXIT_NO_POLICY
              : rc == MTASTS_ERR_NOMEM     ? EXIT_OSERR
              : rc == MTASTS_ERR_IO        ? EXIT_NOINPUT
                                           : EXIT_FAILED;
+    if (ps != NULL) {
+        probe_free(&probes);
+    }
     mtasts_result_free(r);
     mtasts_ctx_free(ctx);
     return status;

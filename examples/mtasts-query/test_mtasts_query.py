@@ -124,7 +124,18 @@ for args in ([], ["--txt"], ["--policy-file"], ["--resolver"],
              ["--policy-file", example, "--resolver", "127.0.0.1"],
              ["--https-port", "0", "a.example"],
              ["--https-port", "65536", "a.example"],
-             ["--timeout-ms", "x", "a.example"]):
+             ["--timeout-ms", "x", "a.example"],
+             ["--probe", "--policy-file", example],
+             ["--probe", "--txt", "v=STSv1; id=1"],
+             ["--smtp-port", "25", "--policy-file", example],
+             ["--smtp-port", "0", "--probe", "a.example"],
+             ["--smtp-port", "65536", "--probe", "a.example"],
+             ["--smtp-timeout-ms", "0", "--probe", "a.example"],
+             ["--smtp-timeout-ms", "600001", "--probe", "a.example"],
+             ["--helo", "--probe", "a.example"],
+             ["--probe", "a.example", "--helo"],
+             ["--helo", "bad..name", "--probe", "a.example"],
+             ["--helo", "[192.0.2.1]", "--probe", "a.example"]):
     rc, out, err = run(*args)
     check("usage error for " + repr(args), rc == 64 and "usage" not in out
           and "mtasts-query:" in err, f"rc={rc} err={err}")

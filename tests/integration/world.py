@@ -401,6 +401,20 @@ def full_domains(ipv6):
             txt=sts(name + "1"), cert=cert, wire="cert " + cert,
             body=policy_text("enforce", f"mail.{name}.test"))
 
+    # ---- whole-domain checks (mtasts-query --probe, examples/openssl-mta):
+    # policies over the MX hosts of mx_hosts(), MX records in PROBE_MX
+    add("mxprobe.test", "enforce policy listing valid.mx.test and "
+        "multiline.mx.test; its MX records also name hosts outside it",
+        "R8461-4-a R8461-5-a", _ok("enforce", ["valid.mx.test",
+                                               "multiline.mx.test"],
+                                   "mxprobe1"),
+        txt=sts("mxprobe1"),
+        body=policy_text("enforce", "valid.mx.test", "multiline.mx.test"))
+    add("mxtesting.test", "testing policy listing wrongname.mx.test, whose "
+        "certificate is for another name", "R8461-5-b",
+        _ok("testing", ["wrongname.mx.test"], "mxtesting1"),
+        txt=sts("mxtesting1"), body=policy_text("testing", "wrongname.mx.test"))
+
     for dom in d:
         if dom.wire == "-" and dom.host == "nginx":
             dom.body = policy_text("enforce", "mail." + dom.name)  # the trap
@@ -525,6 +539,14 @@ NGINX_CHUNKED = ("sub_filter_types *; sub_filter_once on; "
 EXTRA_RECORDS = (
     ("_mta-sts.chain-hop.test.", "CNAME", "_mta-sts.provider.example."),
     ("_mta-sts.loop-back.test.", "CNAME", "_mta-sts.loop.test."),
+    # MX records of the whole-domain checks (full_domains: mxprobe.test,
+    # mxtesting.test; mxplain.test has no policy)
+    ("mxprobe.test.", "MX", "10 valid.mx.test."),
+    ("mxprobe.test.", "MX", "20 wrongname.mx.test."),
+    ("mxprobe.test.", "MX", "30 nostarttls.mx.test."),
+    ("mxprobe.test.", "MX", "40 closed.mx.test."),
+    ("mxtesting.test.", "MX", "10 wrongname.mx.test."),
+    ("mxplain.test.", "MX", "10 nostarttls.mx.test."),
 )
 
 

@@ -1,0 +1,34 @@
+/* The MX hosts of a domain, for mtasts-query --probe. The tool's own DNS
+ * query (ldns): the library leaves MX resolution to the MTA.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MTASTS_EXAMPLES_MXDNS_H
+#define MTASTS_EXAMPLES_MXDNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MX_LIST_MAX 64
+
+struct mx_host {
+    char name[256]; /* as published, without the final dot */
+    uint16_t preference;
+};
+
+struct mx_list {
+    size_t n;
+    bool implicit; /* no MX record: the domain itself (RFC 5321 §5.1) */
+    struct mx_host host[MX_LIST_MAX]; /* by preference */
+};
+
+enum { MX_OK = 0, MX_NONE = 1, MX_ERROR = 2 };
+
+/* The MX hosts of domain through resolver ("ADDR[@PORT]", NULL for
+ * /etc/resolv.conf): MX_OK with out->n >= 1, MX_NONE (NXDOMAIN, null MX)
+ * or MX_ERROR, with why. */
+int mx_lookup(const char *domain, const char *resolver, struct mx_list *out,
+              char *why, size_t why_size);
+
+#endif
