@@ -25,6 +25,7 @@
 
 #include "json.h"
 #include "probe.h"
+#include "report.h"
 
 #define EXIT_VALID 0
 #define EXIT_MISMATCH 1
@@ -33,10 +34,10 @@
 #define EXIT_NO_POLICY 1 /* DOMAIN: no policy */
 #define EXIT_FAILED 2    /* DOMAIN: discovery failed */
 #define EXIT_REFUSED 3   /* DOMAIN --probe: some MX would be refused */
-#define EXIT_USAGE 64   /* EX_USAGE */
-#define EXIT_NOINPUT 66 /* EX_NOINPUT */
-#define EXIT_OSERR 71   /* EX_OSERR: out of memory */
-#define EXIT_IOERR 74   /* EX_IOERR: cannot write the output */
+#define EXIT_USAGE 64    /* EX_USAGE */
+#define EXIT_NOINPUT 66  /* EX_NOINPUT */
+#define EXIT_OSERR 71    /* EX_OSERR: out of memory */
+#define EXIT_IOERR 74    /* EX_IOERR: cannot write the output */
 
 #define MAX_MX_ARGS 64
 
@@ -55,10 +56,16 @@ struct options {
     unsigned long smtp_port;
     unsigned long smtp_timeout_ms;
     const char *helo;
+    bool tlsrpt;
+    const char *report;
+    const char *report_org;
+    const char *report_contact;
 };
 
 static const char usage_text[] =
-    "usage: mtasts-query [--json] [OPTIONS] [--probe] [--mx HOST]... DOMAIN\n"
+    "usage: mtasts-query [--json] [OPTIONS] [--probe [--report FILE]]\n"
+    "                    [--mx HOST]... DOMAIN\n"
+    "       mtasts-query [--json] [--resolver ADDR[@PORT]] --tlsrpt DOMAIN\n"
     "       mtasts-query [--json] --policy-file FILE [--mx HOST]...\n"
     "       mtasts-query [--json] --txt RECORD\n"
     "       mtasts-query --help | --version\n"
@@ -80,11 +87,18 @@ static const char usage_text[] =
     "  --smtp-port PORT    MX port for --probe, for tests (default: 25)\n"
     "  --smtp-timeout-ms MS  --probe timeout of each step (default: 30000)\n"
     "  --helo NAME         --probe EHLO name (default: localhost)\n"
+    "  --report FILE       with --probe: write the RFC 8460 JSON report of\n"
+    "                      what this run saw for DOMAIN to FILE\n"
+    "  --report-org NAME   its organization-name (default: mtasts-query)\n"
+    "  --report-contact ADDR  its contact-info (default: "
+    "postmaster@localhost)\n"
+    "  --tlsrpt            print DOMAIN's TLSRPT record (_smtp._tls)\n"
     "  --txt RECORD        one TXT record, character-strings joined\n"
     "  --json              print one JSON object\n"
     "\n"
     "Exit status with DOMAIN: 0 policy, 1 no policy, 2 discovery failed,\n"
     "3 some MX would be refused (--probe).\n"
+    "--tlsrpt: 0 valid record, 1 none, 2 invalid or DNS failure.\n"
     "Offline: 0 valid, 1 valid but an --mx host does not match, 2 invalid.\n"
     "Both: 64 usage error, 66 cannot read FILE, 71 out of memory,\n"
     "74 cannot write the output.\n";
@@ -143,8 +157,7 @@ parse_args(int argc, char **argv, struct options *o)
             o->txt = argv[++i];
         } else if (strcmp(a, "--mx") == 0 && has_value) {
             if (o->mx_count == MAX_MX_ARGS) {
-                return usage_error("too many --mx options (at most 64)",
-                                   NULL);
+                return usage_error("too many --mx options (at most 64)", NULL);
             }
             o->mx[o->mx_count++] = argv[++i];
         } else if (strcmp(a, "--resolver") == 0 && has_value) {
@@ -172,13 +185,24 @@ parse_args(int argc, char **argv, struct options *o)
             }
         } else if (strcmp(a, "--helo") == 0 && has_value) {
             o->helo = argv[++i];
+        } else if (strcmp(a, "--tlsrpt") == 0) {
+            o->tlsrpt = true;
+        } else if (strcmp(a, "--report") == 0 && has_value) {
+            o->report = argv[++i];
+        } else if (strcmp(a, "--report-org") == 0 && has_value) {
+            o->report_org = argv[++i];
+        } else if (strcmp(a, "--report-contact") == 0 && has_value) {
+            o->report_contact = argv[++i];
+        } else if (strcmp(a, "--report") == 0 ||
+                   strcmp(a, "--report-org") == 0 ||
+                   strcmp(a, "--report-contact") == 0) {
+            return usage_error("option needs a value", a);
         } else if (strcmp(a, "--smtp-port") == 0 ||
                    strcmp(a, "--smtp-timeout-ms") == 0 ||
                    strcmp(a, "--helo") == 0) {
             return usage_error("option needs a value", a);
-        } else if (strcmp(a, "--policy-file") == 0 ||
-                   strcmp(a, "--txt") == 0 || strcmp(a, "--mx") == 0 ||
-                   strcmp(a, "--resolver") == 0 ||
+        } else if (strcmp(a, "--policy-file") == 0 || strcmp(a, "--txt") == 0 ||
+                   strcmp(a, "--mx") == 0 || strcmp(a, "--resolver") == 0 ||
                    strcmp(a, "--ca-file") == 0 ||
                    strcmp(a, "--https-port") == 0 ||
                    strcmp(a, "--timeout-ms") == 0) {
@@ -191,8 +215,8 @@ parse_args(int argc, char **argv, struct options *o)
             o->domain = a;
         }
     }
-    int modes = (o->domain != NULL) + (o->policy_file != NULL) +
-                (o->txt != NULL);
+    int modes =
+        (o->domain != NULL) + (o->policy_file != NULL) + (o->txt != NULL);
     if (modes != 1) {
         return usage_error("give exactly one of DOMAIN, --policy-file and "
                            "--txt",
@@ -200,6 +224,18 @@ parse_args(int argc, char **argv, struct options *o)
     }
     if (o->txt != NULL && o->mx_count > 0) {
         return usage_error("--mx needs DOMAIN or --policy-file", NULL);
+    }
+    if (o->tlsrpt &&
+        (o->domain == NULL || o->probe || o->mx_count > 0 ||
+         o->ca_file != NULL || o->https_port != 0 || o->timeout_ms != 0)) {
+        return usage_error("--tlsrpt takes DOMAIN and --resolver only", NULL);
+    }
+    if ((o->report != NULL || o->report_org != NULL ||
+         o->report_contact != NULL) &&
+        !o->probe) {
+        return usage_error("--report, --report-org and --report-contact "
+                           "need --probe",
+                           NULL);
     }
     if (o->domain == NULL && (o->probe || o->smtp_port != 0 ||
                               o->smtp_timeout_ms != 0 || o->helo != NULL)) {
@@ -253,8 +289,8 @@ static void
 print_error(const struct options *o, const char *where, int rc,
             const mtasts_parse_error *err)
 {
-    const char *message = err->message != NULL ? err->message
-                                               : mtasts_strerror(rc);
+    const char *message =
+        err->message != NULL ? err->message : mtasts_strerror(rc);
     if (rc == MTASTS_ERR_SYNTAX) {
         fprintf(stderr, "%s:%zu:%zu: error: %s\n", where, err->line,
                 err->column, message);
@@ -385,8 +421,7 @@ print_policy_json(struct json *j, const mtasts_policy *p)
 /* One line (or JSON object) per --mx host; EXIT_MISMATCH if any host
  * does not match, else EXIT_VALID. j is NULL for text output. */
 static int
-print_mx_checks(const struct options *o, const mtasts_policy *p,
-                struct json *j)
+print_mx_checks(const struct options *o, const mtasts_policy *p, struct json *j)
 {
     int status = EXIT_VALID;
     for (size_t i = 0; i < o->mx_count; i++) {
@@ -470,9 +505,9 @@ setup_ctx(const struct options *o, mtasts_ctx **out)
         fprintf(stderr, "mtasts-query: %s: %s\n", what, mtasts_strerror(rc));
         mtasts_ctx_free(*out);
         *out = NULL;
-        return rc == MTASTS_ERR_NOMEM  ? EXIT_OSERR
-               : rc == MTASTS_ERR_IO ? EXIT_NOINPUT
-                                     : EXIT_USAGE;
+        return rc == MTASTS_ERR_NOMEM ? EXIT_OSERR
+               : rc == MTASTS_ERR_IO  ? EXIT_NOINPUT
+                                      : EXIT_USAGE;
     }
     return -1;
 }
@@ -590,12 +625,21 @@ run_domain(const struct options *o)
     } else {
         print_lookup_text(o, r, ps);
     }
-    status = ps != NULL && probe_refused(ps) ? EXIT_REFUSED
-             : rc == MTASTS_OK             ? EXIT_POLICY
-             : rc == MTASTS_ERR_NO_POLICY ? EXIT_NO_POLICY
-             : rc == MTASTS_ERR_NOMEM     ? EXIT_OSERR
-             : rc == MTASTS_ERR_IO        ? EXIT_NOINPUT
-                                          : EXIT_FAILED;
+    int report_status = 0;
+    if (o->report != NULL) {
+        report_status =
+            report_write(ctx, r, ps, o->report,
+                         o->report_org != NULL ? o->report_org : "mtasts-query",
+                         o->report_contact != NULL ? o->report_contact
+                                                   : "postmaster@localhost");
+    }
+    status = report_status != 0                ? report_status
+             : ps != NULL && probe_refused(ps) ? EXIT_REFUSED
+             : rc == MTASTS_OK                 ? EXIT_POLICY
+             : rc == MTASTS_ERR_NO_POLICY      ? EXIT_NO_POLICY
+             : rc == MTASTS_ERR_NOMEM          ? EXIT_OSERR
+             : rc == MTASTS_ERR_IO             ? EXIT_NOINPUT
+                                               : EXIT_FAILED;
     if (ps != NULL) {
         probe_free(&probes);
     }
@@ -649,9 +693,10 @@ main(int argc, char **argv)
     struct options o = {0};
     int status = parse_args(argc, argv, &o);
     if (status < 0) {
-        status = o.domain != NULL ? run_domain(&o)
-                 : o.txt != NULL  ? run_txt(&o)
-                                  : run_policy(&o);
+        status = o.tlsrpt           ? tlsrpt_run(o.domain, o.resolver, o.json)
+                 : o.domain != NULL ? run_domain(&o)
+                 : o.txt != NULL    ? run_txt(&o)
+                                    : run_policy(&o);
     }
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "mtasts-query: write error\n");

@@ -1,5 +1,6 @@
-/* The MX hosts of a domain, for mtasts-query --probe. The tool's own DNS
- * query (ldns): the library leaves MX resolution to the MTA.
+/* The MX hosts of a domain for mtasts-query --probe, and the TXT records
+ * of a name for --tlsrpt: the tool's own DNS queries (ldns), as the
+ * library leaves MX resolution and TLSRPT record lookups to the MTA.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -30,5 +31,18 @@ enum { MX_OK = 0, MX_NONE = 1, MX_ERROR = 2 };
  * or MX_ERROR, with why. */
 int mx_lookup(const char *domain, const char *resolver, struct mx_list *out,
               char *why, size_t why_size);
+
+#define TXT_LIST_MAX 16
+
+struct txt_list {
+    size_t n;
+    size_t len[TXT_LIST_MAX];
+    char record[TXT_LIST_MAX][4096]; /* the strings of one RR, joined */
+};
+
+/* The TXT records at name: MX_OK (out->n may be 0: no record of the
+ * type), MX_NONE (NXDOMAIN) or MX_ERROR, with why. */
+int txt_lookup(const char *name, const char *resolver, struct txt_list *out,
+               char *why, size_t why_size);
 
 #endif

@@ -135,7 +135,17 @@ for args in ([], ["--txt"], ["--policy-file"], ["--resolver"],
              ["--helo", "--probe", "a.example"],
              ["--probe", "a.example", "--helo"],
              ["--helo", "bad..name", "--probe", "a.example"],
-             ["--helo", "[192.0.2.1]", "--probe", "a.example"]):
+             ["--helo", "[192.0.2.1]", "--probe", "a.example"],
+             ["--report", "/tmp/x.json", "a.example"],
+             ["--report-org", "o", "a.example"],
+             ["--report-contact", "a@b.example", "a.example"],
+             ["--probe", "a.example", "--report"],
+             ["--tlsrpt"],
+             ["--tlsrpt", "--probe", "a.example"],
+             ["--tlsrpt", "--mx", "mx.a.example", "a.example"],
+             ["--tlsrpt", "--ca-file", "/dev/null", "a.example"],
+             ["--tlsrpt", "[192.0.2.1]"],
+             ["--tlsrpt", "--policy-file", example]):
     rc, out, err = run(*args)
     check("usage error for " + repr(args), rc == 64 and "usage" not in out
           and "mtasts-query:" in err, f"rc={rc} err={err}")

@@ -106,8 +106,12 @@ typedef enum mtasts_status {
                                    refused the session before STARTTLS */
 
     /* -500..-599: TLS reporting (RFC 8460) */
-    MTASTS_ERR_NO_TLSRPT = -500 /* no usable _smtp._tls record: none, not
+    MTASTS_ERR_NO_TLSRPT = -500, /* no usable _smtp._tls record: none, not
                                    exactly one, or no mailto:/https: rua */
+    MTASTS_ERR_NO_DATA = -501,   /* nothing recorded for that domain and
+                                    day: no report to make */
+    MTASTS_ERR_FULL = -502       /* the report store is at its bound: the
+                                    result was not recorded */
 } mtasts_status;
 
 /**
@@ -1292,6 +1296,97 @@ MTASTS_API mtasts_rua_scheme mtasts_tlsrpt_rua_scheme(const mtasts_tlsrpt *r,
  * Threads: per record.   Since: 0.1
  */
 MTASTS_API void mtasts_tlsrpt_free(mtasts_tlsrpt *r);
+
+/* ------------------------------------------------------------------------
+ * TLS reporting (RFC 8460): recording results and making reports
+ *
+ * The context aggregates the outcome of every session the MTA records,
+ * per (policy domain, UTC day, policy), and turns one domain's day into
+ * the RFC 8460 §4 JSON report. docs/report.md says what is counted.
+ *
+ * Threads: recording and report making may run on any thread,
+ * concurrently (one lock per ctx guards the store).
+ * ---------------------------------------------------------------------- */
+
+/** Bounds of the report store: aggregates (domain, day, policy) kept, and
+ *  distinct failure-details entries per aggregate. */
+#define MTASTS_RPT_AGGREGATES_MAX 65536
+#define MTASTS_RPT_DETAILS_MAX 256
+
+/**
+ * Record the sessions of one delivery attempt to one MX for the report of
+ * the policy domain's UTC day (by the context's clock):
+ *  - the policy: mtasts_result_policy(lookup), "no-policy-found" without
+ *    one; a lookup failure (mtasts_result_failure(): sts-policy-fetch-error,
+ *    sts-policy-invalid, sts-webpki-invalid) adds a failure-details entry;
+ *  - the session: with a policy in mode testing or enforce, a check whose
+ *    mtasts_mx_check_result() is not MTASTS_RPT_NONE is a failure with
+ *    that result type, reason code, MX host and address (an MX outside
+ *    the policy that also failed TLS adds the TLS failure as a second
+ *    entry); otherwise the sessions count as successful. With mode none,
+ *    or no policy, the sessions count as successful unless the lookup
+ *    failed. docs/report.md has the whole table.
+ * Sessions that deliver TLS reports themselves must not be recorded
+ * (RFC 8460 §3). A check whose status is not MTASTS_OK (the session ended
+ * before STARTTLS) is not an MTA-STS outcome: give NULL instead, and only
+ * a lookup failure is recorded, or nothing.
+ * @param ctx         the context
+ * @param lookup      the outcome of the policy lookup for this message
+ * @param check       the MX check, or NULL (no TLS outcome)
+ * @param sending_ip  the MTA's own address for sending-mta-ip, IPv4 or
+ *                    IPv6 text, or NULL when unknown (then left out)
+ * @param sessions    how many sessions this stands for, at least 1
+ * @return MTASTS_OK; MTASTS_ERR_FULL (a new aggregate or failure-details
+ *         entry would pass MTASTS_RPT_AGGREGATES_MAX or
+ *         MTASTS_RPT_DETAILS_MAX: nothing recorded); MTASTS_ERR_NOMEM;
+ *         MTASTS_ERR_INVALID (ctx or lookup NULL, sessions 0, sending_ip
+ *         not an IP address)
+ * Ownership: nothing is kept but copies.   Threads: any.   Since: 0.1
+ */
+MTASTS_API int mtasts_rpt_record(mtasts_ctx *ctx, const mtasts_result *lookup,
+                                 const mtasts_mx_check *check,
+                                 const char *sending_ip, uint32_t sessions);
+
+/**
+ * The RFC 8460 §4 JSON report of one policy domain for one UTC day:
+ * organization-name, date-range (the day, 00:00:00Z to 23:59:59Z),
+ * contact-info, report-id "<YYYYMMDD.policy-domain@submitter>" (the
+ * submitter is the domain of contact_info), and one policies entry per
+ * policy seen that day with its summary and failure-details.
+ * @param ctx           the context
+ * @param policy_domain the domain, as given to the lookups
+ * @param day           any time in the UTC day, seconds since the epoch
+ * @param org_name      organization-name, UTF-8, 1 to 256 bytes
+ * @param contact_info  contact-info, an address local@domain (the domain
+ *                      a valid host name)
+ * @param json_out      receives the report, NUL-terminated, on MTASTS_OK
+ * @param len_out       may be NULL; receives its length
+ * @return MTASTS_OK, MTASTS_ERR_NO_DATA (nothing recorded for that domain
+ *         and day), MTASTS_ERR_BAD_DOMAIN (policy_domain),
+ *         MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (a NULL argument, org_name
+ *         empty, too long or not UTF-8, contact_info not an address)
+ * Ownership: the caller owns *json_out; release with mtasts_rpt_free().
+ * Threads: any.   Since: 0.1
+ */
+MTASTS_API int mtasts_rpt_json(mtasts_ctx *ctx, const char *policy_domain,
+                               int64_t day, const char *org_name,
+                               const char *contact_info, char **json_out,
+                               size_t *len_out);
+
+/**
+ * Forget what was recorded for days before the UTC day of before (after
+ * their reports went out).
+ * @return the number of aggregates removed; 0 when ctx is NULL
+ * Threads: any.   Since: 0.1
+ */
+MTASTS_API size_t mtasts_rpt_expire(mtasts_ctx *ctx, int64_t before);
+
+/**
+ * Free a report from mtasts_rpt_json().
+ * @param p  the report, or NULL
+ * Threads: any.   Since: 0.1
+ */
+MTASTS_API void mtasts_rpt_free(char *p);
 
 #ifdef __cplusplus
 }

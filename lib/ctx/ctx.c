@@ -29,6 +29,12 @@ mtasts_ctx_new(mtasts_ctx **out)
         return rc;
     }
     rc = mtasts__io_new(&ctx->io);
+    if (rc == MTASTS_OK) {
+        rc = mtasts__report_new(&ctx->report);
+        if (rc != MTASTS_OK) {
+            mtasts__io_free(ctx->io);
+        }
+    }
     if (rc != MTASTS_OK) {
         mtasts__engine_destroy(&ctx->eng);
         mtasts__free(ctx);
@@ -57,6 +63,7 @@ mtasts_ctx_free(mtasts_ctx *ctx)
     }
     mtasts__engine_destroy(&ctx->eng);
     mtasts__io_free(ctx->io);
+    mtasts__report_free(ctx->report);
     mtasts__free(ctx);
 }
 

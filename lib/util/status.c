@@ -39,6 +39,9 @@ static const struct status_info statuses[] = {
      "the MX did not speak SMTP or refused the session"},
     {MTASTS_ERR_NO_TLSRPT, "MTASTS_ERR_NO_TLSRPT",
      "no usable TLSRPT record"},
+    {MTASTS_ERR_NO_DATA, "MTASTS_ERR_NO_DATA",
+     "nothing recorded for that domain and day"},
+    {MTASTS_ERR_FULL, "MTASTS_ERR_FULL", "the report store is full"},
 };
 
 static const struct status_info *

@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 QUERY = sys.argv[1]
 OPENSSL_MTA = sys.argv[2] if len(sys.argv) > 2 else None
@@ -129,6 +130,160 @@ check("text: one mx-probe line per MX", rc == 3 and
       "mx-probe wrongname.mx.test [" in out and
       "does not match, tls certificate-host-mismatch, verdict refuse" in out
       and "mx-probe closed.mx.test: MTASTS_ERR_CONNECT" in out, out + err)
+
+# --tlsrpt: the _smtp._tls record (R8460-3-b, -c, -d, -f).
+rc, out, err = run(QUERY, "--resolver", ENV["MTASTS_WORLD_RESOLVER"],
+                   "--tlsrpt", "mxprobe.test")
+check("--tlsrpt: a record of two strings beside an SPF record", rc == 0 and
+      out.splitlines() == ["domain: mxprobe.test", "tlsrpt: valid",
+                           "rua: mailto:tlsrpt@mxprobe.test",
+                           "rua: https://reports.mxprobe.test/v1"], out + err)
+rc, out, err = run(QUERY, "--json", "--resolver", ENV["MTASTS_WORLD_RESOLVER"],
+                   "--tlsrpt", "mxprobe.test")
+check("--tlsrpt --json", rc == 0 and json.loads(out)["tlsrpt"]["rua"] == [
+    {"uri": "mailto:tlsrpt@mxprobe.test", "scheme": "mailto"},
+    {"uri": "https://reports.mxprobe.test/v1", "scheme": "https"}], out + err)
+rc, out, err = run(QUERY, "--json", "--resolver", ENV["MTASTS_WORLD_RESOLVER"],
+                   "--tlsrpt", "mxplain.test")
+doc = json.loads(out) if out.startswith("{") else {}
+check("--tlsrpt: only an ftp: rua is no usable record (exit 1)", rc == 1 and
+      doc.get("error", {}).get("code") == "MTASTS_ERR_NO_TLSRPT", out + err)
+rc, out, err = run(QUERY, "--json", "--resolver", ENV["MTASTS_WORLD_RESOLVER"],
+                   "--tlsrpt", "mxtesting.test")
+doc = json.loads(out) if out.startswith("{") else {}
+check("--tlsrpt: a syntax error is exit 2 with its column", rc == 2 and
+      doc.get("error", {}).get("code") == "MTASTS_ERR_SYNTAX" and
+      doc["error"].get("column") == 12 and
+      err.startswith("_smtp._tls.mxtesting.test:1:12: error:"), out + err)
+rc, out, err = run(QUERY, "--resolver", ENV["MTASTS_WORLD_RESOLVER"],
+                   "--tlsrpt", "valid.test")
+check("--tlsrpt: no record (exit 1)", rc == 1 and "tlsrpt: none" in out,
+      out + err)
+
+# --probe --report FILE: the RFC 8460 §4 report of this run, checked
+# against the schema with a real JSON parser (R8460-4-a..i).
+RESULT_TYPES = {"starttls-not-supported", "certificate-host-mismatch",
+                "certificate-expired", "certificate-not-trusted",
+                "validation-failure", "tlsa-invalid", "dnssec-invalid",
+                "dane-required", "sts-policy-fetch-error",
+                "sts-policy-invalid", "sts-webpki-invalid"}
+DETAIL_KEYS = {"result-type", "sending-mta-ip", "receiving-mx-hostname",
+               "receiving-mx-helo", "receiving-ip", "failed-session-count",
+               "additional-information", "failure-reason-code"}
+
+
+def schema_errors(rep, domain):
+    """What in a parsed report does not fit RFC 8460 §4.4."""
+    errs = []
+    if set(rep) != {"organization-name", "date-range", "contact-info",
+                    "report-id", "policies"}:
+        errs.append(f"top-level members {sorted(rep)}")
+    for k in ("organization-name", "contact-info", "report-id"):
+        if not isinstance(rep.get(k), str) or not rep.get(k):
+            errs.append(f"{k} not a non-empty string")
+    dr = rep.get("date-range", {})
+    if set(dr) != {"start-datetime", "end-datetime"} or not all(
+            isinstance(v, str) and len(v) == 20 and v.endswith("Z")
+            for v in dr.values()):
+        errs.append(f"date-range {dr}")
+    elif not (dr["start-datetime"].endswith("T00:00:00Z") and
+              dr["end-datetime"].endswith("T23:59:59Z") and
+              dr["start-datetime"][:10] == dr["end-datetime"][:10]):
+        errs.append(f"date-range not one UTC day: {dr}")
+    if not isinstance(rep.get("policies"), list) or not rep["policies"]:
+        errs.append("policies not a non-empty array")
+        return errs
+    for p in rep["policies"]:
+        pol = p.get("policy", {})
+        if pol.get("policy-type") not in ("sts", "no-policy-found"):
+            errs.append(f"policy-type {pol.get('policy-type')}")
+        if pol.get("policy-domain") != domain:
+            errs.append(f"policy-domain {pol.get('policy-domain')}")
+        if pol.get("policy-type") == "sts":
+            for k in ("policy-string", "mx-host"):
+                v = pol.get(k)
+                if not isinstance(v, list) or not all(
+                        isinstance(x, str) for x in v):
+                    errs.append(f"{k} not an array of strings")
+        sm = p.get("summary", {})
+        if set(sm) != {"total-successful-session-count",
+                       "total-failure-session-count"} or not all(
+                type(v) is int and v >= 0 for v in sm.values()):
+            errs.append(f"summary {sm}")
+        for d in p.get("failure-details", []):
+            if not set(d) <= DETAIL_KEYS or d.get("result-type") not in \
+                    RESULT_TYPES or type(d.get("failed-session-count")) \
+                    is not int or any(v == "" for v in d.values()):
+                errs.append(f"failure-details entry {d}")
+    return errs
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    path = os.path.join(tmp, "report.json")
+    rc, out, err = run(QUERY, *WORLD, *SMTP, "--probe", "--report", path,
+                       "--report-org", "Example \"Sender\" Ltd",
+                       "--report-contact", "tlsrpt@sender.test",
+                       "mxprobe.test")
+    try:
+        with open(path, encoding="utf-8") as f:
+            rep = json.load(f)
+    except (OSError, ValueError) as e:
+        rep = {"error": str(e)}
+    check("--report: written, exit still 3", rc == 3 and "error" not in rep,
+          f"rc={rc} {err} {rep}")
+    errs = schema_errors(rep, "mxprobe.test")
+    check("--report: fits the RFC 8460 schema", not errs, f"{errs} {rep}")
+    pol = rep.get("policies", [{}])[0]
+    check("--report: the sts policy as fetched", pol.get("policy", {}).get(
+        "policy-string") == ["version: STSv1", "mode: enforce",
+                             "mx: valid.mx.test", "mx: multiline.mx.test",
+                             "max_age: 86400"] and
+        pol["policy"].get("mx-host") == ["valid.mx.test",
+                                         "multiline.mx.test"], str(pol))
+    check("--report: one success, two failures (the closed MX is no session)",
+          pol.get("summary") == {"total-successful-session-count": 1,
+                                 "total-failure-session-count": 2}, str(pol))
+    details = sorted((d["receiving-mx-hostname"], d["result-type"],
+                      d["failure-reason-code"], d["failed-session-count"])
+                     for d in pol.get("failure-details", []))
+    check("--report: MX outside the policy as validation-failure mx-mismatch,"
+          " with its TLS failure as a second entry (R8460-4-k)",
+          details == [("nostarttls.mx.test", "starttls-not-supported",
+                       "starttls-not-offered", 1),
+                      ("nostarttls.mx.test", "validation-failure",
+                       "mx-mismatch", 1),
+                      ("wrongname.mx.test", "certificate-host-mismatch",
+                       "certificate-host-mismatch", 1),
+                      ("wrongname.mx.test", "validation-failure",
+                       "mx-mismatch", 1)], str(details))
+    check("--report: organization-name escaped and read back",
+          rep.get("organization-name") == 'Example "Sender" Ltd' and
+          rep.get("report-id", "").endswith(".mxprobe.test@sender.test"),
+          str(rep))
+
+    rc, out, err = run(QUERY, *WORLD, *SMTP, "--probe", "--report", path,
+                       "mxtesting.test")
+    with open(path, encoding="utf-8") as f:
+        rep = json.load(f)
+    d = rep["policies"][0]["failure-details"]
+    check("--report: testing mode, certificate-host-mismatch", rc == 0 and
+          not schema_errors(rep, "mxtesting.test") and len(d) == 1 and
+          d[0]["result-type"] == "certificate-host-mismatch" and
+          d[0]["receiving-ip"].startswith("127.0.0."), str(rep))
+
+    rc, out, err = run(QUERY, *WORLD, *SMTP, "--probe", "--report", path,
+                       "notfound.test")
+    with open(path, encoding="utf-8") as f:
+        rep = json.load(f)
+    pol = rep["policies"][0]
+    check("--report: a fetch failure is no-policy-found with "
+          "sts-policy-fetch-error", rc == 2 and
+          not schema_errors(rep, "notfound.test") and
+          pol["policy"] == {"policy-type": "no-policy-found",
+                            "policy-domain": "notfound.test"} and
+          pol["failure-details"][0]["result-type"] ==
+          "sts-policy-fetch-error" and
+          "receiving-mx-hostname" not in pol["failure-details"][0], str(rep))
 
 # examples/openssl-mta: OpenSSL does STARTTLS, libmtasts judges the chain.
 if OPENSSL_MTA:

@@ -547,6 +547,14 @@ EXTRA_RECORDS = (
     ("mxprobe.test.", "MX", "40 closed.mx.test."),
     ("mxtesting.test.", "MX", "10 wrongname.mx.test."),
     ("mxplain.test.", "MX", "10 nostarttls.mx.test."),
+    # _smtp._tls records (RFC 8460 §3) for mtasts-query --tlsrpt
+    ("_smtp._tls.mxprobe.test.", "TXT",
+     '"v=TLSRPTv1; rua=mailto:tlsrpt@mxprobe.test," '
+     '" https://reports.mxprobe.test/v1"'),
+    ("_smtp._tls.mxprobe.test.", "TXT", '"v=spf1 -all"'),
+    ("_smtp._tls.mxplain.test.", "TXT", '"v=TLSRPTv1; rua=ftp://x.test/"'),
+    ("_smtp._tls.mxtesting.test.", "TXT",
+     '"v=TLSRPTv1 rua=mailto:tlsrpt@mxtesting.test"'),
 )
 
 

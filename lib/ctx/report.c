@@ -1,0 +1,159 @@
+/* TLS reporting on the context (RFC 8460 §4): recording what the MTA saw
+ * and making a domain's daily report. What counts as what is decided here
+ * (docs/report.md); lib/report keeps and writes it. */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "ctx/ctx.h"
+#include "report/json.h"
+#include "util/alloc.h"
+#include "util/chars.h"
+#include "verify/mxcheck.h"
+
+#define ORG_NAME_MAX 256
+
+/* An IPv4 or IPv6 address in text, written canonically: dotted decimal,
+ * RFC 5952 for IPv6 (R8460-4-j, E-30). */
+static bool
+canonical_ip(const char *text, char out[MTASTS__MX_IP_MAX])
+{
+    unsigned char bin[16];
+    if (inet_pton(AF_INET, text, bin) == 1) {
+        return inet_ntop(AF_INET, bin, out, MTASTS__MX_IP_MAX) != NULL;
+    }
+    if (inet_pton(AF_INET6, text, bin) == 1) {
+        return inet_ntop(AF_INET6, bin, out, MTASTS__MX_IP_MAX) != NULL;
+    }
+    return false;
+}
+
+int
+mtasts_rpt_record(mtasts_ctx *ctx, const mtasts_result *lookup,
+                  const mtasts_mx_check *check, const char *sending_ip,
+                  uint32_t sessions)
+{
+    char sip[MTASTS__MX_IP_MAX] = "";
+    if (ctx == NULL || lookup == NULL || sessions == 0 ||
+        (sending_ip != NULL && !canonical_ip(sending_ip, sip))) {
+        return MTASTS_ERR_INVALID;
+    }
+    if (check != NULL && check->status != MTASTS_OK) {
+        check = NULL; /* no TLS outcome: not an MTA-STS session (§5.1) */
+    }
+    char rip[MTASTS__MX_IP_MAX] = "";
+    if (check != NULL && check->ip[0] != '\0' &&
+        !canonical_ip(check->ip, rip)) {
+        rip[0] = '\0';
+    }
+    const mtasts_policy *policy = lookup->policy;
+    struct mtasts__rpt_event ev = {
+        .domain = lookup->domain,
+        .policy = policy,
+        .now = mtasts__engine_now(&ctx->eng),
+        .sessions = sessions,
+    };
+    int k = 0;
+    if (lookup->failure != MTASTS_RPT_NONE) {
+        /* the policy failure (R8461-6-a, -6-b): no MX or receiving IP is
+         * concerned (E-24); the reason is the failure-reason-code */
+        ev.detail[k++] = (struct mtasts__rpt_detail){
+            lookup->failure, lookup->reason, "", "", sip};
+    }
+    mtasts_mode mode =
+        policy != NULL ? mtasts_policy_mode(policy) : MTASTS_MODE_NONE;
+    if (policy == NULL) {
+        /* no-policy-found: a failed fetch fails the session, else it
+         * counts as successful (E-29) */
+        ev.outcome = lookup->failure != MTASTS_RPT_NONE ? -1
+                     : check != NULL                    ? 1
+                                                        : 0;
+    } else if (check != NULL && mode == MTASTS_MODE_NONE) {
+        ev.outcome = 1; /* mode none: no failure reports (R8461-5-c) */
+    } else if (check != NULL) {
+        mtasts_rpt_result res = mtasts_mx_check_result(check);
+        if (res == MTASTS_RPT_NONE) {
+            ev.outcome = 1; /* R8461-6-e */
+        } else {
+            ev.outcome = -1; /* R8461-6-c, -6-d */
+            ev.detail[k++] = (struct mtasts__rpt_detail){
+                res, mtasts_mx_check_reason_code(check), check->host, rip, sip};
+            if (!check->matches && check->tls != MTASTS_RPT_NONE) {
+                /* outside the policy and a TLS failure too: one session,
+                 * two failure-details entries (R8460-4-k) */
+                ev.detail[k++] = (struct mtasts__rpt_detail){
+                    check->tls, check->tls_code, check->host, rip, sip};
+            }
+        }
+    }
+    if (ev.outcome == 0 && k == 0) {
+        return MTASTS_OK; /* nothing to count */
+    }
+    return mtasts__report_add(ctx->report, &ev);
+}
+
+/* contact_info as local@domain: the local part dot-atom text (RFC 5322
+ * §3.2.3), the domain a host name, copied normalised to submitter. */
+static bool
+contact_ok(const char *contact, char submitter[MTASTS_DOMAIN_BUFSIZE])
+{
+    const char *at = strrchr(contact, '@');
+    if (at == NULL || at == contact || at[-1] == '.' || contact[0] == '.') {
+        return false;
+    }
+    for (const char *p = contact; p < at; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (!mtasts__is(c, MTASTS__C_ALNUM) &&
+            strchr("!#$%&'*+-/=?^_`{|}~.", c) == NULL) {
+            return false;
+        }
+        if (c == '.' && p[1] == '.') {
+            return false;
+        }
+    }
+    return mtasts_domain_normalize(at + 1, strlen(at + 1), submitter, NULL) ==
+           MTASTS_OK;
+}
+
+int
+mtasts_rpt_json(mtasts_ctx *ctx, const char *policy_domain, int64_t day,
+                const char *org_name, const char *contact_info, char **json_out,
+                size_t *len_out)
+{
+    if (json_out != NULL) {
+        *json_out = NULL;
+    }
+    if (len_out != NULL) {
+        *len_out = 0;
+    }
+    if (ctx == NULL || policy_domain == NULL || org_name == NULL ||
+        contact_info == NULL || json_out == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    size_t org_len = strlen(org_name);
+    char submitter[MTASTS_DOMAIN_BUFSIZE];
+    if (org_len == 0 || org_len > ORG_NAME_MAX ||
+        !mtasts__utf8_valid(org_name, org_len) ||
+        !contact_ok(contact_info, submitter)) {
+        return MTASTS_ERR_INVALID;
+    }
+    char domain[MTASTS_DOMAIN_BUFSIZE];
+    int rc = mtasts_domain_normalize(policy_domain, strlen(policy_domain),
+                                     domain, NULL);
+    if (rc != MTASTS_OK) {
+        return rc;
+    }
+    return mtasts__report_json(ctx->report, domain, day, org_name, contact_info,
+                               submitter, json_out, len_out);
+}
+
+size_t
+mtasts_rpt_expire(mtasts_ctx *ctx, int64_t before)
+{
+    return ctx != NULL ? mtasts__report_expire(ctx->report, before) : 0;
+}
+
+void
+mtasts_rpt_free(char *p)
+{
+    mtasts__free(p);
+}

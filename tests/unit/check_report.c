@@ -1,0 +1,629 @@
+/* Unit tests of TLS report recording and the RFC 8460 §4 JSON report
+ * (lib/report, lib/ctx/report.c): what each session counts as, merging of
+ * failure details, UTC day boundaries, bounds, errors, and the exact JSON.
+ * Lookup results and MX checks are built directly (internal layouts), so
+ * no network is involved; tests/integration/query_probe.py checks reports
+ * from real lookups and probes against the schema with Python's json. */
+#include "harness.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "mtasts/mtasts.h"
+#include "verify/mxcheck.h"
+
+#define DAY0 INT64_C(1767225600) /* 2026-01-01T00:00:00Z */
+#define DAY INT64_C(86400)
+
+static int64_t now = DAY0 + 3600;
+
+static int64_t
+test_clock(void *user)
+{
+    (void)user;
+    return now;
+}
+
+static const char enforce_text[] = "version: STSv1\r\nmode: enforce\r\n"
+                                   "mx: mx.example.net\r\nmx: *.example.net"
+                                   "\r\nmax_age: 86400\r\n";
+static const char testing_text[] = "version: STSv1\nmode: testing\n"
+                                   "mx: mx.example.net\nmax_age: 86400\n";
+static const char none_text[] = "version: STSv1\nmode: none\nmax_age: 86400\n";
+
+static mtasts_ctx *
+new_ctx(void)
+{
+    mtasts_ctx *ctx = NULL;
+    ck_assert_int_eq(mtasts_ctx_new(&ctx), MTASTS_OK);
+    ck_assert_int_eq(mtasts_ctx_set_clock(ctx, test_clock, NULL), MTASTS_OK);
+    now = DAY0 + 3600;
+    return ctx;
+}
+
+/* A lookup result as the engine makes it. */
+static mtasts_result *
+lookup(const char *domain, const char *policy_text, mtasts_rpt_result failure,
+       const char *reason)
+{
+    mtasts_result *r = calloc(1, sizeof(*r));
+    ck_assert_ptr_nonnull(r);
+    r->status = MTASTS_ERR_NO_POLICY;
+    if (policy_text != NULL) {
+        ck_assert_int_eq(mtasts_policy_parse(policy_text, strlen(policy_text),
+                                             &r->policy, NULL),
+                         MTASTS_OK);
+        r->status = MTASTS_OK;
+    } else if (failure != MTASTS_RPT_NONE) {
+        r->status = MTASTS_ERR_FETCH;
+    }
+    r->failure = failure;
+    snprintf(r->domain, sizeof(r->domain), "%s", domain);
+    snprintf(r->reason, sizeof(r->reason), "%s", reason);
+    return r;
+}
+
+static void
+lookup_free(mtasts_result *r)
+{
+    mtasts_policy_unref(r->policy);
+    free(r);
+}
+
+/* An MX check as mtasts_verify_mx() or mtasts_probe_mx() leaves it. */
+static mtasts_mx_check *
+check(const mtasts_result *l, const char *host, const char *ip,
+      mtasts_rpt_result tls, const char *code)
+{
+    mtasts_mx_check *c = mtasts__mx_check_new(l->policy, host);
+    ck_assert_ptr_nonnull(c);
+    snprintf(c->ip, sizeof(c->ip), "%s", ip);
+    if (tls != MTASTS_RPT_NONE) {
+        mtasts__mx_check_fail(c, tls, code, "test failure");
+    }
+    return c;
+}
+
+static char *
+report(mtasts_ctx *ctx, const char *domain, int64_t day)
+{
+    char *json = NULL;
+    size_t len = 0;
+    int rc = mtasts_rpt_json(ctx, domain, day, "Example Sender",
+                             "tlsrpt@mail.sender.example", &json, &len);
+    ck_assert_msg(rc == MTASTS_OK, "mtasts_rpt_json: %s",
+                  mtasts_status_name(rc));
+    ck_assert_uint_eq(strlen(json), len);
+    return json;
+}
+
+/* Record sessions of one (lookup, check) pair, mx NULL for no check, and
+ * give the domain's report for DAY0. */
+static char *
+record_one(mtasts_ctx *ctx, const char *domain, const char *policy_text,
+           mtasts_rpt_result failure, const char *reason, const char *mx,
+           mtasts_rpt_result tls, const char *code, uint32_t sessions)
+{
+    mtasts_result *l = lookup(domain, policy_text, failure, reason);
+    mtasts_mx_check *c =
+        mx != NULL ? check(l, mx, "192.0.2.25", tls, code) : NULL;
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, c, NULL, sessions), MTASTS_OK);
+    mtasts_mx_check_free(c);
+    lookup_free(l);
+    return report(ctx, domain, DAY0);
+}
+
+/* The summary of the report's first policy is ok/failed. */
+static void
+expect_summary(const char *json, int ok, int failed)
+{
+    char want[128];
+    snprintf(want, sizeof(want),
+             "\"total-successful-session-count\":%d,"
+             "\"total-failure-session-count\":%d}",
+             ok, failed);
+    ck_assert_msg(strstr(json, want) != NULL, "%s not in %s", want, json);
+}
+
+#define HEAD                                                                   \
+    "{\"organization-name\":\"Example Sender\",\"date-range\":{"               \
+    "\"start-datetime\":\"2026-01-01T00:00:00Z\",\"end-datetime\":"            \
+    "\"2026-01-01T23:59:59Z\"},\"contact-info\":"                              \
+    "\"tlsrpt@mail.sender.example\",\"report-id\":"                            \
+    "\"20260101.example.net@mail.sender.example\",\"policies\":["
+
+/* R8461-6-e, R8460-4-b..g: successes and a failure under an enforce
+ * policy, the whole report compared byte for byte. */
+START_TEST(test_report_exact)
+{
+    mtasts_ctx *ctx = new_ctx();
+    mtasts_result *l = lookup("example.net", enforce_text, MTASTS_RPT_NONE, "");
+    mtasts_mx_check *ok =
+        check(l, "mx.example.net", "192.0.2.25", MTASTS_RPT_NONE, "");
+    mtasts_mx_check *bad =
+        check(l, "MX.Example.NET.", "2001:0DB8:0:0:0:0:0:1",
+              MTASTS_RPT_CERTIFICATE_EXPIRED, "certificate-expired");
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, ok, "198.51.100.1", 2),
+                     MTASTS_OK);
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, ok, NULL, 1), MTASTS_OK);
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, bad, "198.51.100.1", 1),
+                     MTASTS_OK);
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, bad, "198.51.100.1", 4),
+                     MTASTS_OK);
+    char *json = report(ctx, "EXAMPLE.net.", DAY0 + 5);
+    ck_assert_str_eq(
+        json,
+        HEAD "{\"policy\":{\"policy-type\":\"sts\",\"policy-string\":["
+             "\"version: STSv1\",\"mode: enforce\",\"mx: mx.example.net\","
+             "\"mx: *.example.net\",\"max_age: 86400\"],"
+             "\"policy-domain\":\"example.net\","
+             "\"mx-host\":[\"mx.example.net\",\"*.example.net\"]},"
+             "\"summary\":{\"total-successful-session-count\":3,"
+             "\"total-failure-session-count\":5},"
+             "\"failure-details\":[{\"result-type\":\"certificate-expired\","
+             "\"sending-mta-ip\":\"198.51.100.1\","
+             "\"receiving-mx-hostname\":\"mx.example.net\","
+             "\"receiving-ip\":\"2001:db8::1\","
+             "\"failed-session-count\":5,"
+             "\"failure-reason-code\":\"certificate-expired\"}]}]}");
+    mtasts_rpt_free(json);
+    mtasts_mx_check_free(ok);
+    mtasts_mx_check_free(bad);
+    lookup_free(l);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* R8461-6-a, E-24, E-29: a failed fetch with nothing cached is a failed
+ * session under no-policy-found, without MX or receiving IP. */
+START_TEST(test_report_fetch_failure)
+{
+    mtasts_ctx *ctx = new_ctx();
+    mtasts_result *l =
+        lookup("example.net", NULL, MTASTS_RPT_STS_POLICY_FETCH_ERROR,
+               "HTTP status 404 (only 200 is accepted)");
+    mtasts_mx_check *c =
+        check(l, "mx.example.net", "192.0.2.25", MTASTS_RPT_NONE, "");
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, c, "198.51.100.1", 1),
+                     MTASTS_OK);
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, NULL, "198.51.100.1", 1),
+                     MTASTS_OK);
+    char *json = report(ctx, "example.net", DAY0);
+    ck_assert_str_eq(json, HEAD
+                     "{\"policy\":{\"policy-type\":\"no-policy-found\","
+                     "\"policy-domain\":\"example.net\"},\"summary\":{"
+                     "\"total-successful-session-count\":0,"
+                     "\"total-failure-session-count\":2},\"failure-details\":[{"
+                     "\"result-type\":\"sts-policy-fetch-error\","
+                     "\"sending-mta-ip\":\"198.51.100.1\","
+                     "\"failed-session-count\":2,\"failure-reason-code\":"
+                     "\"HTTP status 404 (only 200 is accepted)\"}]}]}");
+    mtasts_rpt_free(json);
+    mtasts_mx_check_free(c);
+    lookup_free(l);
+
+    /* no policy and no failure: successful sessions (E-29) */
+    json =
+        record_one(ctx, "plain.example", NULL, MTASTS_RPT_NONE, "no TXT record",
+                   "mx.plain.example", MTASTS_RPT_STARTTLS_NOT_SUPPORTED,
+                   "starttls-not-offered", 3);
+    ck_assert_ptr_nonnull(strstr(json, "\"policy-type\":\"no-policy-found\""));
+    expect_summary(json, 3, 0);
+    ck_assert_ptr_nonnull(strstr(json, "\"failure-details\":[]"));
+    mtasts_rpt_free(json);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* R8461-6-b: a cached policy applied after a failed refresh: the refresh
+ * failure is a failure detail, the session counts by its TLS outcome. Also
+ * R8461-5-c: mode none never reports a session failure. */
+START_TEST(test_report_refresh_and_none)
+{
+    mtasts_ctx *ctx = new_ctx();
+    char *json = record_one(ctx, "example.net", testing_text,
+                            MTASTS_RPT_STS_POLICY_FETCH_ERROR, "timeout",
+                            "mx.example.net", MTASTS_RPT_NONE, "", 1);
+    ck_assert_ptr_nonnull(strstr(json, "\"policy-type\":\"sts\""));
+    expect_summary(json, 1, 0);
+    ck_assert_ptr_nonnull(strstr(json,
+                                 "{\"result-type\":\"sts-policy-fetch-error\","
+                                 "\"failed-session-count\":1,"
+                                 "\"failure-reason-code\":\"timeout\"}"));
+    mtasts_rpt_free(json);
+
+    json = record_one(ctx, "none.example", none_text, MTASTS_RPT_NONE, "",
+                      "mx.none.example", MTASTS_RPT_CERTIFICATE_NOT_TRUSTED,
+                      "certificate-not-trusted", 2);
+    ck_assert_ptr_nonnull(strstr(json, "\"mode: none\""));
+    expect_summary(json, 2, 0);
+    ck_assert_ptr_nonnull(strstr(json, "\"failure-details\":[]"));
+    mtasts_rpt_free(json);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* R8461-6-c, -6-d, R8460-4-g: merging equal failure details, and keeping
+ * apart those that differ in any member; a session that ended before
+ * STARTTLS counts nothing (R8461-5.1-d, R8460-4.3.4-a). */
+START_TEST(test_report_merge)
+{
+    mtasts_ctx *ctx = new_ctx();
+    mtasts_result *l = lookup("example.net", testing_text, MTASTS_RPT_NONE, "");
+    mtasts_mx_check *a =
+        check(l, "other.example.org", "192.0.2.25", MTASTS_RPT_NONE, "");
+    mtasts_mx_check *b =
+        check(l, "other.example.org", "192.0.2.26", MTASTS_RPT_NONE, "");
+    mtasts_mx_check *s =
+        check(l, "mx.example.net", "192.0.2.27",
+              MTASTS_RPT_STARTTLS_NOT_SUPPORTED, "starttls-not-offered");
+    mtasts_mx_check *gone = check(l, "mx.example.net", "", MTASTS_RPT_NONE, "");
+    mtasts__mx_check_abort(gone, MTASTS_ERR_CONNECT, "refused");
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(mtasts_rpt_record(ctx, l, a, NULL, 1), MTASTS_OK);
+    }
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, b, NULL, 1), MTASTS_OK);
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, s, NULL, 2), MTASTS_OK);
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, gone, NULL, 9), MTASTS_OK);
+    mtasts_mx_check *both =
+        check(l, "other.example.org", "192.0.2.28",
+              MTASTS_RPT_STARTTLS_NOT_SUPPORTED, "starttls-not-offered");
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, both, NULL, 1), MTASTS_OK);
+    mtasts_mx_check_free(both);
+    char *json = report(ctx, "example.net", DAY0);
+    ck_assert_ptr_nonnull(strstr(json, "\"total-successful-session-count\":0,"
+                                       "\"total-failure-session-count\":7}"));
+    /* R8460-4-k: outside the policy and no STARTTLS: one failed session,
+     * two failure-details entries */
+    ck_assert_ptr_nonnull(
+        strstr(json, "{\"result-type\":\"validation-failure\","
+                     "\"receiving-mx-hostname\":\"other.example.org\","
+                     "\"receiving-ip\":\"192.0.2.28\","
+                     "\"failed-session-count\":1,"
+                     "\"failure-reason-code\":\"mx-mismatch\"},"
+                     "{\"result-type\":\"starttls-not-supported\","
+                     "\"receiving-mx-hostname\":\"other.example.org\","
+                     "\"receiving-ip\":\"192.0.2.28\","
+                     "\"failed-session-count\":1,"
+                     "\"failure-reason-code\":\"starttls-not-offered\"}"));
+    ck_assert_ptr_nonnull(
+        strstr(json, "{\"result-type\":\"validation-failure\","
+                     "\"receiving-mx-hostname\":\"other.example.org\","
+                     "\"receiving-ip\":\"192.0.2.25\","
+                     "\"failed-session-count\":3,"
+                     "\"failure-reason-code\":\"mx-mismatch\"}"));
+    ck_assert_ptr_nonnull(strstr(json, "\"receiving-ip\":\"192.0.2.26\","
+                                       "\"failed-session-count\":1,"));
+    ck_assert_ptr_nonnull(
+        strstr(json, "{\"result-type\":\"starttls-not-supported\","
+                     "\"receiving-mx-hostname\":\"mx.example.net\","
+                     "\"receiving-ip\":\"192.0.2.27\","
+                     "\"failed-session-count\":2,"
+                     "\"failure-reason-code\":\"starttls-not-offered\"}"));
+    mtasts_rpt_free(json);
+    mtasts_mx_check_free(a);
+    mtasts_mx_check_free(b);
+    mtasts_mx_check_free(s);
+    mtasts_mx_check_free(gone);
+    lookup_free(l);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* R8460-4.1-a: one report per UTC day; a changed policy is a second
+ * policies entry (R8460-4-k); expiry drops old days. */
+START_TEST(test_report_days)
+{
+    mtasts_ctx *ctx = new_ctx();
+    mtasts_result *l = lookup("example.net", testing_text, MTASTS_RPT_NONE, "");
+    mtasts_result *l2 =
+        lookup("example.net", enforce_text, MTASTS_RPT_NONE, "");
+    mtasts_mx_check *c =
+        check(l, "mx.example.net", "192.0.2.25", MTASTS_RPT_NONE, "");
+    now = DAY0 + DAY - 1; /* 2026-01-01T23:59:59Z */
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, c, NULL, 1), MTASTS_OK);
+    now = DAY0 + DAY; /* 2026-01-02T00:00:00Z */
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, c, NULL, 2), MTASTS_OK);
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l2, c, NULL, 4), MTASTS_OK);
+
+    char *json = report(ctx, "example.net", DAY0 + DAY - 1);
+    ck_assert_ptr_nonnull(
+        strstr(json, "\"total-successful-session-count\":1,"));
+    ck_assert_ptr_null(strstr(json, "mode: enforce"));
+    mtasts_rpt_free(json);
+    json = report(ctx, "example.net", DAY0 + DAY);
+    ck_assert_ptr_nonnull(strstr(json, "\"start-datetime\":"
+                                       "\"2026-01-02T00:00:00Z\","
+                                       "\"end-datetime\":"
+                                       "\"2026-01-02T23:59:59Z\""));
+    ck_assert_ptr_nonnull(strstr(json, "\"report-id\":\"20260102.example.net@"
+                                       "mail.sender.example\""));
+    ck_assert_ptr_nonnull(strstr(json, "mode: testing"));
+    ck_assert_ptr_nonnull(strstr(json, "mode: enforce"));
+    ck_assert_ptr_nonnull(
+        strstr(json, "\"total-successful-session-count\":2,"));
+    ck_assert_ptr_nonnull(
+        strstr(json, "\"total-successful-session-count\":4,"));
+    mtasts_rpt_free(json);
+
+    char *none = (char *)&none;
+    ck_assert_int_eq(mtasts_rpt_json(ctx, "example.net", DAY0 + 2 * DAY, "o",
+                                     "a@b.example", &none, NULL),
+                     MTASTS_ERR_NO_DATA);
+    ck_assert_ptr_null(none);
+    ck_assert_int_eq(mtasts_rpt_json(ctx, "other.example", DAY0, "o",
+                                     "a@b.example", &none, NULL),
+                     MTASTS_ERR_NO_DATA);
+    ck_assert_uint_eq(mtasts_rpt_expire(ctx, DAY0 + DAY), 1);
+    ck_assert_int_eq(mtasts_rpt_json(ctx, "example.net", DAY0, "o",
+                                     "a@b.example", &none, NULL),
+                     MTASTS_ERR_NO_DATA);
+    ck_assert_uint_eq(mtasts_rpt_expire(ctx, DAY0 + 10 * DAY), 2);
+    ck_assert_uint_eq(mtasts_rpt_expire(NULL, DAY0), 0);
+    mtasts_mx_check_free(c);
+    lookup_free(l);
+    lookup_free(l2);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(test_report_args)
+{
+    mtasts_ctx *ctx = new_ctx();
+    mtasts_result *l = lookup("example.net", testing_text, MTASTS_RPT_NONE, "");
+    ck_assert_int_eq(mtasts_rpt_record(NULL, l, NULL, NULL, 1),
+                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_rpt_record(ctx, NULL, NULL, NULL, 1),
+                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, NULL, NULL, 0),
+                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, NULL, "192.0.2.300", 1),
+                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, NULL, "mx.example", 1),
+                     MTASTS_ERR_INVALID);
+    /* nothing to count: no policy failure, no session */
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, NULL, NULL, 1), MTASTS_OK);
+    char *json = (char *)&json;
+    size_t len = 7;
+    ck_assert_int_eq(mtasts_rpt_json(ctx, "example.net", DAY0, "o",
+                                     "a@b.example", &json, &len),
+                     MTASTS_ERR_NO_DATA);
+    ck_assert_ptr_null(json);
+    ck_assert_uint_eq(len, 0);
+
+    mtasts_mx_check *c =
+        check(l, "mx.example.net", "192.0.2.25", MTASTS_RPT_NONE, "");
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, c, NULL, 1), MTASTS_OK);
+    static const struct {
+        const char *domain, *org, *contact;
+        int want;
+    } bad[] = {
+        {NULL, "o", "a@b.example", MTASTS_ERR_INVALID},
+        {"example.net", NULL, "a@b.example", MTASTS_ERR_INVALID},
+        {"example.net", "o", NULL, MTASTS_ERR_INVALID},
+        {"example.net", "", "a@b.example", MTASTS_ERR_INVALID},
+        {"example.net", "bad \xff UTF-8", "a@b.example", MTASTS_ERR_INVALID},
+        {"example.net", "surrogate \xed\xa0\x80", "a@b.example",
+         MTASTS_ERR_INVALID},
+        {"example.net", "o", "b.example", MTASTS_ERR_INVALID},
+        {"example.net", "o", "@b.example", MTASTS_ERR_INVALID},
+        {"example.net", "o", "a..b@b.example", MTASTS_ERR_INVALID},
+        {"example.net", "o", "a b@b.example", MTASTS_ERR_INVALID},
+        {"example.net", "o", "a@b..example", MTASTS_ERR_INVALID},
+        {"exa mple.net", "o", "a@b.example", MTASTS_ERR_BAD_DOMAIN},
+        {"b\xc3\xbc"
+         "cher.example",
+         "o", "a@b.example", MTASTS_ERR_NOT_ASCII},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        json = (char *)&json;
+        ck_assert_msg(mtasts_rpt_json(ctx, bad[i].domain, DAY0, bad[i].org,
+                                      bad[i].contact, &json,
+                                      NULL) == bad[i].want,
+                      "case %zu", i);
+        ck_assert_ptr_null(json);
+    }
+    ck_assert_int_eq(mtasts_rpt_json(ctx, "example.net", DAY0, "o",
+                                     "a@b.example", NULL, NULL),
+                     MTASTS_ERR_INVALID);
+    /* a 256-byte name is fine, 257 is not */
+    char org[258];
+    memset(org, 'x', 257);
+    org[257] = '\0';
+    ck_assert_int_eq(mtasts_rpt_json(ctx, "example.net", DAY0, org,
+                                     "a@b.example", &json, NULL),
+                     MTASTS_ERR_INVALID);
+    org[256] = '\0';
+    ck_assert_int_eq(mtasts_rpt_json(ctx, "example.net", DAY0, org,
+                                     "a@b.example", &json, NULL),
+                     MTASTS_OK);
+    mtasts_rpt_free(json);
+    mtasts_rpt_free(NULL);
+    mtasts_mx_check_free(c);
+    lookup_free(l);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* R8460-4-a: the organization name is escaped, and valid UTF-8 passes. */
+START_TEST(test_report_escaping)
+{
+    mtasts_ctx *ctx = new_ctx();
+    mtasts_result *l = lookup("example.net", testing_text, MTASTS_RPT_NONE, "");
+    mtasts_mx_check *c =
+        check(l, "mx.example.net", "192.0.2.25", MTASTS_RPT_NONE, "");
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, c, NULL, 1), MTASTS_OK);
+    char *json = NULL;
+    ck_assert_int_eq(
+        mtasts_rpt_json(ctx, "example.net", DAY0,
+                        "Q\"uote\\ \t\x01 M\xc3\xbcller \xf0\x9f\x93\xa7",
+                        "a@b.example", &json, NULL),
+        MTASTS_OK);
+    ck_assert_ptr_nonnull(
+        strstr(json, "\"organization-name\":\"Q\\\"uote\\\\ \\u0009\\u0001 "
+                     "M\xc3\xbcller \xf0\x9f\x93\xa7\""));
+    mtasts_rpt_free(json);
+    mtasts_mx_check_free(c);
+    lookup_free(l);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* The bounds: a refused record changes nothing. */
+START_TEST(test_report_bounds)
+{
+    mtasts_ctx *ctx = new_ctx();
+    mtasts_result *l = lookup("example.net", testing_text, MTASTS_RPT_NONE, "");
+    for (int i = 0; i <= MTASTS_RPT_DETAILS_MAX; i++) {
+        char ip[32];
+        snprintf(ip, sizeof(ip), "10.0.%d.%d", i / 256, i % 256);
+        mtasts_mx_check *c =
+            check(l, "mx.example.net", ip, MTASTS_RPT_CERTIFICATE_EXPIRED, "x");
+        ck_assert_int_eq(mtasts_rpt_record(ctx, l, c, NULL, 1),
+                         i < MTASTS_RPT_DETAILS_MAX ? MTASTS_OK
+                                                    : MTASTS_ERR_FULL);
+        mtasts_mx_check_free(c);
+    }
+    char *json = report(ctx, "example.net", DAY0);
+    char want[96];
+    snprintf(want, sizeof(want), "\"total-failure-session-count\":%d}",
+             MTASTS_RPT_DETAILS_MAX);
+    ck_assert_ptr_nonnull(strstr(json, want));
+    mtasts_rpt_free(json);
+    lookup_free(l);
+
+    /* MTASTS_RPT_AGGREGATES_MAX aggregates, one per domain */
+    mtasts_rpt_expire(ctx, DAY0 + DAY);
+    for (int i = 0; i <= MTASTS_RPT_AGGREGATES_MAX; i++) {
+        char domain[64];
+        snprintf(domain, sizeof(domain), "d%d.example", i);
+        l = lookup(domain, NULL, MTASTS_RPT_STS_POLICY_INVALID, "bad");
+        ck_assert_int_eq(mtasts_rpt_record(ctx, l, NULL, NULL, 1),
+                         i < MTASTS_RPT_AGGREGATES_MAX ? MTASTS_OK
+                                                       : MTASTS_ERR_FULL);
+        lookup_free(l);
+    }
+    ck_assert_uint_eq(mtasts_rpt_expire(ctx, DAY0 + DAY),
+                      MTASTS_RPT_AGGREGATES_MAX);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(test_report_nomem)
+{
+    mtasts_ctx *ctx = new_ctx();
+    mtasts_result *l = lookup("example.net", enforce_text, MTASTS_RPT_NONE, "");
+    mtasts_mx_check *c = check(l, "mx.example.net", "192.0.2.25",
+                               MTASTS_RPT_CERTIFICATE_EXPIRED, "x");
+    bool saw_nomem = false, done = false;
+    for (size_t n = 1; n < 16 && !done; n++) {
+        failalloc_start(n);
+        int rc = mtasts_rpt_record(ctx, l, c, NULL, 1);
+        failalloc_stop();
+        if (rc == MTASTS_OK) {
+            done = true;
+        } else {
+            ck_assert_int_eq(rc, MTASTS_ERR_NOMEM);
+            saw_nomem = true;
+        }
+    }
+    ck_assert(done && saw_nomem);
+    char *json = NULL;
+    saw_nomem = done = false;
+    for (size_t n = 1; n < 64 && !done; n++) {
+        failalloc_start(n);
+        int rc = mtasts_rpt_json(ctx, "example.net", DAY0, "o", "a@b.example",
+                                 &json, NULL);
+        failalloc_stop();
+        if (rc == MTASTS_OK) {
+            done = true;
+        } else {
+            ck_assert_int_eq(rc, MTASTS_ERR_NOMEM);
+            ck_assert_ptr_null(json);
+            saw_nomem = true;
+        }
+    }
+    ck_assert(done && saw_nomem);
+    /* the failed attempts recorded nothing: one failed session */
+    ck_assert_ptr_nonnull(strstr(json, "\"total-failure-session-count\":1}"));
+    mtasts_rpt_free(json);
+    mtasts_mx_check_free(c);
+    lookup_free(l);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+struct worker {
+    mtasts_ctx *ctx;
+    mtasts_result *l;
+    mtasts_mx_check *c;
+};
+
+static void *
+record_many(void *arg)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < 10000; i++) {
+        if (mtasts_rpt_record(w->ctx, w->l, w->c, NULL, 1) != MTASTS_OK) {
+            return (void *)1;
+        }
+    }
+    return NULL;
+}
+
+/* Recording from several threads at once loses nothing. */
+START_TEST(test_report_threads)
+{
+    mtasts_ctx *ctx = new_ctx();
+    mtasts_result *l = lookup("example.net", testing_text, MTASTS_RPT_NONE, "");
+    mtasts_mx_check *c = check(l, "mx.example.net", "192.0.2.25",
+                               MTASTS_RPT_CERTIFICATE_EXPIRED, "x");
+    struct worker w = {ctx, l, c};
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(pthread_create(&t[i], NULL, record_many, &w), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        void *ret = (void *)1;
+        pthread_join(t[i], &ret);
+        ck_assert_ptr_null(ret);
+    }
+    char *json = report(ctx, "example.net", DAY0);
+    ck_assert_ptr_nonnull(
+        strstr(json, "\"total-failure-session-count\":40000}"));
+    ck_assert_ptr_nonnull(strstr(json, "\"failed-session-count\":40000,"));
+    mtasts_rpt_free(json);
+    mtasts_mx_check_free(c);
+    lookup_free(l);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+static Suite *
+report_suite(void)
+{
+    Suite *s = suite_create("report");
+    TCase *tc = tcase_create("record");
+    tcase_add_test(tc, test_report_exact);
+    tcase_add_test(tc, test_report_fetch_failure);
+    tcase_add_test(tc, test_report_refresh_and_none);
+    tcase_add_test(tc, test_report_merge);
+    tcase_add_test(tc, test_report_days);
+    tcase_add_test(tc, test_report_args);
+    tcase_add_test(tc, test_report_escaping);
+    tcase_add_test(tc, test_report_bounds);
+    tcase_add_test(tc, test_report_nomem);
+    tcase_add_test(tc, test_report_threads);
+    tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    return harness_run(report_suite());
+}
