@@ -2646,11 +2646,14 @@ START_TEST(test_engine_status_temporary)
         {MTASTS_ERR_FETCH, true},
         {MTASTS_ERR_WEBPKI, true},
         {MTASTS_ERR_POLICY_INVALID, true},
+        {MTASTS_ERR_CONNECT, true},
+        {MTASTS_ERR_TIMEOUT, true},
+        {MTASTS_ERR_PROTOCOL, true},
         {1, false},
         {-5, false},
         {-99, false},
         {-205, false},
-        {-300, false},
+        {-303, false},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         ck_assert_msg(mtasts_status_is_temporary(cases[i].status) ==
