@@ -102,8 +102,12 @@ typedef enum mtasts_status {
     MTASTS_ERR_CONNECT = -300,  /* no TCP connection to the MX: no address,
                                    refused, unreachable, connect timeout */
     MTASTS_ERR_TIMEOUT = -301,  /* the MX stopped answering mid-session */
-    MTASTS_ERR_PROTOCOL = -302  /* the MX's replies are not SMTP, or it
+    MTASTS_ERR_PROTOCOL = -302, /* the MX's replies are not SMTP, or it
                                    refused the session before STARTTLS */
+
+    /* -400..-499: policy cache */
+    MTASTS_ERR_NOT_FOUND = -400 /* no cache entry for the domain, or no
+                                   cache file at the path */
 } mtasts_status;
 
 /**
@@ -946,6 +950,182 @@ MTASTS_API int64_t mtasts_result_expires(const mtasts_result *r);
  * Threads: per result.   Since: 0.1
  */
 MTASTS_API void mtasts_result_free(mtasts_result *r);
+
+/* ------------------------------------------------------------------------
+ * Policy cache: inspection, purge, bounded memory
+ *
+ * The context caches, per policy domain, the last policy fetched, its TXT
+ * id, its fetch time and expiry (fetch time + max_age) and the time of the
+ * last lookup of the domain ("last use"). The cache is bounded by a
+ * capacity (mtasts_ctx_set_cache_capacity(): least recently used entries
+ * go first) and by idleness (mtasts_ctx_set_cache_max_idle_s(): entries
+ * not looked up for that long go). docs/cache.md has the whole picture.
+ *
+ * A domain whose lookup is in flight is never freed: removing it empties
+ * its entry (the lookup then finishes as if nothing had been cached).
+ *
+ * Threads: every function of this section but the setter may be called
+ * from any thread, concurrently with lookups; each takes the cache's
+ * locks briefly and never while a hook or callback runs. A snapshot is
+ * immutable once made and may be read from any thread.
+ * ---------------------------------------------------------------------- */
+
+/** A copy of cache entries, read through indexed accessors. */
+typedef struct mtasts_cache_snapshot mtasts_cache_snapshot;
+
+/**
+ * Take a snapshot of every cache entry that holds a policy (expired ones
+ * included; domains remembered as having no policy are not listed), most
+ * recently used first within each shard of the cache (docs/cache.md).
+ * @param ctx  the context
+ * @param out  receives the snapshot; NULL on any error
+ * @return MTASTS_OK, MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx or out NULL)
+ * Ownership: the caller owns *out; release with
+ *            mtasts_cache_snapshot_free(). It holds a reference to each
+ *            policy, so later changes to the cache do not affect it.
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_cache_snapshot_new(mtasts_ctx *ctx,
+                                         mtasts_cache_snapshot **out);
+
+/**
+ * The number of entries in a snapshot.
+ * @param s  a snapshot; NULL gives 0
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API size_t mtasts_cache_snapshot_count(const mtasts_cache_snapshot *s);
+
+/**
+ * The normalised policy domain of entry i (lower case, no trailing dot).
+ * @param s  a snapshot
+ * @param i  index below mtasts_cache_snapshot_count()
+ * @return a NUL-terminated string; NULL when s is NULL or i out of range
+ * Ownership: borrowed from s.   Threads: immutable.   Since: 0.1
+ */
+MTASTS_API const char *
+mtasts_cache_snapshot_domain(const mtasts_cache_snapshot *s, size_t i);
+
+/**
+ * The TXT id of entry i's policy.
+ * @param s  a snapshot
+ * @param i  index below mtasts_cache_snapshot_count()
+ * @return a NUL-terminated string; NULL when s is NULL or i out of range
+ * Ownership: borrowed from s.   Threads: immutable.   Since: 0.1
+ */
+MTASTS_API const char *
+mtasts_cache_snapshot_txt_id(const mtasts_cache_snapshot *s, size_t i);
+
+/**
+ * The policy of entry i.
+ * @param s  a snapshot
+ * @param i  index below mtasts_cache_snapshot_count()
+ * @return the policy; NULL when s is NULL or i out of range
+ * Ownership: borrowed from s; take a reference with mtasts_policy_ref()
+ *            to keep it longer.   Threads: immutable.   Since: 0.1
+ */
+MTASTS_API mtasts_policy *
+mtasts_cache_snapshot_policy(const mtasts_cache_snapshot *s, size_t i);
+
+/**
+ * The mode of entry i's policy (mtasts_policy_mode() of its policy).
+ * @param s  a snapshot
+ * @param i  index below mtasts_cache_snapshot_count()
+ * @return the mode; MTASTS_MODE_NONE when s is NULL or i out of range
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API mtasts_mode
+mtasts_cache_snapshot_mode(const mtasts_cache_snapshot *s, size_t i);
+
+/**
+ * When entry i's policy was fetched, in seconds since the Unix epoch by
+ * the context's clock (mtasts_ctx_set_clock()).
+ * @param s  a snapshot
+ * @param i  index below mtasts_cache_snapshot_count()
+ * @return the time; 0 when s is NULL or i out of range
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API int64_t
+mtasts_cache_snapshot_fetched_at(const mtasts_cache_snapshot *s, size_t i);
+
+/**
+ * When entry i's policy expires: its fetch time plus max_age. It is
+ * applied strictly before that time.
+ * @param s  a snapshot
+ * @param i  index below mtasts_cache_snapshot_count()
+ * @return the time; 0 when s is NULL or i out of range
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API int64_t
+mtasts_cache_snapshot_expires(const mtasts_cache_snapshot *s, size_t i);
+
+/**
+ * When entry i's domain was last looked up (mtasts_lookup*(); a refresh
+ * is no use).
+ * @param s  a snapshot
+ * @param i  index below mtasts_cache_snapshot_count()
+ * @return the time; 0 when s is NULL or i out of range
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API int64_t
+mtasts_cache_snapshot_last_used(const mtasts_cache_snapshot *s, size_t i);
+
+/**
+ * Free a snapshot and its policy references.
+ * @param s  a snapshot, or NULL (nothing happens)
+ * Threads: per snapshot.   Since: 0.1
+ */
+MTASTS_API void mtasts_cache_snapshot_free(mtasts_cache_snapshot *s);
+
+/**
+ * Remove a domain from the cache: its policy, and anything remembered
+ * about it (no policy, a failed fetch and its back-off). The next lookup
+ * starts afresh. With a lookup of the domain in flight, the entry is
+ * emptied rather than freed, and that lookup may store a new policy.
+ * @param ctx     the context
+ * @param domain  the policy domain, as for mtasts_lookup() (any case, one
+ *                trailing dot allowed)
+ * @return MTASTS_OK, MTASTS_ERR_NOT_FOUND (the domain has no entry),
+ *         MTASTS_ERR_BAD_DOMAIN, MTASTS_ERR_NOT_ASCII, MTASTS_ERR_INVALID
+ *         (ctx or domain NULL)
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_cache_remove(mtasts_ctx *ctx, const char *domain);
+
+/**
+ * Remove every entry, as mtasts_cache_remove() does each.
+ * @param ctx          the context
+ * @param removed_out  may be NULL; receives the number of entries removed
+ *                     (0 on error)
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_cache_clear(mtasts_ctx *ctx, size_t *removed_out);
+
+/**
+ * How long an entry may go without a lookup before it is removed, in
+ * seconds (refreshes do not count as use). Idle entries are dropped a few
+ * at a time as new domains are cached, all at once by
+ * mtasts_cache_remove_idle(), and are skipped by mtasts_cache_load().
+ * An idle entry goes even when its policy has not expired: the sender no
+ * longer mails the domain. 0 keeps entries however long they are unused.
+ * Default 15552000 (180 days).
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_cache_max_idle_s(mtasts_ctx *ctx,
+                                               uint32_t seconds);
+
+/**
+ * Remove every entry not looked up for the idle time of
+ * mtasts_ctx_set_cache_max_idle_s() (nothing when it is 0), at the
+ * context's clock. Entries with a lookup in flight stay.
+ * @param ctx          the context
+ * @param removed_out  may be NULL; receives the number removed (0 on
+ *                     error)
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_cache_remove_idle(mtasts_ctx *ctx, size_t *removed_out);
 
 /* ------------------------------------------------------------------------
  * MX verification and delivery decisions (RFC 8461 §4, §5)

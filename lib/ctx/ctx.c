@@ -175,9 +175,7 @@ mtasts_ctx_set_cache_capacity(mtasts_ctx *ctx, size_t entries)
     if (ctx == NULL || entries == 0) {
         return MTASTS_ERR_INVALID;
     }
-    pthread_mutex_lock(&ctx->eng.lock);
     mtasts__cache_set_capacity(&ctx->eng.cache, entries);
-    pthread_mutex_unlock(&ctx->eng.lock);
     return MTASTS_OK;
 }
 

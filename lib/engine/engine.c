@@ -14,9 +14,9 @@
  * policy (RFC 8461 §3.1, §3.3, §5.1): the answer is the cached policy,
  * with the failure classified for reporting (RFC 8461 §6).
  *
- * Locking: eng->lock guards the cache and the flights. It is never held
- * while a hook or a callback runs, so hooks may complete inline or from
- * any thread, and callbacks may start new lookups.
+ * Locking: the lock of the domain's cache shard guards its entry and its
+ * flight. It is never held while a hook or a callback runs, so hooks may
+ * complete inline or from any thread, and callbacks may start new lookups.
  */
 #include "engine/engine.h"
 
@@ -131,12 +131,8 @@ int
 mtasts__engine_init(struct mtasts__engine *eng)
 {
     memset(eng, 0, sizeof(*eng));
-    if (pthread_mutex_init(&eng->lock, NULL) != 0) {
-        return MTASTS_ERR_NOMEM;
-    }
     int rc = mtasts__cache_init(&eng->cache, MTASTS__DEFAULT_CAPACITY);
     if (rc != MTASTS_OK) {
-        pthread_mutex_destroy(&eng->lock);
         return rc;
     }
     eng->backoff_s = MTASTS__DEFAULT_BACKOFF_S;
@@ -151,21 +147,26 @@ void
 mtasts__engine_destroy(struct mtasts__engine *eng)
 {
     mtasts__cache_destroy(&eng->cache);
-    pthread_mutex_destroy(&eng->lock);
+}
+
+/* The shard that holds the flight's entry. */
+static struct mtasts__shard *
+flight_shard(const struct mtasts__flight *f)
+{
+    return mtasts__cache_shard(&f->eng->cache, f->entry->hash);
 }
 
 /* ---- finishing a flight ----------------------------------------------- */
 
-/* Called with the lock held; releases it, runs every waiter's callback
- * with the flight's result, and frees the flight. */
+/* Called with the shard lock held; releases it, runs every waiter's
+ * callback with the flight's result, and frees the flight. */
 static void
 finish(struct mtasts__flight *f)
 {
-    struct mtasts__engine *eng = f->eng;
     struct waiter *w = f->waiters;
     f->waiters = NULL;
     f->entry->flight = NULL;
-    pthread_mutex_unlock(&eng->lock);
+    pthread_mutex_unlock(&flight_shard(f)->lock);
     while (w != NULL) {
         struct waiter *next = w->next;
         w->cb(&f->result, w->user);
@@ -262,7 +263,7 @@ run_dns(struct mtasts__flight *f)
         }
         req_free(req);
     }
-    pthread_mutex_lock(&eng->lock);
+    pthread_mutex_lock(&flight_shard(f)->lock);
     int64_t now = mtasts__engine_now(eng);
     char reason[TEXT_MAX];
     snprintf(reason, sizeof(reason), "TXT lookup of %s not started: %s", name,
@@ -504,7 +505,7 @@ run_https(struct mtasts__flight *f)
         }
         req_free(req);
     }
-    pthread_mutex_lock(&eng->lock);
+    pthread_mutex_lock(&flight_shard(f)->lock);
     int64_t now = mtasts__engine_now(eng);
     char reason[TEXT_MAX];
     snprintf(reason, sizeof(reason), "fetch from %s not started: %s", host,
@@ -572,15 +573,17 @@ mtasts__engine_lookup_cached(struct mtasts__engine *eng, const char *domain,
     if (rc != MTASTS_OK) {
         return rc;
     }
-    pthread_mutex_lock(&eng->lock);
+    struct mtasts__shard *sh = mtasts__cache_shard(&eng->cache, hash);
+    pthread_mutex_lock(&sh->lock);
     int64_t now = mtasts__engine_now(eng);
-    struct mtasts__entry *e = mtasts__cache_find(&eng->cache, norm, len, hash);
+    struct mtasts__entry *e = mtasts__cache_find(sh, norm, len, hash);
     if (e != NULL && e->flight == NULL && mtasts__entry_usable(e, now) &&
         eng->txt_check_s != 0 &&
         now - e->txt_checked_at < (int64_t)eng->txt_check_s) {
         *out = mtasts_policy_ref(e->policy);
+        e->last_used = now;
     }
-    pthread_mutex_unlock(&eng->lock);
+    pthread_mutex_unlock(&sh->lock);
     return *out != NULL ? MTASTS_OK : MTASTS_ERR_NO_POLICY;
 }
 
@@ -597,13 +600,17 @@ mtasts__engine_lookup(struct mtasts__engine *eng, const char *domain,
     }
     struct waiter *w = NULL;
 
-    pthread_mutex_lock(&eng->lock);
+    struct mtasts__shard *sh = mtasts__cache_shard(&eng->cache, hash);
+    pthread_mutex_lock(&sh->lock);
     int64_t now = mtasts__engine_now(eng);
-    struct mtasts__entry *e = mtasts__cache_find(&eng->cache, norm, len, hash);
+    struct mtasts__entry *e = mtasts__cache_find(sh, norm, len, hash);
+    if (e != NULL) {
+        e->last_used = now;
+    }
     if (e != NULL && e->flight == NULL) {
         struct mtasts_result r;
         if (answer_from_cache(eng, e, now, &r)) {
-            pthread_mutex_unlock(&eng->lock);
+            pthread_mutex_unlock(&sh->lock);
             cb(&r, user);
             mtasts_policy_unref(r.policy);
             return MTASTS_OK;
@@ -611,7 +618,7 @@ mtasts__engine_lookup(struct mtasts__engine *eng, const char *domain,
     }
     w = mtasts__alloc(sizeof(*w));
     if (w == NULL) {
-        pthread_mutex_unlock(&eng->lock);
+        pthread_mutex_unlock(&sh->lock);
         return MTASTS_ERR_NOMEM;
     }
     w->cb = cb;
@@ -620,15 +627,15 @@ mtasts__engine_lookup(struct mtasts__engine *eng, const char *domain,
         /* Single flight: share the lookup in progress. */
         w->next = e->flight->waiters;
         e->flight->waiters = w;
-        pthread_mutex_unlock(&eng->lock);
+        pthread_mutex_unlock(&sh->lock);
         return MTASTS_OK;
     }
     struct mtasts__flight *f = mtasts__calloc(1, sizeof(*f));
     if (f != NULL && e == NULL) {
-        e = mtasts__cache_insert(&eng->cache, norm, len, hash);
+        e = mtasts__cache_insert(&eng->cache, sh, norm, len, hash, now);
     }
     if (f == NULL || e == NULL) {
-        pthread_mutex_unlock(&eng->lock);
+        pthread_mutex_unlock(&sh->lock);
         mtasts__free(f);
         mtasts__free(w);
         return MTASTS_ERR_NOMEM;
@@ -639,7 +646,7 @@ mtasts__engine_lookup(struct mtasts__engine *eng, const char *domain,
     f->waiters = w;
     e->flight = f;
     result_init(&f->result, e);
-    pthread_mutex_unlock(&eng->lock);
+    pthread_mutex_unlock(&sh->lock);
     run_dns(f);
     return MTASTS_OK;
 }
@@ -707,7 +714,7 @@ mtasts_dns_done(mtasts_req *req, mtasts_dns_rcode rcode, const char *reason)
         return MTASTS_ERR_STATE;
     }
     struct mtasts__flight *f = req->flight;
-    pthread_mutex_lock(&f->eng->lock);
+    pthread_mutex_lock(&flight_shard(f)->lock);
     bool fetch = false;
     if (req->lost == MTASTS_ERR_NOMEM) {
         /* A local failure: no report, no back-off, the cache kept. */
@@ -729,7 +736,7 @@ mtasts_dns_done(mtasts_req *req, mtasts_dns_rcode rcode, const char *reason)
     }
     req_free(req);
     if (fetch) {
-        pthread_mutex_unlock(&f->eng->lock);
+        pthread_mutex_unlock(&flight_shard(f)->lock);
         run_https(f);
     } else {
         finish(f);
@@ -820,7 +827,7 @@ mtasts_https_done(mtasts_req *req, int status, const char *reason)
         https_judge(req, status, reason, host, &p, &rpt, text, sizeof(text));
     req_free(req);
 
-    pthread_mutex_lock(&eng->lock);
+    pthread_mutex_lock(&flight_shard(f)->lock);
     int64_t now = mtasts__engine_now(eng);
     if (rc == MTASTS_OK) {
         store_policy(f, now, p);

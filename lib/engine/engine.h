@@ -20,8 +20,7 @@
 #define MTASTS__DEFAULT_HTTPS_PORT 443
 
 struct mtasts__engine {
-    pthread_mutex_t lock; /* guards the cache and every flight */
-    struct mtasts__cache cache;
+    struct mtasts__cache cache; /* its shard locks guard every flight */
 
     /* configuration: set before lookups (per ctx), read by them */
     mtasts_clock_fn *clock;

@@ -37,6 +37,8 @@ static const struct status_info statuses[] = {
     {MTASTS_ERR_TIMEOUT, "MTASTS_ERR_TIMEOUT", "the MX stopped answering"},
     {MTASTS_ERR_PROTOCOL, "MTASTS_ERR_PROTOCOL",
      "the MX did not speak SMTP or refused the session"},
+    {MTASTS_ERR_NOT_FOUND, "MTASTS_ERR_NOT_FOUND",
+     "not found (no cache entry for the domain, or no cache file)"},
 };
 
 static const struct status_info *

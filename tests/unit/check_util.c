@@ -53,6 +53,7 @@ static const struct {
     STATUS(MTASTS_ERR_CONNECT),
     STATUS(MTASTS_ERR_TIMEOUT),
     STATUS(MTASTS_ERR_PROTOCOL),
+    STATUS(MTASTS_ERR_NOT_FOUND),
 };
 
 /* A switch with no default: a status added to the header and not here is a
@@ -81,6 +82,7 @@ is_bad_input_expected(mtasts_status s)
     case MTASTS_ERR_CONNECT:
     case MTASTS_ERR_TIMEOUT:
     case MTASTS_ERR_PROTOCOL:
+    case MTASTS_ERR_NOT_FOUND:
         return false;
     }
     return false;
@@ -88,7 +90,7 @@ is_bad_input_expected(mtasts_status s)
 #pragma GCC diagnostic pop
 
 static const int unknown_statuses[] = {
-    1, 2, 100, -5, -99, -104, -199, -205, -299, -303, -399, -1000, INT_MIN, INT_MAX,
+    1, 2, 100, -5, -99, -104, -199, -205, -299, -303, -399, -401, -499, -1000, INT_MIN, INT_MAX,
 };
 
 START_TEST(test_util_status_texts)

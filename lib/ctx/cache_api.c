@@ -1,0 +1,148 @@
+/* The public cache calls: snapshots, removal, idleness (docs/cache.md). */
+#include <string.h>
+
+#include "ctx/ctx.h"
+#include "util/alloc.h"
+
+int
+mtasts_cache_snapshot_new(mtasts_ctx *ctx, mtasts_cache_snapshot **out)
+{
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (ctx == NULL || out == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    return mtasts__cache_snapshot(&ctx->eng.cache, NULL, NULL, out);
+}
+
+static const struct mtasts__snap_item *
+item(const mtasts_cache_snapshot *s, size_t i)
+{
+    return s != NULL && i < s->count ? &s->items[i] : NULL;
+}
+
+size_t
+mtasts_cache_snapshot_count(const mtasts_cache_snapshot *s)
+{
+    return s != NULL ? s->count : 0;
+}
+
+const char *
+mtasts_cache_snapshot_domain(const mtasts_cache_snapshot *s, size_t i)
+{
+    return item(s, i) != NULL ? mtasts__snapshot_domain(s, i) : NULL;
+}
+
+const char *
+mtasts_cache_snapshot_txt_id(const mtasts_cache_snapshot *s, size_t i)
+{
+    const struct mtasts__snap_item *it = item(s, i);
+    return it != NULL ? it->id : NULL;
+}
+
+mtasts_policy *
+mtasts_cache_snapshot_policy(const mtasts_cache_snapshot *s, size_t i)
+{
+    const struct mtasts__snap_item *it = item(s, i);
+    return it != NULL ? it->policy : NULL;
+}
+
+mtasts_mode
+mtasts_cache_snapshot_mode(const mtasts_cache_snapshot *s, size_t i)
+{
+    return mtasts_policy_mode(mtasts_cache_snapshot_policy(s, i));
+}
+
+int64_t
+mtasts_cache_snapshot_fetched_at(const mtasts_cache_snapshot *s, size_t i)
+{
+    const struct mtasts__snap_item *it = item(s, i);
+    return it != NULL ? it->fetched_at : 0;
+}
+
+int64_t
+mtasts_cache_snapshot_expires(const mtasts_cache_snapshot *s, size_t i)
+{
+    const struct mtasts__snap_item *it = item(s, i);
+    return it != NULL ? it->expires : 0;
+}
+
+int64_t
+mtasts_cache_snapshot_last_used(const mtasts_cache_snapshot *s, size_t i)
+{
+    const struct mtasts__snap_item *it = item(s, i);
+    return it != NULL ? it->last_used : 0;
+}
+
+void
+mtasts_cache_snapshot_free(mtasts_cache_snapshot *s)
+{
+    mtasts__snapshot_free(s);
+}
+
+int
+mtasts_cache_remove(mtasts_ctx *ctx, const char *domain)
+{
+    if (ctx == NULL || domain == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    char norm[MTASTS_DOMAIN_BUFSIZE];
+    int rc = mtasts_domain_normalize(domain, strlen(domain), norm, NULL);
+    if (rc != MTASTS_OK) {
+        return rc;
+    }
+    size_t len = strlen(norm);
+    uint64_t hash = mtasts__cache_hash(norm, len);
+    struct mtasts__shard *sh = mtasts__cache_shard(&ctx->eng.cache, hash);
+    pthread_mutex_lock(&sh->lock);
+    struct mtasts__entry *e = mtasts__cache_find(sh, norm, len, hash);
+    if (e != NULL) {
+        mtasts__cache_remove(sh, e);
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return e != NULL ? MTASTS_OK : MTASTS_ERR_NOT_FOUND;
+}
+
+int
+mtasts_cache_clear(mtasts_ctx *ctx, size_t *removed_out)
+{
+    if (removed_out != NULL) {
+        *removed_out = 0;
+    }
+    if (ctx == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    size_t n = mtasts__cache_clear(&ctx->eng.cache);
+    if (removed_out != NULL) {
+        *removed_out = n;
+    }
+    return MTASTS_OK;
+}
+
+int
+mtasts_ctx_set_cache_max_idle_s(mtasts_ctx *ctx, uint32_t seconds)
+{
+    if (ctx == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    ctx->eng.cache.max_idle_s = seconds;
+    return MTASTS_OK;
+}
+
+int
+mtasts_cache_remove_idle(mtasts_ctx *ctx, size_t *removed_out)
+{
+    if (removed_out != NULL) {
+        *removed_out = 0;
+    }
+    if (ctx == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    int64_t now = mtasts__engine_now(&ctx->eng);
+    size_t n = mtasts__cache_remove_idle(&ctx->eng.cache, now);
+    if (removed_out != NULL) {
+        *removed_out = n;
+    }
+    return MTASTS_OK;
+}
