@@ -106,8 +106,13 @@ typedef enum mtasts_status {
                                    refused the session before STARTTLS */
 
     /* -400..-499: policy cache */
-    MTASTS_ERR_NOT_FOUND = -400 /* no cache entry for the domain, or no
-                                   cache file at the path */
+    MTASTS_ERR_NOT_FOUND = -400,    /* no cache entry for the domain, or no
+                                       cache file at the path */
+    MTASTS_ERR_CACHE_FORMAT = -401, /* not a cache file, or a format version
+                                       this library does not read */
+    MTASTS_ERR_CACHE_CORRUPT = -402 /* a cache file or record is damaged or
+                                       hostile: truncated, bad length or
+                                       checksum, invalid content */
 } mtasts_status;
 
 /**
@@ -952,7 +957,7 @@ MTASTS_API int64_t mtasts_result_expires(const mtasts_result *r);
 MTASTS_API void mtasts_result_free(mtasts_result *r);
 
 /* ------------------------------------------------------------------------
- * Policy cache: inspection, purge, bounded memory
+ * Policy cache: inspection, purge, bounded memory, persistence
  *
  * The context caches, per policy domain, the last policy fetched, its TXT
  * id, its fetch time and expiry (fetch time + max_age) and the time of the
@@ -1126,6 +1131,59 @@ MTASTS_API int mtasts_ctx_set_cache_max_idle_s(mtasts_ctx *ctx,
  * Threads: any thread.   Since: 0.1
  */
 MTASTS_API int mtasts_cache_remove_idle(mtasts_ctx *ctx, size_t *removed_out);
+
+/**
+ * Save the cache to a file (docs/cache-format.md): every entry holding an
+ * unexpired policy, with its domain, TXT id, policy text, fetch time,
+ * expiry and last use. The file is written to a temporary file in the
+ * same directory (mode 0600), synced, renamed over path and the directory
+ * synced, so a crash leaves either the old file or the new one, never a
+ * torn one. Lookups go on meanwhile: the entries are copied under the
+ * cache's locks first, and the file is written without any lock.
+ * @param ctx   the context
+ * @param path  the file to write, NUL-terminated; its directory must be
+ *              writable
+ * @return MTASTS_OK, MTASTS_ERR_IO (the temporary file cannot be created,
+ *         written or synced, or the rename failed: path is then untouched
+ *         and the temporary file removed; or only the final sync of the
+ *         directory failed: the new file is in place but may not survive
+ *         a crash), MTASTS_ERR_NOMEM,
+ *         MTASTS_ERR_INVALID (ctx or path NULL, path empty)
+ * Ownership: nothing is kept.   Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_cache_save(mtasts_ctx *ctx, const char *path);
+
+/**
+ * Load a file written by mtasts_cache_save() into the cache. The whole
+ * file is checked before anything changes: header, each record's length
+ * and CRC-32, each domain (a normalised host name) and TXT id (RFC 8461
+ * §3.1 grammar), each policy (parsed again by mtasts_policy_parse()), each
+ * expiry (fetch time + max_age), no domain twice, nothing after the last
+ * record. Any fault refuses the whole file and leaves the cache as it
+ * was. Entries that have expired, or that are idle by
+ * mtasts_ctx_set_cache_max_idle_s(), are checked and then skipped. The
+ * rest is merged: a domain not cached, or cached with an older fetch
+ * time, takes the file's policy; the last use is the later of the two;
+ * the TXT record of a loaded policy is checked again at its next lookup.
+ * Capacity applies as usual (the file's most recently used entries win).
+ * @param ctx   the context
+ * @param path  the file, NUL-terminated
+ * @param err   may be NULL; on MTASTS_ERR_CACHE_FORMAT and
+ *              MTASTS_ERR_CACHE_CORRUPT `offset` is the byte offset of
+ *              the fault in the file and `message` says what it is (line
+ *              and column are 0: the file has no lines); on other errors
+ *              a message only
+ * @return MTASTS_OK, MTASTS_ERR_NOT_FOUND (no file at path: an empty
+ *         cache, for a first start), MTASTS_ERR_IO (cannot be read, or not
+ *         a regular file), MTASTS_ERR_CACHE_FORMAT (not a cache file, or
+ *         another format version), MTASTS_ERR_CACHE_CORRUPT (truncated,
+ *         bad length or checksum, a policy that no longer parses, a bad
+ *         domain or id, a repeated domain, an absurd count, trailing
+ *         bytes), MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx or path NULL)
+ * Ownership: nothing is kept.   Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_cache_load(mtasts_ctx *ctx, const char *path,
+                                 mtasts_parse_error *err);
 
 /* ------------------------------------------------------------------------
  * MX verification and delivery decisions (RFC 8461 §4, §5)

@@ -1,8 +1,11 @@
-/* The public cache calls: snapshots, removal, idleness (docs/cache.md). */
+/* The public cache calls: snapshots, removal, idleness, persistence
+ * (docs/cache.md, docs/cache-format.md). */
 #include <string.h>
 
+#include "cache/file.h"
 #include "ctx/ctx.h"
 #include "util/alloc.h"
+#include "util/cur.h"
 
 int
 mtasts_cache_snapshot_new(mtasts_ctx *ctx, mtasts_cache_snapshot **out)
@@ -145,4 +148,55 @@ mtasts_cache_remove_idle(mtasts_ctx *ctx, size_t *removed_out)
         *removed_out = n;
     }
     return MTASTS_OK;
+}
+
+int
+mtasts_cache_save(mtasts_ctx *ctx, const char *path)
+{
+    if (ctx == NULL || path == NULL || path[0] == '\0') {
+        return MTASTS_ERR_INVALID;
+    }
+    struct mtasts_cache_snapshot *s = NULL;
+    int rc = mtasts__cache_snapshot(&ctx->eng.cache, NULL, NULL, &s);
+    if (rc != MTASTS_OK) {
+        return rc;
+    }
+    /* The file is written with no lock held. */
+    rc = mtasts__cache_file_write(path, s, mtasts__engine_now(&ctx->eng));
+    mtasts__snapshot_free(s);
+    return rc;
+}
+
+int
+mtasts_cache_load(mtasts_ctx *ctx, const char *path, mtasts_parse_error *err)
+{
+    mtasts__parse_error_clear(err);
+    if (ctx == NULL || path == NULL) {
+        mtasts__parse_error_note(err, "ctx or path is NULL");
+        return MTASTS_ERR_INVALID;
+    }
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int rc = mtasts__file_read_all(path, &buf, &len);
+    if (rc != MTASTS_OK) {
+        mtasts__parse_error_note(err, rc == MTASTS_ERR_NOT_FOUND
+                                          ? "no such file"
+                                      : rc == MTASTS_ERR_NOMEM
+                                          ? "out of memory"
+                                          : "the file cannot be read");
+        return rc;
+    }
+    int64_t now = mtasts__engine_now(&ctx->eng);
+    struct mtasts_cache_snapshot *s = NULL;
+    rc = mtasts__cache_file_parse(buf, len, now, ctx->eng.cache.max_idle_s, &s,
+                                  err);
+    mtasts__free(buf);
+    if (rc == MTASTS_OK) {
+        rc = mtasts__cache_merge(&ctx->eng.cache, s, now);
+        if (rc != MTASTS_OK) {
+            mtasts__parse_error_note(err, "out of memory");
+        }
+    }
+    mtasts__snapshot_free(s);
+    return rc;
 }

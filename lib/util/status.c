@@ -39,6 +39,10 @@ static const struct status_info statuses[] = {
      "the MX did not speak SMTP or refused the session"},
     {MTASTS_ERR_NOT_FOUND, "MTASTS_ERR_NOT_FOUND",
      "not found (no cache entry for the domain, or no cache file)"},
+    {MTASTS_ERR_CACHE_FORMAT, "MTASTS_ERR_CACHE_FORMAT",
+     "not a cache file, or a cache format version not supported"},
+    {MTASTS_ERR_CACHE_CORRUPT, "MTASTS_ERR_CACHE_CORRUPT",
+     "cache file or record corrupt (truncated, bad checksum or content)"},
 };
 
 static const struct status_info *

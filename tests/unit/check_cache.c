@@ -14,8 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "cache/file.h"
 #include "mtasts/mtasts.h"
+#include "util/crc32.h"
 
 #define T0 ((int64_t)1700000000)
 #define DAY 86400
@@ -492,6 +496,547 @@ START_TEST(test_cache_shards)
 }
 END_TEST
 
+
+/* ---- case "file" --------------------------------------------------------- */
+
+static char tmpdir[64];
+
+static void
+file_setup(void)
+{
+    setup();
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_cache.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void
+file_teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+    teardown();
+}
+
+static const char *
+tmp_path(const char *name)
+{
+    static char path[128];
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    return path;
+}
+
+static void
+write_file(const char *path, const void *data, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_uint_eq(fwrite(data, 1, len, fp), len);
+    ck_assert_int_eq(fclose(fp), 0);
+}
+
+static unsigned char *
+read_file(const char *path, size_t *len)
+{
+    unsigned char *buf = NULL;
+    ck_assert_int_eq(mtasts__file_read_all(path, &buf, len), MTASTS_OK);
+    return buf;
+}
+
+/* A cache with three policies used at different times (T0 .. T0+20). */
+static mtasts_ctx *
+filled_ctx(void)
+{
+    mtasts_ctx *ctx = new_ctx(10);
+    LOOKUP(ctx, "a.example", MTASTS_OK);
+    W.now = T0 + 10;
+    W.txt = "v=STSv1; id=bbb2";
+    W.body = POL_TESTING;
+    LOOKUP(ctx, "b.example", MTASTS_OK);
+    W.txt = "v=spf1";
+    LOOKUP(ctx, "nopolicy.example", MTASTS_ERR_NO_POLICY);
+    W.now = T0 + 20;
+    W.txt = "v=STSv1; id=ccc3";
+    W.body = "version: STSv1\r\nmode: none\r\nmax_age: 3600";
+    LOOKUP(ctx, "c.example", MTASTS_OK);
+    return ctx;
+}
+
+/* Two snapshots hold the same entries (in any order) and policy texts. */
+static void
+same_entries(const mtasts_cache_snapshot *a, const mtasts_cache_snapshot *b)
+{
+    ck_assert_uint_eq(mtasts_cache_snapshot_count(a),
+                      mtasts_cache_snapshot_count(b));
+    for (size_t i = 0; i < mtasts_cache_snapshot_count(a); i++) {
+        long j = find(b, mtasts_cache_snapshot_domain(a, i));
+        ck_assert_int_ge(j, 0);
+        ck_assert_str_eq(mtasts_cache_snapshot_txt_id(a, i),
+                         mtasts_cache_snapshot_txt_id(b, (size_t)j));
+        ck_assert_int_eq(mtasts_cache_snapshot_fetched_at(a, i),
+                         mtasts_cache_snapshot_fetched_at(b, (size_t)j));
+        ck_assert_int_eq(mtasts_cache_snapshot_expires(a, i),
+                         mtasts_cache_snapshot_expires(b, (size_t)j));
+        ck_assert_int_eq(mtasts_cache_snapshot_last_used(a, i),
+                         mtasts_cache_snapshot_last_used(b, (size_t)j));
+        size_t la = 0, lb = 0;
+        const char *ta =
+            mtasts_policy_text(mtasts_cache_snapshot_policy(a, i), &la);
+        const char *tb = mtasts_policy_text(
+            mtasts_cache_snapshot_policy(b, (size_t)j), &lb);
+        ck_assert_uint_eq(la, lb);
+        ck_assert(memcmp(ta, tb, la) == 0);
+    }
+}
+
+/* Save, load into a new context: the same entries, byte for byte the same
+ * policies; a loaded policy checks its TXT record at the next lookup and,
+ * with the same id, is not fetched (R8461-3-a); with DNS down it still
+ * applies (R8461-3.3-m). */
+START_TEST(test_cache_file_round_trip)
+{
+    mtasts_ctx *ctx = filled_ctx();
+    const char *path = tmp_path("cache");
+    ck_assert_int_eq(mtasts_cache_save(ctx, path), MTASTS_OK);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    mtasts_cache_snapshot *before = snap(ctx);
+    ck_assert_uint_eq(mtasts_cache_snapshot_count(before), 3);
+    mtasts_ctx_free(ctx);
+
+    ctx = new_ctx(10);
+    mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
+    ck_assert_int_eq(mtasts_cache_load(ctx, path, &err), MTASTS_OK);
+    ck_assert_ptr_null(err.message);
+    mtasts_cache_snapshot *after = snap(ctx);
+    same_entries(before, after);
+    mtasts_cache_snapshot_free(after);
+    mtasts_cache_snapshot_free(before);
+
+    W.ndns = W.nhttps = 0;
+    W.txt = "v=STSv1; id=aaa1";
+    mtasts_result *r = NULL;
+    ck_assert_int_eq(mtasts_lookup_result(ctx, "a.example", &r), MTASTS_OK);
+    ck_assert(mtasts_result_from_cache(r));
+    mtasts_result_free(r);
+    ck_assert_int_eq(W.ndns, 1);
+    ck_assert_int_eq(W.nhttps, 0);
+    W.txt = NULL;
+    ck_assert_int_eq(mtasts_lookup_result(ctx, "b.example", &r), MTASTS_OK);
+    ck_assert(mtasts_result_from_cache(r));
+    ck_assert_int_eq(mtasts_policy_mode(mtasts_result_policy(r)),
+                     MTASTS_MODE_TESTING);
+    mtasts_result_free(r);
+
+    /* saving again over the file replaces it; no temporary file is left */
+    ck_assert_int_eq(mtasts_cache_save(ctx, path), MTASTS_OK);
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 1", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* Loading merges: the newer fetch wins, the later use is kept, domains
+ * only in memory stay. Expired and idle entries in the file are checked
+ * but skipped (R8461-5.1-a); save writes no expired entry. */
+START_TEST(test_cache_file_merge)
+{
+    mtasts_ctx *ctx = filled_ctx(); /* a@T0, b@T0+10, c@T0+20 */
+    const char *path = tmp_path("cache");
+    ck_assert_int_eq(mtasts_cache_save(ctx, path), MTASTS_OK);
+    mtasts_ctx_free(ctx);
+
+    ctx = new_ctx(10);
+    W.now = T0 - 100; /* a fetched earlier than the file's */
+    W.txt = "v=STSv1; id=old0";
+    W.body = POL_TESTING;
+    LOOKUP(ctx, "a.example", MTASTS_OK);
+    W.now = T0 + 500; /* b fetched later than the file's */
+    W.txt = "v=STSv1; id=new9";
+    W.body = POL_ENFORCE;
+    LOOKUP(ctx, "b.example", MTASTS_OK);
+    LOOKUP(ctx, "d.example", MTASTS_OK);
+    W.now = T0 + 20 + 3600; /* c (max_age 3600) has expired */
+    ck_assert_int_eq(mtasts_cache_load(ctx, path, NULL), MTASTS_OK);
+    mtasts_cache_snapshot *s = snap(ctx);
+    ck_assert_uint_eq(mtasts_cache_snapshot_count(s), 3);
+    long a = find(s, "a.example"), b = find(s, "b.example");
+    ck_assert_str_eq(mtasts_cache_snapshot_txt_id(s, (size_t)a), "aaa1");
+    ck_assert_int_eq(mtasts_cache_snapshot_fetched_at(s, (size_t)a), T0);
+    ck_assert_int_eq(mtasts_cache_snapshot_last_used(s, (size_t)a), T0);
+    ck_assert_str_eq(mtasts_cache_snapshot_txt_id(s, (size_t)b), "new9");
+    ck_assert_int_eq(mtasts_cache_snapshot_last_used(s, (size_t)b), T0 + 500);
+    ck_assert_int_eq(find(s, "c.example"), -1);
+    ck_assert_int_ge(find(s, "d.example"), 0);
+    mtasts_cache_snapshot_free(s);
+
+    /* idle in the file: skipped */
+    ck_assert_int_eq(mtasts_cache_clear(ctx, NULL), MTASTS_OK);
+    ck_assert_int_eq(mtasts_ctx_set_cache_max_idle_s(ctx, 3000), MTASTS_OK);
+    ck_assert_int_eq(mtasts_cache_load(ctx, path, NULL), MTASTS_OK);
+    s = snap(ctx);
+    ck_assert_uint_eq(mtasts_cache_snapshot_count(s), 0);
+    mtasts_cache_snapshot_free(s);
+
+    /* save skips the expired: c is not in the new file */
+    ck_assert_int_eq(mtasts_ctx_set_cache_max_idle_s(ctx, 0), MTASTS_OK);
+    W.now = T0 - 10;
+    ck_assert_int_eq(mtasts_cache_load(ctx, path, NULL), MTASTS_OK);
+    ck_assert_uint_eq(cached_count(ctx), 3);
+    W.now = T0 + 20 + 3600;
+    ck_assert_int_eq(mtasts_cache_save(ctx, path), MTASTS_OK);
+    ck_assert_int_eq(mtasts_cache_clear(ctx, NULL), MTASTS_OK);
+    W.now = T0;
+    ck_assert_int_eq(mtasts_cache_load(ctx, path, NULL), MTASTS_OK);
+    ck_assert_uint_eq(cached_count(ctx), 2);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* The errors of save and load that are not about the file's content. */
+START_TEST(test_cache_file_errors)
+{
+    mtasts_ctx *ctx = filled_ctx();
+    mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
+    ck_assert_int_eq(mtasts_cache_load(ctx, tmp_path("missing"), &err),
+                     MTASTS_ERR_NOT_FOUND);
+    ck_assert_str_eq(err.message, "no such file");
+    ck_assert_int_eq(mtasts_cache_load(ctx, tmpdir, &err), MTASTS_ERR_IO);
+    ck_assert_int_eq(mtasts_cache_save(ctx, tmp_path("no/such/dir")),
+                     MTASTS_ERR_IO);
+    ck_assert_int_eq(mtasts_cache_save(ctx, tmpdir), MTASTS_ERR_IO);
+    ck_assert_int_eq(mtasts_cache_save(NULL, "x"), MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_cache_save(ctx, NULL), MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_cache_save(ctx, ""), MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_cache_load(NULL, "x", &err), MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_cache_load(ctx, NULL, NULL), MTASTS_ERR_INVALID);
+    /* a file saved in the current directory (no slash in the path) */
+    char cwd[256];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+    ck_assert_int_eq(chdir(tmpdir), 0);
+    ck_assert_int_eq(mtasts_cache_save(ctx, "here"), MTASTS_OK);
+    ck_assert_int_eq(mtasts_cache_load(ctx, "here", NULL), MTASTS_OK);
+    ck_assert_int_eq(chdir(cwd), 0);
+    ck_assert_uint_eq(cached_count(ctx), 3);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* The CRC-32 of the format is zlib's: its check value. */
+START_TEST(test_cache_crc32)
+{
+    ck_assert_uint_eq(mtasts__crc32(0, "123456789", 9), 0xCBF43926u);
+    ck_assert_uint_eq(mtasts__crc32(mtasts__crc32(0, "1234", 4), "56789", 5),
+                      0xCBF43926u);
+    ck_assert_uint_eq(mtasts__crc32(0, "", 0), 0);
+}
+END_TEST
+
+/* ---- hostile files, built byte by byte (docs/cache-format.md) ---------- */
+
+struct rec_spec {
+    const char *domain;
+    const char *id;
+    const char *policy;
+    int64_t fetched_at, expires, last_used;
+};
+
+static size_t
+put(unsigned char *p, uint64_t v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        p[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+    }
+    return n;
+}
+
+/* One record as the format document describes it. */
+static size_t
+spec_record(const struct rec_spec *r, unsigned char *out)
+{
+    size_t dl = strlen(r->domain), il = strlen(r->id), pl = strlen(r->policy);
+    size_t len = 38 + dl + il + pl + 4;
+    memcpy(out, "MSR\x01", 4);
+    put(out + 4, len, 4);
+    put(out + 8, (uint64_t)r->fetched_at, 8);
+    put(out + 16, (uint64_t)r->expires, 8);
+    put(out + 24, (uint64_t)r->last_used, 8);
+    out[32] = (unsigned char)dl;
+    out[33] = (unsigned char)il;
+    put(out + 34, pl, 4);
+    memcpy(out + 38, r->domain, dl);
+    memcpy(out + 38 + dl, r->id, il);
+    memcpy(out + 38 + dl + il, r->policy, pl);
+    put(out + len - 4, mtasts__crc32(0, out, len - 4), 4);
+    return len;
+}
+
+#define GOOD(d) {d, "id1", POL_ENFORCE, T0, T0 + DAY, T0}
+
+/* A file of n records; the header says count. */
+static size_t
+spec_file(const struct rec_spec *r, size_t n, uint32_t count,
+          unsigned char *out)
+{
+    memcpy(out, "\x89MTSC\r\n\x1a", 8);
+    size_t off = 8;
+    off += put(out + off, 1, 2);
+    off += put(out + off, 0, 2);
+    off += put(out + off, count, 4);
+    for (size_t i = 0; i < n; i++) {
+        off += spec_record(&r[i], out + off);
+    }
+    return off;
+}
+
+enum edit {
+    E_NONE,
+    E_MAGIC,
+    E_VERSION,
+    E_FLAGS,
+    E_COUNT_HUGE,
+    E_REC_TAG,
+    E_REC_VERSION,
+    E_REC_LEN_SMALL,
+    E_REC_LEN_BIG,
+    E_FLIP_POLICY,
+    E_FLIP_CRC,
+    E_TRAILING,
+    E_LEN_MISMATCH,
+};
+
+static const struct corrupt_case {
+    const char *name;
+    struct rec_spec rec[2];
+    size_t n;
+    int count_delta;
+    enum edit edit;
+    int want;
+    const char *message;
+} corrupt_cases[] = {
+    {"bad magic", {GOOD("a.example")}, 1, 0, E_MAGIC,
+     MTASTS_ERR_CACHE_FORMAT, "not a cache file (bad magic)"},
+    {"version 2", {GOOD("a.example")}, 1, 0, E_VERSION,
+     MTASTS_ERR_CACHE_FORMAT, "cache file version not supported"},
+    {"unknown flags", {GOOD("a.example")}, 1, 0, E_FLAGS,
+     MTASTS_ERR_CACHE_FORMAT, "cache file flags not supported"},
+    {"absurd count", {GOOD("a.example")}, 1, 0, E_COUNT_HUGE,
+     MTASTS_ERR_CACHE_CORRUPT, "record count larger than the file can hold"},
+    {"count one too many", {GOOD("a.example"), GOOD("b.example")}, 2, 1,
+     E_NONE, MTASTS_ERR_CACHE_CORRUPT, "record truncated"},
+    {"count one too few", {GOOD("a.example"), GOOD("b.example")}, 2, -1,
+     E_NONE, MTASTS_ERR_CACHE_CORRUPT, "bytes after the last record"},
+    {"trailing byte", {GOOD("a.example")}, 1, 0, E_TRAILING,
+     MTASTS_ERR_CACHE_CORRUPT, "bytes after the last record"},
+    {"bad record tag", {GOOD("a.example")}, 1, 0, E_REC_TAG,
+     MTASTS_ERR_CACHE_CORRUPT, "not a cache record (bad tag)"},
+    {"record version 2", {GOOD("a.example")}, 1, 0, E_REC_VERSION,
+     MTASTS_ERR_CACHE_FORMAT, "cache record version not supported"},
+    {"record length too small", {GOOD("a.example")}, 1, 0, E_REC_LEN_SMALL,
+     MTASTS_ERR_CACHE_CORRUPT, "record length out of range"},
+    {"record length past the end", {GOOD("a.example")}, 1, 0, E_REC_LEN_BIG,
+     MTASTS_ERR_CACHE_CORRUPT, "record truncated"},
+    {"record length disagrees", {GOOD("a.example")}, 1, 0, E_LEN_MISMATCH,
+     MTASTS_ERR_CACHE_CORRUPT, "record length does not match its fields"},
+    {"policy byte flipped", {GOOD("a.example")}, 1, 0, E_FLIP_POLICY,
+     MTASTS_ERR_CACHE_CORRUPT, "record checksum mismatch"},
+    {"checksum flipped", {GOOD("a.example")}, 1, 0, E_FLIP_CRC,
+     MTASTS_ERR_CACHE_CORRUPT, "record checksum mismatch"},
+    {"policy no longer parses",
+     {{"a.example", "id1", "version: STSv1\nmode: bogus\nmax_age: 1\n", T0,
+       T0 + 1, T0}},
+     1, 0, E_NONE, MTASTS_ERR_CACHE_CORRUPT, "stored policy does not parse"},
+    {"duplicate domain", {GOOD("a.example"), GOOD("a.example")}, 2, 0, E_NONE,
+     MTASTS_ERR_CACHE_CORRUPT, "domain appears twice"},
+    {"duplicate domain, one expired",
+     {GOOD("a.example"), {"a.example", "id2", POL_ENFORCE, 0, DAY, 0}}, 2, 0,
+     E_NONE, MTASTS_ERR_CACHE_CORRUPT, "domain appears twice"},
+    {"domain not normalised", {GOOD("A.example")}, 1, 0, E_NONE,
+     MTASTS_ERR_CACHE_CORRUPT, "domain is not a normalised host name"},
+    {"domain with a trailing dot", {GOOD("a.example.")}, 1, 0, E_NONE,
+     MTASTS_ERR_CACHE_CORRUPT, "domain is not a normalised host name"},
+    {"domain not a host name", {GOOD("-a.example")}, 1, 0, E_NONE,
+     MTASTS_ERR_CACHE_CORRUPT, "domain is not a normalised host name"},
+    {"domain with a NUL", {GOOD("a\x01.example")}, 1, 0, E_NONE,
+     MTASTS_ERR_CACHE_CORRUPT, "domain is not a normalised host name"},
+    {"empty domain", {GOOD("")}, 1, 0, E_NONE, MTASTS_ERR_CACHE_CORRUPT,
+     "domain length out of range"},
+    {"id with an underscore",
+     {{"a.example", "abc_def", POL_ENFORCE, T0, T0 + DAY, T0}}, 1, 0, E_NONE,
+     MTASTS_ERR_CACHE_CORRUPT, "TXT id is not 1 to 32 letters or digits"},
+    {"id of 33 characters",
+     {{"a.example", "123456789012345678901234567890123", POL_ENFORCE, T0,
+       T0 + DAY, T0}},
+     1, 0, E_NONE, MTASTS_ERR_CACHE_CORRUPT, "TXT id length out of range"},
+    {"empty id", {{"a.example", "", POL_ENFORCE, T0, T0 + DAY, T0}}, 1, 0,
+     E_NONE, MTASTS_ERR_CACHE_CORRUPT, "TXT id length out of range"},
+    {"empty policy", {{"a.example", "id1", "", T0, T0 + DAY, T0}}, 1, 0,
+     E_NONE, MTASTS_ERR_CACHE_CORRUPT, "policy length out of range"},
+    {"expiry extended", {{"a.example", "id1", POL_ENFORCE, T0, T0 + 2 * DAY,
+                          T0}},
+     1, 0, E_NONE, MTASTS_ERR_CACHE_CORRUPT,
+     "expiry is not fetch time + max_age"},
+    {"time out of range",
+     {{"a.example", "id1", POL_ENFORCE, -1, -1 + DAY, T0}}, 1, 0, E_NONE,
+     MTASTS_ERR_CACHE_CORRUPT, "a time is out of range"},
+    {"empty file", {GOOD("a.example")}, 0, 0, E_NONE, MTASTS_OK, NULL},
+};
+
+/* Apply an edit to the image; the new length. */
+static size_t
+apply_edit(unsigned char *img, size_t len, enum edit e)
+{
+    size_t rec = 16; /* the first record */
+    switch (e) {
+    case E_NONE:
+        break;
+    case E_MAGIC:
+        img[1] = 'X';
+        break;
+    case E_VERSION:
+        img[9] = 2;
+        break;
+    case E_FLAGS:
+        img[11] = 1;
+        break;
+    case E_COUNT_HUGE:
+        put(img + 12, 0xffffffffu, 4);
+        break;
+    case E_REC_TAG:
+        img[rec] = 'X';
+        break;
+    case E_REC_VERSION:
+        img[rec + 3] = 2;
+        break;
+    case E_REC_LEN_SMALL:
+        put(img + rec + 4, 10, 4);
+        break;
+    case E_REC_LEN_BIG:
+        put(img + rec + 4, len - rec + 1, 4);
+        break;
+    case E_LEN_MISMATCH:
+        img[rec + 32]++; /* domain length one more: CRC made again */
+        put(img + len - 4, mtasts__crc32(0, img + rec, len - 4 - rec), 4);
+        break;
+    case E_FLIP_POLICY:
+        img[len - 6] ^= 0x01;
+        break;
+    case E_FLIP_CRC:
+        img[len - 1] ^= 0x80;
+        break;
+    case E_TRAILING:
+        img[len++] = 0;
+        break;
+    }
+    return len;
+}
+
+/* Each hostile file is refused with its status and message, and leaves
+ * the cache exactly as it was (one entry, keep.example). */
+START_TEST(test_cache_file_corrupt_table)
+{
+    const struct corrupt_case *c = &corrupt_cases[_i];
+    static unsigned char img[4096];
+    size_t n = c->n;
+    size_t len = spec_file(c->rec, n, (uint32_t)((int)n + c->count_delta), img);
+    len = apply_edit(img, len, c->edit);
+    const char *path = tmp_path("hostile");
+    write_file(path, img, len);
+
+    mtasts_ctx *ctx = new_ctx(10);
+    LOOKUP(ctx, "keep.example", MTASTS_OK);
+    mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
+    int rc = mtasts_cache_load(ctx, path, &err);
+    ck_assert_msg(rc == c->want, "%s: %s, want %s (%s at %zu)", c->name,
+                  mtasts_status_name(rc), mtasts_status_name(c->want),
+                  err.message != NULL ? err.message : "-", err.offset);
+    if (c->message != NULL) {
+        ck_assert_msg(err.message != NULL &&
+                          strcmp(err.message, c->message) == 0,
+                      "%s: message \"%s\"", c->name,
+                      err.message != NULL ? err.message : "(null)");
+        ck_assert_msg(err.offset <= len, "%s: offset %zu past %zu", c->name,
+                      err.offset, len);
+        ck_assert_uint_eq(err.line, 0);
+        mtasts_cache_snapshot *s = snap(ctx);
+        ck_assert_uint_eq(mtasts_cache_snapshot_count(s), 1);
+        ck_assert_str_eq(mtasts_cache_snapshot_domain(s, 0), "keep.example");
+        mtasts_cache_snapshot_free(s);
+    }
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* A file cut at any length is refused, never half loaded; the faults are
+ * at or before the cut. */
+START_TEST(test_cache_file_truncated)
+{
+    mtasts_ctx *ctx = filled_ctx();
+    const char *path = tmp_path("cache");
+    ck_assert_int_eq(mtasts_cache_save(ctx, path), MTASTS_OK);
+    size_t len = 0;
+    unsigned char *img = read_file(path, &len);
+    ck_assert_int_eq(mtasts_cache_clear(ctx, NULL), MTASTS_OK);
+    LOOKUP(ctx, "keep.example", MTASTS_OK);
+    for (size_t cut = 0; cut < len; cut++) {
+        write_file(path, img, cut);
+        mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
+        int rc = mtasts_cache_load(ctx, path, &err);
+        int want = cut < 8 ? MTASTS_ERR_CACHE_FORMAT : MTASTS_ERR_CACHE_CORRUPT;
+        ck_assert_msg(rc == want, "cut at %zu: %s", cut,
+                      mtasts_status_name(rc));
+        ck_assert_uint_le(err.offset, cut);
+        ck_assert_uint_eq(cached_count(ctx), 1);
+    }
+    write_file(path, img, len);
+    ck_assert_int_eq(mtasts_cache_load(ctx, path, NULL), MTASTS_OK);
+    ck_assert_uint_eq(cached_count(ctx), 4);
+    free(img);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* Allocation n of a load or a save fails: MTASTS_ERR_NOMEM, nothing
+ * changed, nothing leaked, no file left behind; then it succeeds. */
+START_TEST(test_cache_file_nomem)
+{
+    mtasts_ctx *ctx = filled_ctx();
+    char path[128], out[128];
+    snprintf(path, sizeof(path), "%s", tmp_path("cache"));
+    snprintf(out, sizeof(out), "%s", tmp_path("out"));
+    ck_assert_int_eq(mtasts_cache_save(ctx, path), MTASTS_OK);
+    mtasts_ctx_free(ctx);
+    for (int save = 0; save < 2; save++) {
+        bool succeeded = false;
+        for (size_t n = 1; n < 500 && !succeeded; n++) {
+            ctx = new_ctx(10);
+            LOOKUP(ctx, "keep.example", MTASTS_OK);
+            failalloc_start(n);
+            int rc = save ? mtasts_cache_save(ctx, out)
+                          : mtasts_cache_load(ctx, path, NULL);
+            long live = failalloc_live();
+            failalloc_stop();
+            size_t count = cached_count(ctx);
+            mtasts_ctx_free(ctx);
+            ck_assert_msg(live == 0 || rc == MTASTS_OK,
+                          "allocation %zu: %ld blocks leaked", n, live);
+            if (rc == MTASTS_OK) {
+                succeeded = true;
+                ck_assert_uint_eq(count, save ? 1 : 4);
+            } else {
+                ck_assert_msg(rc == MTASTS_ERR_NOMEM, "allocation %zu: %s", n,
+                              mtasts_status_name(rc));
+                ck_assert_uint_eq(count, 1);
+                ck_assert_int_ne(access(out, F_OK), 0);
+            }
+        }
+        ck_assert(succeeded);
+    }
+}
+END_TEST
+
 /* ---- suite --------------------------------------------------------------- */
 
 static Suite *
@@ -516,6 +1061,17 @@ cache_suite(void)
     tcase_add_test(tc, test_cache_idle_use);
     tcase_add_test(tc, test_cache_idle_sweep);
     tcase_add_test(tc, test_cache_shards);
+    suite_add_tcase(s, tc);
+
+    tc = harness_case("file", file_setup, file_teardown);
+    tcase_add_test(tc, test_cache_file_round_trip);
+    tcase_add_test(tc, test_cache_file_merge);
+    tcase_add_test(tc, test_cache_file_errors);
+    tcase_add_test(tc, test_cache_crc32);
+    tcase_add_loop_test(tc, test_cache_file_corrupt_table, 0,
+                        (int)ARRAY_LEN(corrupt_cases));
+    tcase_add_test(tc, test_cache_file_truncated);
+    tcase_add_test(tc, test_cache_file_nomem);
     suite_add_tcase(s, tc);
     return s;
 }
