@@ -957,7 +957,7 @@ MTASTS_API int64_t mtasts_result_expires(const mtasts_result *r);
 MTASTS_API void mtasts_result_free(mtasts_result *r);
 
 /* ------------------------------------------------------------------------
- * Policy cache: inspection, purge, bounded memory, persistence
+ * Policy cache: inspection, purge, bounded memory, persistence, refresh
  *
  * The context caches, per policy domain, the last policy fetched, its TXT
  * id, its fetch time and expiry (fetch time + max_age) and the time of the
@@ -1184,6 +1184,111 @@ MTASTS_API int mtasts_cache_save(mtasts_ctx *ctx, const char *path);
  */
 MTASTS_API int mtasts_cache_load(mtasts_ctx *ctx, const char *path,
                                  mtasts_parse_error *err);
+
+/**
+ * The entries due for a proactive refresh (RFC 8461 §3.3: refresh cached
+ * policies before they expire, whether or not mail is waiting), as a
+ * snapshot to walk with mtasts_refresh_async() or mtasts_refresh(). An
+ * entry holding a policy, with no lookup in flight, is due when
+ *  - it was used within used_within_s (0: whatever its last use) and its
+ *    policy expires within expiring_within_s (0: never by this rule), or
+ *  - its TXT record was not checked for recheck_after_s (0: never by this
+ *    rule).
+ * Each entry's windows are widened by a random share (0 to the jitter of
+ * mtasts_ctx_set_refresh_jitter_s(), drawn anew for each entry and call),
+ * so that the MTAs of a fleet, or the entries fetched in one burst, do not
+ * refresh in lockstep. docs/cache.md gives the recommended loop.
+ * @param ctx                the context
+ * @param used_within_s      "in use": last lookup at most this long ago
+ * @param expiring_within_s  "expiring": expiry at most this far ahead
+ *                           (already expired counts)
+ * @param recheck_after_s    "not re-checked": TXT checked at least this
+ *                           long ago
+ * @param out                receives the snapshot; NULL on any error
+ * @return MTASTS_OK, MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx or out
+ *         NULL)
+ * Ownership: the caller owns *out; release with
+ *            mtasts_cache_snapshot_free().
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_cache_due(mtasts_ctx *ctx, uint32_t used_within_s,
+                                uint32_t expiring_within_s,
+                                uint32_t recheck_after_s,
+                                mtasts_cache_snapshot **out);
+
+/**
+ * Refresh one cached domain now: query its TXT record at once (whatever
+ * mtasts_ctx_set_txt_check_interval_s() says) and fetch the policy again
+ * only when the id changed, or when the cached policy expires within the
+ * window of mtasts_ctx_set_refresh_fetch_window_s(); in that window the
+ * policy is fetched even when the TXT query fails or finds no record
+ * (RFC 8461 §10.2). A successful fetch replaces the policy and restarts
+ * its lifetime; a failure never removes or shortens the cached policy.
+ * A refresh is no use of the entry (its last use stays). It shares a
+ * lookup of the same domain already in flight.
+ *
+ * This is also the re-check RFC 8461 §5.1 requires before a message held
+ * back by an enforce policy is failed permanently (CHECKLIST R8461-5-d):
+ * refresh the domain; if the result's policy now accepts an MX, retry
+ * delivery, else keep the message queued (a temporary failure).
+ * @param ctx     the context
+ * @param domain  the policy domain, as for mtasts_lookup()
+ * @param cb      called exactly once with the outcome, as for
+ *                mtasts_lookup_async(), if this returns MTASTS_OK
+ * @param user    passed to cb
+ * @return MTASTS_OK (cb will run, possibly before this returns),
+ *         MTASTS_ERR_NOT_FOUND (the domain has no cache entry: look it up
+ *         instead), MTASTS_ERR_BAD_DOMAIN, MTASTS_ERR_NOT_ASCII,
+ *         MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx, domain or cb NULL);
+ *         on any error cb never runs
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_refresh_async(mtasts_ctx *ctx, const char *domain,
+                                    mtasts_lookup_fn *cb, void *user);
+
+/**
+ * mtasts_refresh_async() that waits for the outcome (as
+ * mtasts_lookup_result() waits for a lookup).
+ * @param ctx     the context
+ * @param domain  the policy domain
+ * @param out     receives the result whenever a refresh ran (then the
+ *                return value equals mtasts_result_status(*out)); NULL
+ *                otherwise
+ * @return the statuses of mtasts_lookup(), and MTASTS_ERR_NOT_FOUND (the
+ *         domain has no cache entry; *out NULL)
+ * Ownership: the caller owns *out; release with mtasts_result_free().
+ * Threads: any thread; never from a hook of the same ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_refresh(mtasts_ctx *ctx, const char *domain,
+                              mtasts_result **out);
+
+/**
+ * How close to its expiry a refreshed policy is fetched again even with
+ * an unchanged TXT id, in seconds. 0 fetches only on a new id (the policy
+ * may then expire while in use). Default 86400 (one day).
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, above 31557600)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_refresh_fetch_window_s(mtasts_ctx *ctx,
+                                                     uint32_t seconds);
+
+/**
+ * The most by which mtasts_cache_due() widens an entry's windows, at
+ * random, in seconds. 0: no jitter. Default 3600.
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, above 31557600)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_refresh_jitter_s(mtasts_ctx *ctx,
+                                               uint32_t seconds);
+
+/**
+ * Seed the context's pseudo-random numbers (the refresh jitter), for
+ * reproducible tests. Default: a seed from the clock and the context's
+ * address. The numbers are not for anything secret.
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_random_seed(mtasts_ctx *ctx, uint64_t seed);
 
 /* ------------------------------------------------------------------------
  * MX verification and delivery decisions (RFC 8461 §4, §5)

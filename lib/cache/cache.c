@@ -193,22 +193,30 @@ lru_push_front(struct mtasts__shard *sh, struct mtasts__entry *e)
 }
 
 struct mtasts__entry *
-mtasts__cache_find(struct mtasts__shard *sh, const char *domain, size_t len,
-                   uint64_t hash)
+mtasts__cache_peek(const struct mtasts__shard *sh, const char *domain,
+                   size_t len, uint64_t hash)
 {
     struct mtasts__entry *e = sh->buckets[hash & (sh->nbuckets - 1)];
     while (e != NULL) {
         if (e->hash == hash && e->domain_len == len &&
             memcmp(e->domain, domain, len) == 0) {
-            if (sh->head != e) {
-                lru_unlink(sh, e);
-                lru_push_front(sh, e);
-            }
             return e;
         }
         e = e->hnext;
     }
     return NULL;
+}
+
+struct mtasts__entry *
+mtasts__cache_find(struct mtasts__shard *sh, const char *domain, size_t len,
+                   uint64_t hash)
+{
+    struct mtasts__entry *e = mtasts__cache_peek(sh, domain, len, hash);
+    if (e != NULL && sh->head != e) {
+        lru_unlink(sh, e);
+        lru_push_front(sh, e);
+    }
+    return e;
 }
 
 static void

@@ -92,6 +92,11 @@ struct mtasts__entry *mtasts__cache_find(struct mtasts__shard *sh,
                                          const char *domain, size_t len,
                                          uint64_t hash);
 
+/* The same without marking it used (refreshes, removal). */
+struct mtasts__entry *mtasts__cache_peek(const struct mtasts__shard *sh,
+                                         const char *domain, size_t len,
+                                         uint64_t hash);
+
 /* A new entry, not linked anywhere; NULL when out of memory. */
 struct mtasts__entry *mtasts__entry_new(const char *domain, size_t len,
                                         uint64_t hash);

@@ -99,7 +99,7 @@ mtasts_cache_remove(mtasts_ctx *ctx, const char *domain)
     uint64_t hash = mtasts__cache_hash(norm, len);
     struct mtasts__shard *sh = mtasts__cache_shard(&ctx->eng.cache, hash);
     pthread_mutex_lock(&sh->lock);
-    struct mtasts__entry *e = mtasts__cache_find(sh, norm, len, hash);
+    struct mtasts__entry *e = mtasts__cache_peek(sh, norm, len, hash);
     if (e != NULL) {
         mtasts__cache_remove(sh, e);
     }
@@ -199,4 +199,103 @@ mtasts_cache_load(mtasts_ctx *ctx, const char *path, mtasts_parse_error *err)
     }
     mtasts__snapshot_free(s);
     return rc;
+}
+
+/* ---- proactive refresh ------------------------------------------------- */
+
+struct due_params {
+    struct mtasts__engine *eng;
+    int64_t now;
+    uint32_t used_within_s, expiring_within_s, recheck_after_s;
+};
+
+/* Whether an entry is due for a refresh (shard lock held). Each window
+ * is widened by its own random share of the jitter. */
+static bool
+due(const struct mtasts__entry *e, void *user)
+{
+    const struct due_params *d = user;
+    if (e->flight != NULL) {
+        return false; /* being looked up right now */
+    }
+    uint32_t jitter = d->eng->refresh_jitter_s;
+    int64_t j = 0;
+    if (jitter != 0) {
+        j = (int64_t)(mtasts__engine_random(d->eng) % ((uint64_t)jitter + 1));
+    }
+    bool used = d->used_within_s == 0 ||
+                d->now - e->last_used < (int64_t)d->used_within_s;
+    bool expiring = d->expiring_within_s != 0 &&
+                    e->expires - d->now <= (int64_t)d->expiring_within_s + j;
+    bool unchecked = d->recheck_after_s != 0 &&
+                     d->now - e->txt_checked_at + j >=
+                         (int64_t)d->recheck_after_s;
+    return (used && expiring) || unchecked;
+}
+
+int
+mtasts_cache_due(mtasts_ctx *ctx, uint32_t used_within_s,
+                 uint32_t expiring_within_s, uint32_t recheck_after_s,
+                 mtasts_cache_snapshot **out)
+{
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (ctx == NULL || out == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    struct due_params d = {
+        .eng = &ctx->eng,
+        .now = mtasts__engine_now(&ctx->eng),
+        .used_within_s = used_within_s,
+        .expiring_within_s = expiring_within_s,
+        .recheck_after_s = recheck_after_s,
+    };
+    return mtasts__cache_snapshot(&ctx->eng.cache, due, &d, out);
+}
+
+int
+mtasts_refresh_async(mtasts_ctx *ctx, const char *domain, mtasts_lookup_fn *cb,
+                     void *user)
+{
+    if (ctx == NULL || domain == NULL || cb == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    return mtasts__engine_refresh(&ctx->eng, domain, cb, user);
+}
+
+int
+mtasts_refresh(mtasts_ctx *ctx, const char *domain, mtasts_result **out)
+{
+    return mtasts__ctx_wait_result(ctx, domain, mtasts__engine_refresh, out);
+}
+
+int
+mtasts_ctx_set_refresh_fetch_window_s(mtasts_ctx *ctx, uint32_t seconds)
+{
+    if (ctx == NULL || seconds > MTASTS_MAX_AGE_MAX) {
+        return MTASTS_ERR_INVALID;
+    }
+    ctx->eng.refresh_fetch_s = seconds;
+    return MTASTS_OK;
+}
+
+int
+mtasts_ctx_set_refresh_jitter_s(mtasts_ctx *ctx, uint32_t seconds)
+{
+    if (ctx == NULL || seconds > MTASTS_MAX_AGE_MAX) {
+        return MTASTS_ERR_INVALID;
+    }
+    ctx->eng.refresh_jitter_s = seconds;
+    return MTASTS_OK;
+}
+
+int
+mtasts_ctx_set_random_seed(mtasts_ctx *ctx, uint64_t seed)
+{
+    if (ctx == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    atomic_store(&ctx->eng.rng, seed);
+    return MTASTS_OK;
 }

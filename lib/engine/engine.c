@@ -51,6 +51,7 @@ struct mtasts__flight {
     struct mtasts__entry *entry;
     struct waiter *waiters;
     char id[MTASTS_ID_BUFSIZE]; /* the TXT id being fetched */
+    bool refresh;               /* started by mtasts_refresh*() */
     struct mtasts_result result;
 };
 
@@ -140,7 +141,33 @@ mtasts__engine_init(struct mtasts__engine *eng)
     eng->txt_check_s = MTASTS__DEFAULT_TXT_CHECK_S;
     eng->https_port = MTASTS__DEFAULT_HTTPS_PORT;
     eng->body_max = MTASTS_POLICY_MAX;
+    eng->refresh_fetch_s = MTASTS__DEFAULT_REFRESH_FETCH_S;
+    eng->refresh_jitter_s = MTASTS__DEFAULT_REFRESH_JITTER_S;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    atomic_init(&eng->rng, (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+                               (uint64_t)(uintptr_t)eng);
     return MTASTS_OK;
+}
+
+uint64_t
+mtasts__engine_random(struct mtasts__engine *eng)
+{
+    /* splitmix64 (Steele, Lea, Flood 2014): each call takes its own step
+     * of the state, so concurrent callers never share a number. */
+    uint64_t z = atomic_fetch_add(&eng->rng, 0x9E3779B97F4A7C15u) +
+                 0x9E3779B97F4A7C15u;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+}
+
+/* Whether a refresh should fetch the entry's policy again now. */
+static bool
+near_expiry(const struct mtasts__engine *eng, const struct mtasts__entry *e,
+            int64_t now)
+{
+    return e->expires - now <= (int64_t)eng->refresh_fetch_s;
 }
 
 void
@@ -287,6 +314,13 @@ dns_outcome(struct mtasts__flight *f, struct mtasts_req *req,
     char reason[MTASTS__REASON_MAX];
     e->txt_checked_at = now;
 
+    /* A refresh of a policy close to expiry fetches it whatever the TXT
+     * record says, even when the query failed (RFC 8461 §10.2). */
+    bool fetch_anyway = f->refresh && usable && near_expiry(eng, e, now);
+    if (rcode == MTASTS_DNS_TEMPFAIL && fetch_anyway) {
+        memcpy(f->id, e->id, sizeof(f->id));
+        return true;
+    }
     if (rcode == MTASTS_DNS_TEMPFAIL) {
         /* RFC 8461 is silent with nothing cached (CHECKLIST E-12). */
         snprintf(reason, sizeof(reason), "TXT lookup of _mta-sts.%s failed%s%s",
@@ -326,6 +360,10 @@ dns_outcome(struct mtasts__flight *f, struct mtasts_req *req,
                             reason);
             return false;
         }
+        if (fetch_anyway) {
+            memcpy(f->id, e->id, sizeof(f->id));
+            return true;
+        }
         /* No usable record never removes a cached policy (§3.1); with
          * none, remember the answer for a while. */
         if (!usable && eng->no_policy_ttl_s > 0) {
@@ -338,8 +376,9 @@ dns_outcome(struct mtasts__flight *f, struct mtasts_req *req,
     }
 
     e->no_policy_until = 0;
-    if (usable && strcmp(id, e->id) == 0) {
-        /* Same id, unexpired: no fetch (§3, R8461-3-a). */
+    if (usable && strcmp(id, e->id) == 0 && !fetch_anyway) {
+        /* Same id, unexpired: no fetch (§3, R8461-3-a); a refresh close to
+         * expiry fetches all the same (§3.3, §10.2). */
         result_use_entry(&f->result, e, true);
         return false;
     }
@@ -561,22 +600,39 @@ cache_key(const char *domain, char norm[MTASTS_DOMAIN_BUFSIZE], size_t *len,
     return rc;
 }
 
+/* A domain's cache key and shard. */
+struct key {
+    char norm[MTASTS_DOMAIN_BUFSIZE];
+    size_t len;
+    uint64_t hash;
+    struct mtasts__shard *sh;
+};
+
+/* Compute the key and lock its shard; or a domain error, nothing locked. */
+static int
+lock_key(struct mtasts__engine *eng, const char *domain, struct key *k)
+{
+    int rc = cache_key(domain, k->norm, &k->len, &k->hash);
+    if (rc == MTASTS_OK) {
+        k->sh = mtasts__cache_shard(&eng->cache, k->hash);
+        pthread_mutex_lock(&k->sh->lock);
+    }
+    return rc;
+}
+
 int
 mtasts__engine_lookup_cached(struct mtasts__engine *eng, const char *domain,
                              mtasts_policy **out)
 {
-    char norm[MTASTS_DOMAIN_BUFSIZE];
-    size_t len;
-    uint64_t hash;
+    struct key k;
     *out = NULL;
-    int rc = cache_key(domain, norm, &len, &hash);
+    int rc = lock_key(eng, domain, &k);
     if (rc != MTASTS_OK) {
         return rc;
     }
-    struct mtasts__shard *sh = mtasts__cache_shard(&eng->cache, hash);
-    pthread_mutex_lock(&sh->lock);
+    struct mtasts__shard *sh = k.sh;
     int64_t now = mtasts__engine_now(eng);
-    struct mtasts__entry *e = mtasts__cache_find(sh, norm, len, hash);
+    struct mtasts__entry *e = mtasts__cache_find(sh, k.norm, k.len, k.hash);
     if (e != NULL && e->flight == NULL && mtasts__entry_usable(e, now) &&
         eng->txt_check_s != 0 &&
         now - e->txt_checked_at < (int64_t)eng->txt_check_s) {
@@ -587,23 +643,56 @@ mtasts__engine_lookup_cached(struct mtasts__engine *eng, const char *domain,
     return *out != NULL ? MTASTS_OK : MTASTS_ERR_NO_POLICY;
 }
 
+/* Join the entry's flight, or start one (shard lock held; released). */
+static int
+join_or_start(struct mtasts__engine *eng, struct mtasts__shard *sh,
+              struct mtasts__entry *e, bool refresh, mtasts_lookup_fn *cb,
+              void *user)
+{
+    struct waiter *w = mtasts__alloc(sizeof(*w));
+    if (w == NULL) {
+        pthread_mutex_unlock(&sh->lock);
+        return MTASTS_ERR_NOMEM;
+    }
+    w->cb = cb;
+    w->user = user;
+    if (e->flight != NULL) {
+        /* Single flight: share the lookup in progress. */
+        w->next = e->flight->waiters;
+        e->flight->waiters = w;
+        pthread_mutex_unlock(&sh->lock);
+        return MTASTS_OK;
+    }
+    struct mtasts__flight *f = mtasts__calloc(1, sizeof(*f));
+    if (f == NULL) {
+        pthread_mutex_unlock(&sh->lock);
+        mtasts__free(w);
+        return MTASTS_ERR_NOMEM;
+    }
+    w->next = NULL;
+    f->eng = eng;
+    f->entry = e;
+    f->waiters = w;
+    f->refresh = refresh;
+    e->flight = f;
+    result_init(&f->result, e);
+    pthread_mutex_unlock(&sh->lock);
+    run_dns(f);
+    return MTASTS_OK;
+}
+
 int
 mtasts__engine_lookup(struct mtasts__engine *eng, const char *domain,
                       mtasts_lookup_fn *cb, void *user)
 {
-    char norm[MTASTS_DOMAIN_BUFSIZE];
-    size_t len;
-    uint64_t hash;
-    int rc = cache_key(domain, norm, &len, &hash);
+    struct key k;
+    int rc = lock_key(eng, domain, &k);
     if (rc != MTASTS_OK) {
         return rc;
     }
-    struct waiter *w = NULL;
-
-    struct mtasts__shard *sh = mtasts__cache_shard(&eng->cache, hash);
-    pthread_mutex_lock(&sh->lock);
+    struct mtasts__shard *sh = k.sh;
     int64_t now = mtasts__engine_now(eng);
-    struct mtasts__entry *e = mtasts__cache_find(sh, norm, len, hash);
+    struct mtasts__entry *e = mtasts__cache_find(sh, k.norm, k.len, k.hash);
     if (e != NULL) {
         e->last_used = now;
     }
@@ -616,39 +705,31 @@ mtasts__engine_lookup(struct mtasts__engine *eng, const char *domain,
             return MTASTS_OK;
         }
     }
-    w = mtasts__alloc(sizeof(*w));
-    if (w == NULL) {
-        pthread_mutex_unlock(&sh->lock);
-        return MTASTS_ERR_NOMEM;
+    if (e == NULL) {
+        e = mtasts__cache_insert(&eng->cache, sh, k.norm, k.len, k.hash, now);
+        if (e == NULL) {
+            pthread_mutex_unlock(&sh->lock);
+            return MTASTS_ERR_NOMEM;
+        }
     }
-    w->cb = cb;
-    w->user = user;
-    if (e != NULL && e->flight != NULL) {
-        /* Single flight: share the lookup in progress. */
-        w->next = e->flight->waiters;
-        e->flight->waiters = w;
-        pthread_mutex_unlock(&sh->lock);
-        return MTASTS_OK;
+    return join_or_start(eng, sh, e, false, cb, user);
+}
+
+int
+mtasts__engine_refresh(struct mtasts__engine *eng, const char *domain,
+                       mtasts_lookup_fn *cb, void *user)
+{
+    struct key k;
+    int rc = lock_key(eng, domain, &k);
+    if (rc != MTASTS_OK) {
+        return rc;
     }
-    struct mtasts__flight *f = mtasts__calloc(1, sizeof(*f));
-    if (f != NULL && e == NULL) {
-        e = mtasts__cache_insert(&eng->cache, sh, norm, len, hash, now);
+    struct mtasts__entry *e = mtasts__cache_peek(k.sh, k.norm, k.len, k.hash);
+    if (e == NULL) {
+        pthread_mutex_unlock(&k.sh->lock);
+        return MTASTS_ERR_NOT_FOUND;
     }
-    if (f == NULL || e == NULL) {
-        pthread_mutex_unlock(&sh->lock);
-        mtasts__free(f);
-        mtasts__free(w);
-        return MTASTS_ERR_NOMEM;
-    }
-    w->next = NULL;
-    f->eng = eng;
-    f->entry = e;
-    f->waiters = w;
-    e->flight = f;
-    result_init(&f->result, e);
-    pthread_mutex_unlock(&sh->lock);
-    run_dns(f);
-    return MTASTS_OK;
+    return join_or_start(eng, k.sh, e, true, cb, user);
 }
 
 /* ---- completion functions (public, any thread) ------------------------ */

@@ -1037,6 +1037,295 @@ START_TEST(test_cache_file_nomem)
 }
 END_TEST
 
+/* ---- case "refresh" ------------------------------------------------------ */
+
+#define HOUR 3600
+#define POL_WEEK                                                               \
+    "version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 604800\n"
+
+static mtasts_cache_snapshot *
+due_snap(mtasts_ctx *ctx, uint32_t used, uint32_t expiring, uint32_t recheck)
+{
+    mtasts_cache_snapshot *s = NULL;
+    ck_assert_int_eq(mtasts_cache_due(ctx, used, expiring, recheck, &s),
+                     MTASTS_OK);
+    return s;
+}
+
+/* The domains of a snapshot, sorted and joined by spaces. */
+static const char *
+names(const mtasts_cache_snapshot *s)
+{
+    static char buf[256];
+    const char *v[16];
+    size_t n = mtasts_cache_snapshot_count(s);
+    ck_assert_uint_le(n, 16);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = mtasts_cache_snapshot_domain(s, i);
+        for (size_t k = i; k > 0 && strcmp(v[k - 1], v[k]) > 0; k--) {
+            const char *t = v[k];
+            v[k] = v[k - 1];
+            v[k - 1] = t;
+        }
+    }
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        strcat(buf, i > 0 ? " " : "");
+        strcat(buf, v[i]);
+    }
+    return buf;
+}
+
+#define DUE(ctx, used, expiring, recheck, want)                                \
+    do {                                                                       \
+        mtasts_cache_snapshot *s_ = due_snap((ctx), (used), (expiring),        \
+                                             (recheck));                      \
+        ck_assert_str_eq(names(s_), (want));                                   \
+        mtasts_cache_snapshot_free(s_);                                        \
+    } while (0)
+
+/* R8461-3.3-o: the entries due are those used recently and expiring soon,
+ * or not re-checked for a while; each rule can be turned off. */
+START_TEST(test_cache_due_selection)
+{
+    mtasts_ctx *ctx = new_ctx(10);
+    ck_assert_int_eq(mtasts_ctx_set_refresh_jitter_s(ctx, 0), MTASTS_OK);
+    LOOKUP(ctx, "day.example", MTASTS_OK); /* expires T0 + 1 day */
+    W.body = POL_WEEK;
+    LOOKUP(ctx, "week.example", MTASTS_OK); /* expires T0 + 7 days */
+    W.txt = "v=spf1";
+    LOOKUP(ctx, "none.example", MTASTS_ERR_NO_POLICY);
+    W.txt = "v=STSv1; id=aaa1";
+    W.now = T0 + 20 * HOUR;
+    LOOKUP(ctx, "day.example", MTASTS_OK); /* used, TXT checked again */
+
+    DUE(ctx, DAY, 6 * HOUR, 0, "day.example");
+    DUE(ctx, DAY, 3 * HOUR, 0, "");
+    DUE(ctx, 0, 7 * DAY, 0, "day.example week.example");
+    DUE(ctx, HOUR, 7 * DAY, 0, "day.example"); /* week: used 20 h ago */
+    DUE(ctx, 0, 0, 12 * HOUR, "week.example"); /* day: checked just now */
+    DUE(ctx, 0, 0, 21 * HOUR, "");
+    DUE(ctx, 0, 0, 0, "");
+    W.now = T0 + 2 * DAY; /* expired counts as expiring */
+    DUE(ctx, 0, HOUR, 0, "day.example");
+
+    mtasts_cache_snapshot *s = (mtasts_cache_snapshot *)&W;
+    ck_assert_int_eq(mtasts_cache_due(NULL, 0, 0, 0, &s), MTASTS_ERR_INVALID);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(mtasts_cache_due(ctx, 0, 0, 0, NULL), MTASTS_ERR_INVALID);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* The jitter widens each window by a random share, the same for the same
+ * seed: an entry half an hour outside the window is due in some calls
+ * and not in others, in a sequence fixed by the seed. */
+START_TEST(test_cache_due_jitter)
+{
+    mtasts_ctx *ctx = new_ctx(10);
+    LOOKUP(ctx, "a.example", MTASTS_OK);
+    W.now = T0 + DAY - 7 * HOUR; /* expires in 7 h */
+    ck_assert_int_eq(mtasts_ctx_set_refresh_jitter_s(ctx, 2 * HOUR),
+                     MTASTS_OK);
+    char first[41], again[41];
+    for (int round = 0; round < 2; round++) {
+        char *pattern = round == 0 ? first : again;
+        ck_assert_int_eq(mtasts_ctx_set_random_seed(ctx, 42), MTASTS_OK);
+        for (int i = 0; i < 40; i++) {
+            mtasts_cache_snapshot *s = due_snap(ctx, 0, 6 * HOUR, 0);
+            pattern[i] = mtasts_cache_snapshot_count(s) == 1 ? 'y' : 'n';
+            mtasts_cache_snapshot_free(s);
+        }
+        pattern[40] = '\0';
+    }
+    ck_assert_str_eq(first, again);
+    ck_assert_ptr_nonnull(strchr(first, 'y'));
+    ck_assert_ptr_nonnull(strchr(first, 'n'));
+    /* never due beyond the window plus the whole jitter */
+    W.now = T0 + DAY - 8 * HOUR - 1;
+    for (int i = 0; i < 40; i++) {
+        DUE(ctx, 0, 6 * HOUR, 0, "");
+    }
+    ck_assert_int_eq(mtasts_ctx_set_refresh_jitter_s(NULL, 1),
+                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_ctx_set_refresh_jitter_s(ctx, 31557601),
+                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_ctx_set_random_seed(NULL, 1), MTASTS_ERR_INVALID);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+static mtasts_result *
+refresh(mtasts_ctx *ctx, const char *domain, int want)
+{
+    mtasts_result *r = NULL;
+    int rc = mtasts_refresh(ctx, domain, &r);
+    ck_assert_msg(rc == want, "refresh %s: %s, want %s", domain,
+                  mtasts_status_name(rc), mtasts_status_name(want));
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(mtasts_result_status(r), rc);
+    return r;
+}
+
+/* One cached entry's fetch time, expiry, last use (by snapshot). */
+static void
+entry_times(mtasts_ctx *ctx, const char *domain, int64_t *fetched,
+            int64_t *expires, int64_t *used)
+{
+    mtasts_cache_snapshot *s = snap(ctx);
+    long i = find(s, domain);
+    ck_assert_int_ge(i, 0);
+    *fetched = mtasts_cache_snapshot_fetched_at(s, (size_t)i);
+    *expires = mtasts_cache_snapshot_expires(s, (size_t)i);
+    *used = mtasts_cache_snapshot_last_used(s, (size_t)i);
+    mtasts_cache_snapshot_free(s);
+}
+
+/* A refresh queries TXT at once; the same id far from expiry fetches
+ * nothing (R8461-3-a) and extends nothing (R8461-3.2-t); a refresh is no
+ * use; the TXT check it made counts (not due for a re-check). */
+START_TEST(test_cache_refresh_same_id)
+{
+    mtasts_ctx *ctx = new_ctx(10);
+    ck_assert_int_eq(mtasts_ctx_set_refresh_jitter_s(ctx, 0), MTASTS_OK);
+    W.body = POL_WEEK;
+    LOOKUP(ctx, "a.example", MTASTS_OK);
+    W.now = T0 + 60; /* within the TXT check interval */
+    mtasts_result *r = refresh(ctx, "a.example", MTASTS_OK);
+    ck_assert(mtasts_result_from_cache(r));
+    mtasts_result_free(r);
+    ck_assert_int_eq(W.ndns, 2);
+    ck_assert_int_eq(W.nhttps, 1);
+    int64_t fetched, expires, used;
+    entry_times(ctx, "a.example", &fetched, &expires, &used);
+    ck_assert_int_eq(fetched, T0);
+    ck_assert_int_eq(expires, T0 + 7 * DAY);
+    ck_assert_int_eq(used, T0);
+    W.now = T0 + DAY;
+    DUE(ctx, 0, 0, DAY - 60, "a.example");
+    DUE(ctx, 0, 0, DAY - 59, "");
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* A new id is fetched at once: the re-check before giving up on a
+ * message held back by enforce (R8461-5-d, R8461-3-b): the new policy
+ * lists the MX that failed before. */
+START_TEST(test_cache_refresh_new_id)
+{
+    mtasts_ctx *ctx = new_ctx(10);
+    W.body = POL_WEEK;
+    LOOKUP(ctx, "a.example", MTASTS_OK);
+    W.now = T0 + 60;
+    W.txt = "v=STSv1; id=bbb2";
+    W.body = "version: STSv1\nmode: enforce\nmx: mx2.example.com\n"
+             "max_age: 604800\n";
+    mtasts_result *r = refresh(ctx, "a.example", MTASTS_OK);
+    ck_assert(!mtasts_result_from_cache(r));
+    ck_assert_str_eq(mtasts_result_txt_id(r), "bbb2");
+    ck_assert(mtasts_policy_match_mx(mtasts_result_policy(r),
+                                     "mx2.example.com"));
+    ck_assert_int_eq(mtasts_result_expires(r), T0 + 60 + 7 * DAY);
+    mtasts_result_free(r);
+    ck_assert_int_eq(W.nhttps, 2);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* Close to expiry a refresh fetches even with the same id, and the
+ * lifetime restarts (R8461-3.3-o, R8461-3.2-t); with the TXT query
+ * failing it fetches all the same (R8461-10.2-a); if the fetch fails too,
+ * the cached policy stays, unshortened (R8461-3.3-m); with a window of 0
+ * only a new id fetches. */
+START_TEST(test_cache_refresh_near_expiry)
+{
+    mtasts_ctx *ctx = new_ctx(10);
+    LOOKUP(ctx, "a.example", MTASTS_OK); /* max_age one day */
+    W.now = T0 + 2 * HOUR;                 /* 22 h left: within a day */
+    mtasts_result *r = refresh(ctx, "a.example", MTASTS_OK);
+    ck_assert(!mtasts_result_from_cache(r));
+    ck_assert_int_eq(mtasts_result_expires(r), T0 + 2 * HOUR + DAY);
+    mtasts_result_free(r);
+    ck_assert_int_eq(W.nhttps, 2);
+
+    W.now = T0 + 4 * HOUR;
+    W.txt = NULL; /* SERVFAIL */
+    r = refresh(ctx, "a.example", MTASTS_OK);
+    ck_assert(!mtasts_result_from_cache(r));
+    ck_assert_int_eq(mtasts_result_expires(r), T0 + 4 * HOUR + DAY);
+    mtasts_result_free(r);
+    ck_assert_int_eq(W.nhttps, 3);
+
+    W.now = T0 + 6 * HOUR;
+    W.body = NULL; /* and the fetch fails */
+    r = refresh(ctx, "a.example", MTASTS_OK);
+    ck_assert(mtasts_result_from_cache(r));
+    ck_assert_int_eq(mtasts_result_failure(r),
+                     MTASTS_RPT_STS_POLICY_FETCH_ERROR);
+    ck_assert_int_eq(mtasts_result_expires(r), T0 + 4 * HOUR + DAY);
+    mtasts_result_free(r);
+    ck_assert_int_eq(W.nhttps, 4);
+
+    ck_assert_int_eq(mtasts_ctx_set_refresh_fetch_window_s(ctx, 0), MTASTS_OK);
+    W.txt = "v=STSv1; id=aaa1";
+    W.body = POL_ENFORCE;
+    W.now = T0 + 10 * HOUR; /* after the back-off */
+    r = refresh(ctx, "a.example", MTASTS_OK);
+    ck_assert(mtasts_result_from_cache(r));
+    mtasts_result_free(r);
+    ck_assert_int_eq(W.nhttps, 4);
+    ck_assert_int_eq(mtasts_ctx_set_refresh_fetch_window_s(NULL, 0),
+                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_ctx_set_refresh_fetch_window_s(ctx, 31557601),
+                     MTASTS_ERR_INVALID);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* A refresh needs a cached domain; the argument errors; the async form
+ * joins a lookup in flight (one DNS query for both). */
+START_TEST(test_cache_refresh_errors)
+{
+    mtasts_ctx *ctx = new_ctx(10);
+    mtasts_result *r = (mtasts_result *)&W;
+    ck_assert_int_eq(mtasts_refresh(ctx, "a.example", &r),
+                     MTASTS_ERR_NOT_FOUND);
+    ck_assert_ptr_null(r);
+    ck_assert_int_eq(mtasts_refresh(ctx, "[192.0.2.1]", &r),
+                     MTASTS_ERR_BAD_DOMAIN);
+    ck_assert_int_eq(mtasts_refresh(NULL, "a.example", &r),
+                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_refresh(ctx, "a.example", NULL),
+                     MTASTS_ERR_INVALID);
+    int status = 1;
+    ck_assert_int_eq(mtasts_refresh_async(ctx, "a.example", record_cb,
+                                          &status),
+                     MTASTS_ERR_NOT_FOUND);
+    ck_assert_int_eq(mtasts_refresh_async(ctx, "a.example", NULL, NULL),
+                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_refresh_async(NULL, "a.example", record_cb, NULL),
+                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_refresh_async(ctx, NULL, record_cb, NULL),
+                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(status, 1);
+
+    ck_assert_int_eq(mtasts_ctx_set_txt_check_interval_s(ctx, 0), MTASTS_OK);
+    LOOKUP(ctx, "a.example", MTASTS_OK);
+    W.hold_dns = true;
+    int looked = 1;
+    ck_assert_int_eq(mtasts_lookup_async(ctx, "a.example", record_cb, &looked),
+                     MTASTS_OK);
+    ck_assert_int_eq(mtasts_refresh_async(ctx, "a.example", record_cb,
+                                          &status),
+                     MTASTS_OK);
+    ck_assert_int_eq(W.ndns, 2);
+    answer_dns(W.held);
+    ck_assert_int_eq(looked, MTASTS_OK);
+    ck_assert_int_eq(status, MTASTS_OK);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
 /* ---- suite --------------------------------------------------------------- */
 
 static Suite *
@@ -1061,6 +1350,15 @@ cache_suite(void)
     tcase_add_test(tc, test_cache_idle_use);
     tcase_add_test(tc, test_cache_idle_sweep);
     tcase_add_test(tc, test_cache_shards);
+    suite_add_tcase(s, tc);
+
+    tc = harness_case("refresh", setup, teardown);
+    tcase_add_test(tc, test_cache_due_selection);
+    tcase_add_test(tc, test_cache_due_jitter);
+    tcase_add_test(tc, test_cache_refresh_same_id);
+    tcase_add_test(tc, test_cache_refresh_new_id);
+    tcase_add_test(tc, test_cache_refresh_near_expiry);
+    tcase_add_test(tc, test_cache_refresh_errors);
     suite_add_tcase(s, tc);
 
     tc = harness_case("file", file_setup, file_teardown);
