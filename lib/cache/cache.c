@@ -1,5 +1,6 @@
 #include "cache/cache.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "util/alloc.h"
@@ -83,14 +84,36 @@ mtasts__entry_set_text(char **slot, const char *text)
 struct mtasts__entry *
 mtasts__entry_new(const char *domain, size_t len, uint64_t hash)
 {
-    struct mtasts__entry *e = mtasts__calloc(1, sizeof(*e) + len + 1);
+    /* The name right after the fixed part, not after sizeof's padding. */
+    struct mtasts__entry *e =
+        mtasts__calloc(1, offsetof(struct mtasts__entry, domain) + len + 1);
     if (e != NULL) {
         memcpy(e->domain, domain, len);
         e->domain[len] = '\0';
-        e->domain_len = len;
+        e->domain_len = (uint16_t)len;
         e->hash = hash;
     }
     return e;
+}
+
+struct mtasts__entry_extra *
+mtasts__entry_extra(struct mtasts__entry *e)
+{
+    if (e->extra == NULL) {
+        e->extra = mtasts__calloc(1, sizeof(*e->extra));
+    }
+    return e->extra;
+}
+
+void
+mtasts__entry_clear_extra(struct mtasts__entry *e)
+{
+    if (e->extra != NULL) {
+        mtasts__free(e->extra->no_policy_reason);
+        mtasts__free(e->extra->failed_reason);
+        mtasts__free(e->extra);
+        e->extra = NULL;
+    }
 }
 
 void
@@ -98,8 +121,7 @@ mtasts__entry_free(struct mtasts__entry *e)
 {
     if (e != NULL) {
         mtasts_policy_unref(e->policy);
-        mtasts__free(e->no_policy_reason);
-        mtasts__free(e->failed_reason);
+        mtasts__entry_clear_extra(e);
         mtasts__free(e);
     }
 }
@@ -114,13 +136,7 @@ entry_reset(struct mtasts__entry *e)
     e->fetched_at = 0;
     e->expires = 0;
     e->txt_checked_at = 0;
-    e->no_policy_until = 0;
-    mtasts__entry_set_text(&e->no_policy_reason, NULL);
-    e->failed_id[0] = '\0';
-    e->backoff_until = 0;
-    e->failed_status = MTASTS_OK;
-    e->failed_rpt = MTASTS_RPT_NONE;
-    mtasts__entry_set_text(&e->failed_reason, NULL);
+    mtasts__entry_clear_extra(e);
 }
 
 static void
@@ -211,10 +227,13 @@ struct mtasts__entry *
 mtasts__cache_find(struct mtasts__shard *sh, const char *domain, size_t len,
                    uint64_t hash)
 {
+    /* Second chance (CLOCK): a hit only marks the entry; eviction moves
+     * marked entries to the front instead of dropping them. So a hit
+     * writes to its own entry alone, not to its list neighbours and the
+     * shard's head (cache misses, and lines bouncing between threads). */
     struct mtasts__entry *e = mtasts__cache_peek(sh, domain, len, hash);
-    if (e != NULL && sh->head != e) {
-        lru_unlink(sh, e);
-        lru_push_front(sh, e);
+    if (e != NULL) {
+        e->referenced = true;
     }
     return e;
 }
@@ -251,14 +270,29 @@ mtasts__cache_remove(struct mtasts__shard *sh, struct mtasts__entry *e)
 }
 
 /* Drop least recently used entries until count <= limit; entries with a
- * lookup in flight stay. */
+ * lookup in flight stay. An entry used since it was last placed gets a
+ * second chance: it moves to the front, unmarked. Each entry is passed at
+ * most twice, so this ends. */
 static void
 evict_to(struct mtasts__shard *sh, size_t limit)
 {
+    size_t budget = 2 * sh->count + 2;
     struct mtasts__entry *e = sh->tail;
-    while (sh->count > limit && e != NULL) {
+    while (sh->count > limit && budget-- > 0) {
+        if (e == NULL) {
+            e = sh->tail; /* past the front: around once more */
+            if (e == NULL) {
+                return;
+            }
+        }
         struct mtasts__entry *prev = e->prev;
-        if (e->flight == NULL) {
+        if (e->referenced) {
+            e->referenced = false;
+            if (sh->head != e) {
+                lru_unlink(sh, e);
+                lru_push_front(sh, e);
+            }
+        } else if (e->flight == NULL) {
             mtasts__cache_remove(sh, e);
         }
         e = prev;

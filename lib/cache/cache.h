@@ -22,21 +22,10 @@
 
 struct mtasts__flight;
 
-/* What the cache knows of one policy domain (RFC 8461 §5). */
-struct mtasts__entry {
-    size_t domain_len;
-    uint64_t hash;
-    struct mtasts__entry *hnext;       /* bucket chain */
-    struct mtasts__entry *prev, *next; /* LRU list, most recent first */
-
-    /* the last successfully fetched policy (one reference), or NULL */
-    mtasts_policy *policy;
-    char id[MTASTS_ID_BUFSIZE]; /* its TXT id */
-    int64_t fetched_at;
-    int64_t expires;        /* fetched_at + max_age */
-    int64_t txt_checked_at; /* last completed TXT query */
-    int64_t last_used;      /* last lookup (refreshes do not count) */
-
+/* What an entry remembers of failures: allocated only when there is
+ * something to remember, so that the common entry (a policy, no trouble)
+ * stays small. */
+struct mtasts__entry_extra {
     /* no usable TXT record (and no usable policy) until this time */
     int64_t no_policy_until;
     char *no_policy_reason; /* allocated, or NULL */
@@ -48,10 +37,35 @@ struct mtasts__entry {
     int failed_status;
     mtasts_rpt_result failed_rpt;
     char *failed_reason; /* allocated, or NULL */
-
-    struct mtasts__flight *flight; /* lookup in progress: never freed */
-    char domain[];                 /* normalised, NUL-terminated */
 };
+
+/* What the cache knows of one policy domain (RFC 8461 §5). Laid out
+ * without holes: its size is the cache's memory per domain. */
+struct mtasts__entry {
+    uint64_t hash;
+    struct mtasts__entry *hnext;       /* bucket chain */
+    struct mtasts__entry *prev, *next; /* replacement list, newest first */
+
+    /* the last successfully fetched policy (one reference), or NULL */
+    mtasts_policy *policy;
+    struct mtasts__flight *flight;      /* lookup in progress: never freed */
+    struct mtasts__entry_extra *extra; /* failures remembered, or NULL */
+    int64_t fetched_at;
+    int64_t expires;        /* fetched_at + max_age */
+    int64_t txt_checked_at; /* last completed TXT query */
+    int64_t last_used;      /* last lookup (refreshes do not count) */
+    uint16_t domain_len;
+    bool referenced; /* used since last placed in the list (CLOCK) */
+    char id[MTASTS_ID_BUFSIZE]; /* the policy's TXT id */
+    char domain[];              /* normalised, NUL-terminated */
+};
+
+/* The entry's extra part, allocated (zeroed) if need be; NULL when out of
+ * memory (what it would remember is advisory). */
+struct mtasts__entry_extra *mtasts__entry_extra(struct mtasts__entry *e);
+
+/* Forget every failure the entry remembers. */
+void mtasts__entry_clear_extra(struct mtasts__entry *e);
 
 /* Replace an allocated reason text with a copy of text (NULL clears it).
  * On allocation failure the reason is cleared: it is advisory. */
@@ -86,8 +100,9 @@ mtasts__cache_shard(const struct mtasts__cache *c, uint64_t hash)
     return &c->shards[(hash >> 32) & (c->nshards - 1)];
 }
 
-/* The entry of a normalised domain in its shard, or NULL. Marks it most
- * recently used in the shard's LRU list. */
+/* The entry of a normalised domain in its shard, or NULL. Marks it used:
+ * the LRU list is kept by second chance (CLOCK), so the order is updated
+ * when entries are evicted, not on every hit. */
 struct mtasts__entry *mtasts__cache_find(struct mtasts__shard *sh,
                                          const char *domain, size_t len,
                                          uint64_t hash);

@@ -154,7 +154,9 @@ merge_item(const struct mtasts__cache *c, struct mtasts__shard *sh,
         e->expires = it->expires;
         /* The TXT record is checked again at the next lookup. */
         e->txt_checked_at = 0;
-        e->no_policy_until = 0;
+        if (e->extra != NULL) {
+            e->extra->no_policy_until = 0;
+        }
     }
     if (it->last_used > e->last_used) {
         e->last_used = it->last_used;

@@ -234,12 +234,15 @@ static void
 fetch_failed(struct mtasts__flight *f, int64_t now, int status,
              mtasts_rpt_result rpt, const char *reason)
 {
-    struct mtasts__entry *e = f->entry;
-    memcpy(e->failed_id, f->id, sizeof(e->failed_id));
-    e->backoff_until = now + f->eng->backoff_s;
-    e->failed_status = status;
-    e->failed_rpt = rpt;
-    mtasts__entry_set_text(&e->failed_reason, reason);
+    /* Out of memory, nothing is remembered: the next lookup tries again. */
+    struct mtasts__entry_extra *x = mtasts__entry_extra(f->entry);
+    if (x != NULL) {
+        memcpy(x->failed_id, f->id, sizeof(x->failed_id));
+        x->backoff_until = now + f->eng->backoff_s;
+        x->failed_status = status;
+        x->failed_rpt = rpt;
+        mtasts__entry_set_text(&x->failed_reason, reason);
+    }
     /* the id seen; a cached policy that answers brings its own */
     memcpy(f->result.id, f->id, sizeof(f->result.id));
     fail_keep_cache(f, now, status, rpt, rpt, reason);
@@ -366,30 +369,36 @@ dns_outcome(struct mtasts__flight *f, struct mtasts_req *req,
         }
         /* No usable record never removes a cached policy (§3.1); with
          * none, remember the answer for a while. */
-        if (!usable && eng->no_policy_ttl_s > 0) {
-            e->no_policy_until = now + eng->no_policy_ttl_s;
-            mtasts__entry_set_text(&e->no_policy_reason, reason);
+        struct mtasts__entry_extra *x =
+            !usable && eng->no_policy_ttl_s > 0 ? mtasts__entry_extra(e)
+                                                : NULL;
+        if (x != NULL) {
+            x->no_policy_until = now + eng->no_policy_ttl_s;
+            mtasts__entry_set_text(&x->no_policy_reason, reason);
         }
         fail_keep_cache(f, now, MTASTS_ERR_NO_POLICY, MTASTS_RPT_NONE,
                         MTASTS_RPT_STS_POLICY_FETCH_ERROR, reason);
         return false;
     }
 
-    e->no_policy_until = 0;
+    const struct mtasts__entry_extra *x = e->extra;
+    if (x != NULL) {
+        e->extra->no_policy_until = 0;
+    }
     if (usable && strcmp(id, e->id) == 0 && !fetch_anyway) {
         /* Same id, unexpired: no fetch (§3, R8461-3-a); a refresh close to
          * expiry fetches all the same (§3.3, §10.2). */
         result_use_entry(&f->result, e, true);
         return false;
     }
-    if (e->failed_id[0] != '\0' && strcmp(id, e->failed_id) == 0 &&
-        now < e->backoff_until) {
+    if (x != NULL && x->failed_id[0] != '\0' &&
+        strcmp(id, x->failed_id) == 0 && now < x->backoff_until) {
         snprintf(reason, sizeof(reason),
                  "%s (failed before; no new fetch for %lld s)",
-                 e->failed_reason != NULL ? e->failed_reason : "fetch failed",
-                 (long long)(e->backoff_until - now));
+                 x->failed_reason != NULL ? x->failed_reason : "fetch failed",
+                 (long long)(x->backoff_until - now));
         memcpy(f->result.id, id, sizeof(f->result.id));
-        fail_keep_cache(f, now, e->failed_status, e->failed_rpt, e->failed_rpt,
+        fail_keep_cache(f, now, x->failed_status, x->failed_rpt, x->failed_rpt,
                         reason);
         return false;
     }
@@ -511,11 +520,7 @@ store_policy(struct mtasts__flight *f, int64_t now, mtasts_policy *p)
     /* Only a successful fetch restarts the lifetime (CHECKLIST E-11). */
     e->expires = now + (int64_t)mtasts_policy_max_age(p);
     e->txt_checked_at = now;
-    e->no_policy_until = 0;
-    e->failed_id[0] = '\0';
-    e->backoff_until = 0;
-    mtasts__entry_set_text(&e->failed_reason, NULL);
-    mtasts__entry_set_text(&e->no_policy_reason, NULL);
+    mtasts__entry_clear_extra(e);
     /* A max_age 0 policy still governs the delivery that fetched it
      * (R8461-3.2-u); the next lookup fetches again. */
     result_use_entry(&f->result, e, false);
@@ -575,11 +580,12 @@ answer_from_cache(const struct mtasts__engine *eng,
         result_use_entry(r, e, true);
         return true;
     }
-    if (now < e->no_policy_until) {
+    const struct mtasts__entry_extra *x = e->extra;
+    if (x != NULL && now < x->no_policy_until) {
         result_init(r, e);
         r->status = MTASTS_ERR_NO_POLICY;
         result_reason(r, "%s (remembered)",
-                      e->no_policy_reason != NULL ? e->no_policy_reason
+                      x->no_policy_reason != NULL ? x->no_policy_reason
                                                   : "no policy");
         return true;
     }
