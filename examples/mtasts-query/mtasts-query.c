@@ -7,11 +7,17 @@
  * DOMAIN --probe also runs an SMTP STARTTLS session with each MX (from DNS,
  * or the --mx hosts) and says whether mail may go there (probe.c).
  *
+ * --cache FILE keeps the policy cache in FILE across runs, as a
+ * long-running MTA keeps it in memory: DOMAIN loads it before the lookup
+ * and saves it after; --list prints it; --purge DOMAIN removes a domain.
+ *
  * Exit status: DOMAIN: 0 policy, 1 no policy, 2 discovery failed, 3 some
  * MX would be refused (--probe).
  * Offline: 0 valid (and every --mx host matches), 1 valid but an --mx host
- * does not match, 2 invalid input. Both: 64 usage error, 66 unreadable
- * file, 71 out of memory, 74 output write error.
+ * does not match, 2 invalid input. --list: 0; --purge: 0 removed, 1 not
+ * cached. All: 64 usage error, 65 cache file corrupt or of another
+ * format, 66 unreadable file, 71 out of memory, 74 output or cache file
+ * write error.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -20,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <mtasts/mtasts.h>
 
@@ -30,14 +37,16 @@
 #define EXIT_VALID 0
 #define EXIT_MISMATCH 1
 #define EXIT_INVALID 2
-#define EXIT_POLICY 0    /* DOMAIN: a policy applies */
-#define EXIT_NO_POLICY 1 /* DOMAIN: no policy */
-#define EXIT_FAILED 2    /* DOMAIN: discovery failed */
-#define EXIT_REFUSED 3   /* DOMAIN --probe: some MX would be refused */
-#define EXIT_USAGE 64    /* EX_USAGE */
-#define EXIT_NOINPUT 66  /* EX_NOINPUT */
-#define EXIT_OSERR 71    /* EX_OSERR: out of memory */
-#define EXIT_IOERR 74    /* EX_IOERR: cannot write the output */
+#define EXIT_POLICY 0     /* DOMAIN: a policy applies */
+#define EXIT_NO_POLICY 1  /* DOMAIN: no policy */
+#define EXIT_FAILED 2     /* DOMAIN: discovery failed */
+#define EXIT_REFUSED 3    /* DOMAIN --probe: some MX would be refused */
+#define EXIT_NOT_CACHED 1 /* --purge: the domain was not cached */
+#define EXIT_USAGE 64     /* EX_USAGE */
+#define EXIT_DATAERR 65   /* EX_DATAERR: cache file corrupt */
+#define EXIT_NOINPUT 66   /* EX_NOINPUT */
+#define EXIT_OSERR 71     /* EX_OSERR: out of memory */
+#define EXIT_IOERR 74     /* EX_IOERR: cannot write the output */
 
 #define MAX_MX_ARGS 64
 
@@ -60,6 +69,9 @@ struct options {
     const char *report;
     const char *report_org;
     const char *report_contact;
+    const char *cache; /* --cache FILE */
+    bool list;         /* --list */
+    const char *purge; /* --purge DOMAIN */
 };
 
 static const char usage_text[] =
@@ -68,6 +80,9 @@ static const char usage_text[] =
     "       mtasts-query [--json] [--resolver ADDR[@PORT]] --tlsrpt DOMAIN\n"
     "       mtasts-query [--json] --policy-file FILE [--mx HOST]...\n"
     "       mtasts-query [--json] --txt RECORD\n"
+    "       mtasts-query [--json] --cache FILE [OPTIONS] DOMAIN\n"
+    "       mtasts-query [--json] --cache FILE --list\n"
+    "       mtasts-query --cache FILE --purge DOMAIN\n"
     "       mtasts-query --help | --version\n"
     "\n"
     "Discover the MTA-STS policy of DOMAIN (RFC 8461: TXT record, HTTPS\n"
@@ -95,13 +110,18 @@ static const char usage_text[] =
     "  --tlsrpt            print DOMAIN's TLSRPT record (_smtp._tls)\n"
     "  --txt RECORD        one TXT record, character-strings joined\n"
     "  --json              print one JSON object\n"
+    "  --cache FILE        policy cache kept in FILE across runs: loaded\n"
+    "                      before the lookup (missing: empty), saved after\n"
+    "  --list              with --cache: print the cached entries\n"
+    "  --purge DOMAIN      with --cache: remove DOMAIN from the cache\n"
     "\n"
     "Exit status with DOMAIN: 0 policy, 1 no policy, 2 discovery failed,\n"
     "3 some MX would be refused (--probe).\n"
     "--tlsrpt: 0 valid record, 1 none, 2 invalid or DNS failure.\n"
     "Offline: 0 valid, 1 valid but an --mx host does not match, 2 invalid.\n"
-    "Both: 64 usage error, 66 cannot read FILE, 71 out of memory,\n"
-    "74 cannot write the output.\n";
+    "--list: 0; --purge: 0 removed, 1 not cached.\n"
+    "All: 64 usage error, 65 cache file corrupt, 66 cannot read FILE,\n"
+    "71 out of memory, 74 cannot write the output or the cache file.\n";
 
 static int
 usage_error(const char *msg, const char *arg)
@@ -128,6 +148,25 @@ parse_number(const char *s, unsigned long min, unsigned long max,
     }
     *out = v;
     return true;
+}
+
+/* The rules of --cache, --list and --purge: -1 if they hold, else a usage
+ * error. */
+static int
+check_cache_args(const struct options *o)
+{
+    if ((o->list || o->purge != NULL) && o->cache == NULL) {
+        return usage_error("--list and --purge need --cache FILE", NULL);
+    }
+    if (o->cache != NULL && o->domain == NULL && !o->list && o->purge == NULL) {
+        return usage_error("--cache needs DOMAIN, --list or --purge", NULL);
+    }
+    if ((o->list || o->purge != NULL) &&
+        (o->mx_count > 0 || o->resolver != NULL || o->ca_file != NULL ||
+         o->https_port != 0 || o->timeout_ms != 0)) {
+        return usage_error("--list and --purge take no lookup options", NULL);
+    }
+    return -1;
 }
 
 /* Parse argv; returns -1 to go on, or an exit status. */
@@ -201,8 +240,16 @@ parse_args(int argc, char **argv, struct options *o)
                    strcmp(a, "--smtp-timeout-ms") == 0 ||
                    strcmp(a, "--helo") == 0) {
             return usage_error("option needs a value", a);
-        } else if (strcmp(a, "--policy-file") == 0 || strcmp(a, "--txt") == 0 ||
-                   strcmp(a, "--mx") == 0 || strcmp(a, "--resolver") == 0 ||
+        } else if (strcmp(a, "--cache") == 0 && has_value) {
+            o->cache = argv[++i];
+        } else if (strcmp(a, "--list") == 0) {
+            o->list = true;
+        } else if (strcmp(a, "--purge") == 0 && has_value) {
+            o->purge = argv[++i];
+        } else if (strcmp(a, "--policy-file") == 0 ||
+                   strcmp(a, "--cache") == 0 || strcmp(a, "--purge") == 0 ||
+                   strcmp(a, "--txt") == 0 || strcmp(a, "--mx") == 0 ||
+                   strcmp(a, "--resolver") == 0 ||
                    strcmp(a, "--ca-file") == 0 ||
                    strcmp(a, "--https-port") == 0 ||
                    strcmp(a, "--timeout-ms") == 0) {
@@ -215,11 +262,15 @@ parse_args(int argc, char **argv, struct options *o)
             o->domain = a;
         }
     }
-    int modes =
-        (o->domain != NULL) + (o->policy_file != NULL) + (o->txt != NULL);
+    int cache_rc = check_cache_args(o);
+    if (cache_rc >= 0) {
+        return cache_rc;
+    }
+    int modes = (o->domain != NULL) + (o->policy_file != NULL) +
+                (o->txt != NULL) + o->list + (o->purge != NULL);
     if (modes != 1) {
-        return usage_error("give exactly one of DOMAIN, --policy-file and "
-                           "--txt",
+        return usage_error("give exactly one of DOMAIN, --policy-file, "
+                           "--txt, --list and --purge",
                            NULL);
     }
     if (o->txt != NULL && o->mx_count > 0) {
@@ -243,8 +294,9 @@ parse_args(int argc, char **argv, struct options *o)
                            "--helo need DOMAIN",
                            NULL);
     }
-    if (o->domain == NULL && (o->resolver != NULL || o->ca_file != NULL ||
-                              o->https_port != 0 || o->timeout_ms != 0)) {
+    if (o->domain == NULL && !o->list && o->purge == NULL &&
+        (o->resolver != NULL || o->ca_file != NULL || o->https_port != 0 ||
+         o->timeout_ms != 0)) {
         return usage_error("--resolver, --ca-file, --https-port and "
                            "--timeout-ms need DOMAIN",
                            NULL);
@@ -589,12 +641,202 @@ print_lookup_text(const struct options *o, const mtasts_result *r,
     }
 }
 
+/* ---- --cache FILE ------------------------------------------------------ */
+
+/* Load --cache FILE into ctx (a missing file is an empty cache): -1 to go
+ * on, or an exit status after a message. Nothing to do without --cache. */
+static int
+cache_load(const struct options *o, mtasts_ctx *ctx)
+{
+    if (o->cache == NULL) {
+        return -1;
+    }
+    mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
+    int rc = mtasts_cache_load(ctx, o->cache, &err);
+    if (rc == MTASTS_OK || rc == MTASTS_ERR_NOT_FOUND) {
+        return -1;
+    }
+    if (rc == MTASTS_ERR_CACHE_FORMAT || rc == MTASTS_ERR_CACHE_CORRUPT) {
+        fprintf(stderr, "mtasts-query: %s: byte %zu: %s (%s)\n", o->cache,
+                err.offset, err.message, mtasts_status_name(rc));
+        return EXIT_DATAERR;
+    }
+    fprintf(stderr, "mtasts-query: %s: %s\n", o->cache,
+            err.message != NULL ? err.message : mtasts_strerror(rc));
+    return rc == MTASTS_ERR_NOMEM ? EXIT_OSERR : EXIT_NOINPUT;
+}
+
+/* Save ctx's cache to --cache FILE: -1, or an exit status after a
+ * message. */
+static int
+cache_save(const struct options *o, mtasts_ctx *ctx)
+{
+    if (o->cache == NULL) {
+        return -1;
+    }
+    int rc = mtasts_cache_save(ctx, o->cache);
+    if (rc == MTASTS_OK) {
+        return -1;
+    }
+    fprintf(stderr, "mtasts-query: %s: cannot save the cache: %s\n", o->cache,
+            mtasts_strerror(rc));
+    return rc == MTASTS_ERR_NOMEM ? EXIT_OSERR : EXIT_IOERR;
+}
+
+/* A time as ISO 8601 UTC, e.g. "2026-11-23T12:00:00Z". */
+static void
+format_time(int64_t t, char out[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (gmtime_r(&tt, &tm) == NULL ||
+        strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        snprintf(out, 32, "%lld", (long long)t);
+    }
+}
+
+static void
+list_entry_json(struct json *j, const mtasts_cache_snapshot *s, size_t i)
+{
+    json_begin_object(j);
+    json_key(j, "domain");
+    json_string(j, mtasts_cache_snapshot_domain(s, i));
+    json_key(j, "txt_id");
+    json_string(j, mtasts_cache_snapshot_txt_id(s, i));
+    json_key(j, "mode");
+    json_string(j, mtasts_mode_name(mtasts_cache_snapshot_mode(s, i)));
+    json_key(j, "fetched_at");
+    json_uint(j, (uint64_t)mtasts_cache_snapshot_fetched_at(s, i));
+    json_key(j, "expires");
+    json_uint(j, (uint64_t)mtasts_cache_snapshot_expires(s, i));
+    json_key(j, "last_used");
+    json_uint(j, (uint64_t)mtasts_cache_snapshot_last_used(s, i));
+    const mtasts_policy *p = mtasts_cache_snapshot_policy(s, i);
+    json_key(j, "mx");
+    json_begin_array(j);
+    for (size_t k = 0; k < mtasts_policy_mx_count(p); k++) {
+        json_string(j, mtasts_policy_mx(p, k));
+    }
+    json_end_array(j);
+    json_end_object(j);
+}
+
+static void
+list_entry_text(const mtasts_cache_snapshot *s, size_t i)
+{
+    char fetched[32], expires[32], used[32];
+    format_time(mtasts_cache_snapshot_fetched_at(s, i), fetched);
+    format_time(mtasts_cache_snapshot_expires(s, i), expires);
+    format_time(mtasts_cache_snapshot_last_used(s, i), used);
+    printf("%s id=%s mode=%s fetched=%s expires=%s last-used=%s\n",
+           mtasts_cache_snapshot_domain(s, i),
+           mtasts_cache_snapshot_txt_id(s, i),
+           mtasts_mode_name(mtasts_cache_snapshot_mode(s, i)), fetched, expires,
+           used);
+}
+
+/* --cache FILE --list: one line (or JSON object) per cached policy,
+ * sorted by domain for a stable output. */
+static int
+run_list(const struct options *o, mtasts_ctx *ctx)
+{
+    mtasts_cache_snapshot *s = NULL;
+    int rc = mtasts_cache_snapshot_new(ctx, &s);
+    if (rc != MTASTS_OK) {
+        fprintf(stderr, "mtasts-query: %s\n", mtasts_strerror(rc));
+        return EXIT_OSERR;
+    }
+    size_t n = mtasts_cache_snapshot_count(s);
+    size_t *order = malloc((n + 1) * sizeof(*order));
+    if (order == NULL) {
+        mtasts_cache_snapshot_free(s);
+        fprintf(stderr, "mtasts-query: out of memory\n");
+        return EXIT_OSERR;
+    }
+    for (size_t i = 0; i < n; i++) { /* insertion sort: small caches */
+        size_t k = i;
+        while (k > 0 && strcmp(mtasts_cache_snapshot_domain(s, order[k - 1]),
+                               mtasts_cache_snapshot_domain(s, i)) > 0) {
+            order[k] = order[k - 1];
+            k--;
+        }
+        order[k] = i;
+    }
+    struct json j;
+    if (o->json) {
+        json_init(&j, stdout);
+        json_begin_object(&j);
+        json_key(&j, "cache");
+        json_string(&j, o->cache);
+        json_key(&j, "entries");
+        json_begin_array(&j);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (o->json) {
+            list_entry_json(&j, s, order[i]);
+        } else {
+            list_entry_text(s, order[i]);
+        }
+    }
+    if (o->json) {
+        json_end_array(&j);
+        json_end_object(&j);
+        json_finish(&j);
+    }
+    free(order);
+    mtasts_cache_snapshot_free(s);
+    return EXIT_VALID;
+}
+
+/* --cache FILE --purge DOMAIN. */
+static int
+run_purge(const struct options *o, mtasts_ctx *ctx)
+{
+    int rc = mtasts_cache_remove(ctx, o->purge);
+    if (rc == MTASTS_ERR_NOT_FOUND) {
+        printf("%s: not cached\n", o->purge);
+        return EXIT_NOT_CACHED;
+    }
+    if (rc != MTASTS_OK) {
+        fprintf(stderr, "mtasts-query: %s: %s\n", o->purge,
+                mtasts_strerror(rc));
+        return EXIT_USAGE;
+    }
+    int status = cache_save(o, ctx);
+    if (status >= 0) {
+        return status;
+    }
+    printf("%s: removed\n", o->purge);
+    return EXIT_VALID;
+}
+
+/* --list and --purge: the cache file alone, no lookup. */
+static int
+run_cache(const struct options *o)
+{
+    mtasts_ctx *ctx = NULL;
+    if (mtasts_ctx_new(&ctx) != MTASTS_OK) {
+        fprintf(stderr, "mtasts-query: out of memory\n");
+        return EXIT_OSERR;
+    }
+    int status = cache_load(o, ctx);
+    if (status < 0) {
+        status = o->list ? run_list(o, ctx) : run_purge(o, ctx);
+    }
+    mtasts_ctx_free(ctx);
+    return status;
+}
+
 static int
 run_domain(const struct options *o)
 {
     mtasts_ctx *ctx = NULL;
     int status = setup_ctx(o, &ctx);
+    if (status < 0) {
+        status = cache_load(o, ctx);
+    }
     if (status >= 0) {
+        mtasts_ctx_free(ctx);
         return status;
     }
     mtasts_result *r = NULL;
@@ -644,8 +886,9 @@ run_domain(const struct options *o)
         probe_free(&probes);
     }
     mtasts_result_free(r);
+    int saved = cache_save(o, ctx);
     mtasts_ctx_free(ctx);
-    return status;
+    return saved >= 0 ? saved : status;
 }
 
 static int
@@ -695,8 +938,9 @@ main(int argc, char **argv)
     if (status < 0) {
         status = o.tlsrpt           ? tlsrpt_run(o.domain, o.resolver, o.json)
                  : o.domain != NULL ? run_domain(&o)
-                 : o.txt != NULL    ? run_txt(&o)
-                                    : run_policy(&o);
+                 : o.list || o.purge != NULL ? run_cache(&o)
+                 : o.txt != NULL             ? run_txt(&o)
+                                             : run_policy(&o);
     }
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "mtasts-query: write error\n");

@@ -6,9 +6,12 @@ Prints one line per case and a summary; exits 1 if any case failed.
 """
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
+import time
+import zlib
 
 QUERY, POLICIES = sys.argv[1], sys.argv[2]
 failures = []
@@ -164,6 +167,88 @@ with tempfile.TemporaryDirectory() as d:
     check("missing file exits 66", rc == 66 and "No such file" in err, err)
     rc, _, err = run("--policy-file", d)
     check("directory exits 66", rc == 66, f"rc={rc} err={err}")
+
+# --cache FILE --list / --purge, offline, on a file written here by the
+# format of docs/cache-format.md (DOMAIN runs with --cache are in
+# tests/integration/query_cache.py).
+def cache_record(domain, txt_id, policy, fetched, max_age, used):
+    body = struct.pack(">qqqBBI", fetched, fetched + max_age, used,
+                       len(domain), len(txt_id), len(policy))
+    data = (b"MSR\x01" + struct.pack(">I", 8 + len(body) + len(domain)
+                                     + len(txt_id) + len(policy) + 4)
+            + body + domain + txt_id + policy)
+    return data + struct.pack(">I", zlib.crc32(data))
+
+
+now = int(time.time())
+pol = b"version: STSv1\nmode: enforce\nmx: mx.b.example\nmax_age: 86400\n"
+recs = [cache_record(b"b.example", b"id2", pol, now - 60, 86400, now - 30),
+        cache_record(b"a.example", b"id1", pol.replace(b"enforce", b"testing"),
+                     now - 120, 86400, now - 100)]
+with tempfile.TemporaryDirectory() as d:
+    cache = os.path.join(d, "cache")
+    rc, out, err = run("--cache", cache, "--list")
+    check("--list of a missing file is empty", rc == 0 and out == "",
+          f"rc={rc} out={out} err={err}")
+    rc, out, _ = run("--json", "--cache", cache, "--list")
+    check("--json --list of a missing file", rc == 0 and json.loads(out) ==
+          {"cache": cache, "entries": []}, out)
+    with open(cache, "wb") as f:
+        f.write(b"\x89MTSC\r\n\x1a" + struct.pack(">HHI", 1, 0, 2)
+                + b"".join(recs))
+    rc, out, err = run("--cache", cache, "--list")
+    lines = out.splitlines()
+    check("--list text, sorted", rc == 0 and len(lines) == 2
+          and lines[0].startswith("a.example id=id1 mode=testing fetched=")
+          and lines[1].startswith("b.example id=id2 mode=enforce ")
+          and "expires=" in lines[1] and "last-used=" in lines[1], out + err)
+    rc, out, _ = run("--json", "--cache", cache, "--list")
+    got = json.loads(out)["entries"] if rc == 0 else []
+    check("--json --list", len(got) == 2 and got[1] == {
+        "domain": "b.example", "txt_id": "id2", "mode": "enforce",
+        "fetched_at": now - 60, "expires": now - 60 + 86400,
+        "last_used": now - 30, "mx": ["mx.b.example"]}, out)
+    rc, out, _ = run("--cache", cache, "--purge", "B.Example.")
+    check("--purge removes", rc == 0 and out == "B.Example.: removed\n", out)
+    rc, out, _ = run("--cache", cache, "--purge", "b.example")
+    check("--purge of an uncached domain exits 1",
+          rc == 1 and "not cached" in out, f"rc={rc} {out}")
+    rc, out, _ = run("--cache", cache, "--list")
+    check("--purge saved the file", rc == 0 and
+          out.startswith("a.example ") and out.count("\n") == 1, out)
+    rc, out, err = run("--cache", cache, "--purge", "[192.0.2.1]")
+    check("--purge of a bad name is a usage error", rc == 64, f"rc={rc}")
+    with open(cache, "r+b") as f:
+        f.seek(-1, 2)
+        last = f.read(1)
+        f.seek(-1, 2)
+        f.write(bytes([last[0] ^ 1]))
+    rc, out, err = run("--cache", cache, "--list")
+    check("corrupt cache file exits 65 with the fault", rc == 65
+          and "record checksum mismatch" in err
+          and "MTASTS_ERR_CACHE_CORRUPT" in err, f"rc={rc} err={err}")
+    rc, out, err = run("--cache", cache, "a.example")
+    check("DOMAIN with a corrupt cache exits 65 before any lookup",
+          rc == 65, f"rc={rc} err={err}")
+    with open(cache, "wb") as f:
+        f.write(b"not a cache file at all")
+    rc, out, err = run("--cache", cache, "--list")
+    check("not a cache file exits 65", rc == 65 and "bad magic" in err
+          and "MTASTS_ERR_CACHE_FORMAT" in err, err)
+    rc, out, err = run("--cache", d, "--list")
+    check("a directory as cache exits 66", rc == 66, f"rc={rc} err={err}")
+    rc, out, err = run("--cache", os.path.join(d, "no", "dir"), "--purge",
+                       "a.example")
+    check("--purge of a missing file: not cached", rc == 1, f"rc={rc}")
+for args in (["--list"], ["--purge", "a.example"], ["--cache", "f"],
+             ["--cache", "f", "--list", "a.example"],
+             ["--cache", "f", "--list", "--purge", "a.example"],
+             ["--cache", "f", "--list", "--resolver", "127.0.0.1"],
+             ["--cache", "f", "--list", "--mx", "mx.example"],
+             ["--cache", "f", "--txt", "v=STSv1; id=1"], ["--cache"]):
+    rc, out, err = run(*args)
+    check("usage error for " + repr(args), rc == 64 and "mtasts-query:" in err,
+          f"rc={rc} err={err}")
 
 print(f"{count - len(failures)} passed, {len(failures)} failed")
 sys.exit(1 if failures else 0)

@@ -105,6 +105,15 @@ typedef enum mtasts_status {
     MTASTS_ERR_PROTOCOL = -302, /* the MX's replies are not SMTP, or it
                                    refused the session before STARTTLS */
 
+    /* -400..-499: policy cache */
+    MTASTS_ERR_NOT_FOUND = -400,    /* no cache entry for the domain, or no
+                                       cache file at the path */
+    MTASTS_ERR_CACHE_FORMAT = -401, /* not a cache file, or a format version
+                                       this library does not read */
+    MTASTS_ERR_CACHE_CORRUPT = -402, /* a cache file or record is damaged or
+                                       hostile: truncated, bad length or
+                                       checksum, invalid content */
+
     /* -500..-599: TLS reporting (RFC 8460) */
     MTASTS_ERR_NO_TLSRPT = -500, /* no usable _smtp._tls record: none, not
                                    exactly one, or no mailto:/https: rua */
@@ -956,6 +965,340 @@ MTASTS_API int64_t mtasts_result_expires(const mtasts_result *r);
  * Threads: per result.   Since: 0.1
  */
 MTASTS_API void mtasts_result_free(mtasts_result *r);
+
+/* ------------------------------------------------------------------------
+ * Policy cache: inspection, purge, bounded memory, persistence, refresh
+ *
+ * The context caches, per policy domain, the last policy fetched, its TXT
+ * id, its fetch time and expiry (fetch time + max_age) and the time of the
+ * last lookup of the domain ("last use"). The cache is bounded by a
+ * capacity (mtasts_ctx_set_cache_capacity(): least recently used entries
+ * go first) and by idleness (mtasts_ctx_set_cache_max_idle_s(): entries
+ * not looked up for that long go). docs/cache.md has the whole picture.
+ *
+ * A domain whose lookup is in flight is never freed: removing it empties
+ * its entry (the lookup then finishes as if nothing had been cached).
+ *
+ * Threads: every function of this section but the setter may be called
+ * from any thread, concurrently with lookups; each takes the cache's
+ * locks briefly and never while a hook or callback runs. A snapshot is
+ * immutable once made and may be read from any thread.
+ * ---------------------------------------------------------------------- */
+
+/** A copy of cache entries, read through indexed accessors. */
+typedef struct mtasts_cache_snapshot mtasts_cache_snapshot;
+
+/**
+ * Take a snapshot of every cache entry that holds a policy (expired ones
+ * included; domains remembered as having no policy are not listed), most
+ * recently used first within each shard of the cache (docs/cache.md).
+ * @param ctx  the context
+ * @param out  receives the snapshot; NULL on any error
+ * @return MTASTS_OK, MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx or out NULL)
+ * Ownership: the caller owns *out; release with
+ *            mtasts_cache_snapshot_free(). It holds a reference to each
+ *            policy, so later changes to the cache do not affect it.
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_cache_snapshot_new(mtasts_ctx *ctx,
+                                         mtasts_cache_snapshot **out);
+
+/**
+ * The number of entries in a snapshot.
+ * @param s  a snapshot; NULL gives 0
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API size_t mtasts_cache_snapshot_count(const mtasts_cache_snapshot *s);
+
+/**
+ * The normalised policy domain of entry i (lower case, no trailing dot).
+ * @param s  a snapshot
+ * @param i  index below mtasts_cache_snapshot_count()
+ * @return a NUL-terminated string; NULL when s is NULL or i out of range
+ * Ownership: borrowed from s.   Threads: immutable.   Since: 0.1
+ */
+MTASTS_API const char *
+mtasts_cache_snapshot_domain(const mtasts_cache_snapshot *s, size_t i);
+
+/**
+ * The TXT id of entry i's policy.
+ * @param s  a snapshot
+ * @param i  index below mtasts_cache_snapshot_count()
+ * @return a NUL-terminated string; NULL when s is NULL or i out of range
+ * Ownership: borrowed from s.   Threads: immutable.   Since: 0.1
+ */
+MTASTS_API const char *
+mtasts_cache_snapshot_txt_id(const mtasts_cache_snapshot *s, size_t i);
+
+/**
+ * The policy of entry i.
+ * @param s  a snapshot
+ * @param i  index below mtasts_cache_snapshot_count()
+ * @return the policy; NULL when s is NULL or i out of range
+ * Ownership: borrowed from s; take a reference with mtasts_policy_ref()
+ *            to keep it longer.   Threads: immutable.   Since: 0.1
+ */
+MTASTS_API mtasts_policy *
+mtasts_cache_snapshot_policy(const mtasts_cache_snapshot *s, size_t i);
+
+/**
+ * The mode of entry i's policy (mtasts_policy_mode() of its policy).
+ * @param s  a snapshot
+ * @param i  index below mtasts_cache_snapshot_count()
+ * @return the mode; MTASTS_MODE_NONE when s is NULL or i out of range
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API mtasts_mode
+mtasts_cache_snapshot_mode(const mtasts_cache_snapshot *s, size_t i);
+
+/**
+ * When entry i's policy was fetched, in seconds since the Unix epoch by
+ * the context's clock (mtasts_ctx_set_clock()).
+ * @param s  a snapshot
+ * @param i  index below mtasts_cache_snapshot_count()
+ * @return the time; 0 when s is NULL or i out of range
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API int64_t
+mtasts_cache_snapshot_fetched_at(const mtasts_cache_snapshot *s, size_t i);
+
+/**
+ * When entry i's policy expires: its fetch time plus max_age. It is
+ * applied strictly before that time.
+ * @param s  a snapshot
+ * @param i  index below mtasts_cache_snapshot_count()
+ * @return the time; 0 when s is NULL or i out of range
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API int64_t
+mtasts_cache_snapshot_expires(const mtasts_cache_snapshot *s, size_t i);
+
+/**
+ * When entry i's domain was last looked up (mtasts_lookup*(); a refresh
+ * is no use).
+ * @param s  a snapshot
+ * @param i  index below mtasts_cache_snapshot_count()
+ * @return the time; 0 when s is NULL or i out of range
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API int64_t
+mtasts_cache_snapshot_last_used(const mtasts_cache_snapshot *s, size_t i);
+
+/**
+ * Free a snapshot and its policy references.
+ * @param s  a snapshot, or NULL (nothing happens)
+ * Threads: per snapshot.   Since: 0.1
+ */
+MTASTS_API void mtasts_cache_snapshot_free(mtasts_cache_snapshot *s);
+
+/**
+ * Remove a domain from the cache: its policy, and anything remembered
+ * about it (no policy, a failed fetch and its back-off). The next lookup
+ * starts afresh. With a lookup of the domain in flight, the entry is
+ * emptied rather than freed, and that lookup may store a new policy.
+ * @param ctx     the context
+ * @param domain  the policy domain, as for mtasts_lookup() (any case, one
+ *                trailing dot allowed)
+ * @return MTASTS_OK, MTASTS_ERR_NOT_FOUND (the domain has no entry),
+ *         MTASTS_ERR_BAD_DOMAIN, MTASTS_ERR_NOT_ASCII, MTASTS_ERR_INVALID
+ *         (ctx or domain NULL)
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_cache_remove(mtasts_ctx *ctx, const char *domain);
+
+/**
+ * Remove every entry, as mtasts_cache_remove() does each.
+ * @param ctx          the context
+ * @param removed_out  may be NULL; receives the number of entries removed
+ *                     (0 on error)
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_cache_clear(mtasts_ctx *ctx, size_t *removed_out);
+
+/**
+ * How long an entry may go without a lookup before it is removed, in
+ * seconds (refreshes do not count as use). Idle entries are dropped a few
+ * at a time as new domains are cached, all at once by
+ * mtasts_cache_remove_idle(), and are skipped by mtasts_cache_load().
+ * An idle entry goes even when its policy has not expired: the sender no
+ * longer mails the domain. 0 keeps entries however long they are unused.
+ * Default 15552000 (180 days).
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_cache_max_idle_s(mtasts_ctx *ctx,
+                                               uint32_t seconds);
+
+/**
+ * Remove every entry not looked up for the idle time of
+ * mtasts_ctx_set_cache_max_idle_s() (nothing when it is 0), at the
+ * context's clock. Entries with a lookup in flight stay.
+ * @param ctx          the context
+ * @param removed_out  may be NULL; receives the number removed (0 on
+ *                     error)
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_cache_remove_idle(mtasts_ctx *ctx, size_t *removed_out);
+
+/**
+ * Save the cache to a file (docs/cache-format.md): every entry holding an
+ * unexpired policy, with its domain, TXT id, policy text, fetch time,
+ * expiry and last use. The file is written to a temporary file in the
+ * same directory (mode 0600), synced, renamed over path and the directory
+ * synced, so a crash leaves either the old file or the new one, never a
+ * torn one. Lookups go on meanwhile: the entries are copied under the
+ * cache's locks first, and the file is written without any lock.
+ * @param ctx   the context
+ * @param path  the file to write, NUL-terminated; its directory must be
+ *              writable
+ * @return MTASTS_OK, MTASTS_ERR_IO (the temporary file cannot be created,
+ *         written or synced, or the rename failed: path is then untouched
+ *         and the temporary file removed; or only the final sync of the
+ *         directory failed: the new file is in place but may not survive
+ *         a crash), MTASTS_ERR_NOMEM,
+ *         MTASTS_ERR_INVALID (ctx or path NULL, path empty)
+ * Ownership: nothing is kept.   Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_cache_save(mtasts_ctx *ctx, const char *path);
+
+/**
+ * Load a file written by mtasts_cache_save() into the cache. The whole
+ * file is checked before anything changes: header, each record's length
+ * and CRC-32, each domain (a normalised host name) and TXT id (RFC 8461
+ * §3.1 grammar), each policy (parsed again by mtasts_policy_parse()), each
+ * expiry (fetch time + max_age), no domain twice, nothing after the last
+ * record. Any fault refuses the whole file and leaves the cache as it
+ * was. Entries that have expired, or that are idle by
+ * mtasts_ctx_set_cache_max_idle_s(), are checked and then skipped. The
+ * rest is merged: a domain not cached, or cached with an older fetch
+ * time, takes the file's policy; the last use is the later of the two;
+ * the TXT record of a loaded policy is checked again at its next lookup.
+ * Capacity applies as usual (the file's most recently used entries win).
+ * @param ctx   the context
+ * @param path  the file, NUL-terminated
+ * @param err   may be NULL; on MTASTS_ERR_CACHE_FORMAT and
+ *              MTASTS_ERR_CACHE_CORRUPT `offset` is the byte offset of
+ *              the fault in the file and `message` says what it is (line
+ *              and column are 0: the file has no lines); on other errors
+ *              a message only
+ * @return MTASTS_OK, MTASTS_ERR_NOT_FOUND (no file at path: an empty
+ *         cache, for a first start), MTASTS_ERR_IO (cannot be read, or not
+ *         a regular file), MTASTS_ERR_CACHE_FORMAT (not a cache file, or
+ *         another format version), MTASTS_ERR_CACHE_CORRUPT (truncated,
+ *         bad length or checksum, a policy that no longer parses, a bad
+ *         domain or id, a repeated domain, an absurd count, trailing
+ *         bytes), MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx or path NULL)
+ * Ownership: nothing is kept.   Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_cache_load(mtasts_ctx *ctx, const char *path,
+                                 mtasts_parse_error *err);
+
+/**
+ * The entries due for a proactive refresh (RFC 8461 §3.3: refresh cached
+ * policies before they expire, whether or not mail is waiting), as a
+ * snapshot to walk with mtasts_refresh_async() or mtasts_refresh(). An
+ * entry holding a policy, with no lookup in flight, is due when
+ *  - it was used within used_within_s (0: whatever its last use) and its
+ *    policy expires within expiring_within_s (0: never by this rule), or
+ *  - its TXT record was not checked for recheck_after_s (0: never by this
+ *    rule).
+ * Each entry's windows are widened by a random share (0 to the jitter of
+ * mtasts_ctx_set_refresh_jitter_s(), drawn anew for each entry and call),
+ * so that the MTAs of a fleet, or the entries fetched in one burst, do not
+ * refresh in lockstep. docs/cache.md gives the recommended loop.
+ * @param ctx                the context
+ * @param used_within_s      "in use": last lookup at most this long ago
+ * @param expiring_within_s  "expiring": expiry at most this far ahead
+ *                           (already expired counts)
+ * @param recheck_after_s    "not re-checked": TXT checked at least this
+ *                           long ago
+ * @param out                receives the snapshot; NULL on any error
+ * @return MTASTS_OK, MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx or out
+ *         NULL)
+ * Ownership: the caller owns *out; release with
+ *            mtasts_cache_snapshot_free().
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_cache_due(mtasts_ctx *ctx, uint32_t used_within_s,
+                                uint32_t expiring_within_s,
+                                uint32_t recheck_after_s,
+                                mtasts_cache_snapshot **out);
+
+/**
+ * Refresh one cached domain now: query its TXT record at once (whatever
+ * mtasts_ctx_set_txt_check_interval_s() says) and fetch the policy again
+ * only when the id changed, or when the cached policy expires within the
+ * window of mtasts_ctx_set_refresh_fetch_window_s(); in that window the
+ * policy is fetched even when the TXT query fails or finds no record
+ * (RFC 8461 §10.2). A successful fetch replaces the policy and restarts
+ * its lifetime; a failure never removes or shortens the cached policy.
+ * A refresh is no use of the entry (its last use stays). It shares a
+ * lookup of the same domain already in flight.
+ *
+ * This is also the re-check RFC 8461 §5.1 requires before a message held
+ * back by an enforce policy is failed permanently (CHECKLIST R8461-5-d):
+ * refresh the domain; if the result's policy now accepts an MX, retry
+ * delivery, else keep the message queued (a temporary failure).
+ * @param ctx     the context
+ * @param domain  the policy domain, as for mtasts_lookup()
+ * @param cb      called exactly once with the outcome, as for
+ *                mtasts_lookup_async(), if this returns MTASTS_OK
+ * @param user    passed to cb
+ * @return MTASTS_OK (cb will run, possibly before this returns),
+ *         MTASTS_ERR_NOT_FOUND (the domain has no cache entry: look it up
+ *         instead), MTASTS_ERR_BAD_DOMAIN, MTASTS_ERR_NOT_ASCII,
+ *         MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx, domain or cb NULL);
+ *         on any error cb never runs
+ * Threads: any thread.   Since: 0.1
+ */
+MTASTS_API int mtasts_refresh_async(mtasts_ctx *ctx, const char *domain,
+                                    mtasts_lookup_fn *cb, void *user);
+
+/**
+ * mtasts_refresh_async() that waits for the outcome (as
+ * mtasts_lookup_result() waits for a lookup).
+ * @param ctx     the context
+ * @param domain  the policy domain
+ * @param out     receives the result whenever a refresh ran (then the
+ *                return value equals mtasts_result_status(*out)); NULL
+ *                otherwise
+ * @return the statuses of mtasts_lookup(), and MTASTS_ERR_NOT_FOUND (the
+ *         domain has no cache entry; *out NULL)
+ * Ownership: the caller owns *out; release with mtasts_result_free().
+ * Threads: any thread; never from a hook of the same ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_refresh(mtasts_ctx *ctx, const char *domain,
+                              mtasts_result **out);
+
+/**
+ * How close to its expiry a refreshed policy is fetched again even with
+ * an unchanged TXT id, in seconds. 0 fetches only on a new id (the policy
+ * may then expire while in use). Default 86400 (one day).
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, above 31557600)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_refresh_fetch_window_s(mtasts_ctx *ctx,
+                                                     uint32_t seconds);
+
+/**
+ * The most by which mtasts_cache_due() widens an entry's windows, at
+ * random, in seconds. 0: no jitter. Default 3600.
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, above 31557600)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_refresh_jitter_s(mtasts_ctx *ctx,
+                                               uint32_t seconds);
+
+/**
+ * Seed the context's pseudo-random numbers (the refresh jitter), for
+ * reproducible tests. Default: a seed from the clock and the context's
+ * address. The numbers are not for anything secret.
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_random_seed(mtasts_ctx *ctx, uint64_t seed);
 
 /* ------------------------------------------------------------------------
  * MX verification and delivery decisions (RFC 8461 §4, §5)

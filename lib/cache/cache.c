@@ -1,21 +1,69 @@
 #include "cache/cache.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "util/alloc.h"
 
 #define INITIAL_BUCKETS 64
+#define IDLE_SWEEP 8 /* idle entries dropped at most per insertion */
+
+static size_t
+shards_for(size_t capacity)
+{
+    size_t n = 1;
+    while (n < MTASTS__SHARDS_MAX && capacity / (n * 2) >= MTASTS__SHARD_MIN) {
+        n *= 2;
+    }
+    return n;
+}
+
+/* Each shard's share of the capacity, rounded up. */
+static size_t
+share(size_t capacity, size_t nshards)
+{
+    return (capacity + nshards - 1) / nshards;
+}
+
+static int
+shards_init(struct mtasts__shard *shards, size_t n, size_t capacity)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct mtasts__shard *sh = &shards[i];
+        memset(sh, 0, sizeof(*sh));
+        sh->buckets = mtasts__calloc(INITIAL_BUCKETS, sizeof(*sh->buckets));
+        if (sh->buckets == NULL || pthread_mutex_init(&sh->lock, NULL) != 0) {
+            mtasts__free(sh->buckets);
+            for (size_t j = 0; j < i; j++) {
+                mtasts__free(shards[j].buckets);
+                pthread_mutex_destroy(&shards[j].lock);
+            }
+            return MTASTS_ERR_NOMEM;
+        }
+        sh->nbuckets = INITIAL_BUCKETS;
+        sh->capacity = share(capacity, n);
+    }
+    return MTASTS_OK;
+}
 
 int
 mtasts__cache_init(struct mtasts__cache *c, size_t capacity)
 {
     memset(c, 0, sizeof(*c));
-    c->buckets = mtasts__calloc(INITIAL_BUCKETS, sizeof(*c->buckets));
-    if (c->buckets == NULL) {
+    size_t n = shards_for(capacity);
+    c->shards = mtasts__calloc(n, sizeof(*c->shards));
+    if (c->shards == NULL) {
         return MTASTS_ERR_NOMEM;
     }
-    c->nbuckets = INITIAL_BUCKETS;
+    int rc = shards_init(c->shards, n, capacity);
+    if (rc != MTASTS_OK) {
+        mtasts__free(c->shards);
+        c->shards = NULL;
+        return rc;
+    }
+    c->nshards = n;
     c->capacity = capacity;
+    c->max_idle_s = MTASTS__DEFAULT_MAX_IDLE_S;
     return MTASTS_OK;
 }
 
@@ -33,25 +81,84 @@ mtasts__entry_set_text(char **slot, const char *text)
     }
 }
 
+struct mtasts__entry *
+mtasts__entry_new(const char *domain, size_t len, uint64_t hash)
+{
+    /* The name right after the fixed part, not after sizeof's padding. */
+    struct mtasts__entry *e =
+        mtasts__calloc(1, offsetof(struct mtasts__entry, domain) + len + 1);
+    if (e != NULL) {
+        memcpy(e->domain, domain, len);
+        e->domain[len] = '\0';
+        e->domain_len = (uint16_t)len;
+        e->hash = hash;
+    }
+    return e;
+}
+
+struct mtasts__entry_extra *
+mtasts__entry_extra(struct mtasts__entry *e)
+{
+    if (e->extra == NULL) {
+        e->extra = mtasts__calloc(1, sizeof(*e->extra));
+    }
+    return e->extra;
+}
+
+void
+mtasts__entry_clear_extra(struct mtasts__entry *e)
+{
+    if (e->extra != NULL) {
+        mtasts__free(e->extra->no_policy_reason);
+        mtasts__free(e->extra->failed_reason);
+        mtasts__free(e->extra);
+        e->extra = NULL;
+    }
+}
+
+void
+mtasts__entry_free(struct mtasts__entry *e)
+{
+    if (e != NULL) {
+        mtasts_policy_unref(e->policy);
+        mtasts__entry_clear_extra(e);
+        mtasts__free(e);
+    }
+}
+
+/* Forget all an entry knows, keeping its identity, links and flight. */
 static void
-entry_free(struct mtasts__entry *e)
+entry_reset(struct mtasts__entry *e)
 {
     mtasts_policy_unref(e->policy);
-    mtasts__free(e->no_policy_reason);
-    mtasts__free(e->failed_reason);
-    mtasts__free(e);
+    e->policy = NULL;
+    e->id[0] = '\0';
+    e->fetched_at = 0;
+    e->expires = 0;
+    e->txt_checked_at = 0;
+    mtasts__entry_clear_extra(e);
+}
+
+static void
+shard_destroy(struct mtasts__shard *sh)
+{
+    struct mtasts__entry *e = sh->head;
+    while (e != NULL) {
+        struct mtasts__entry *next = e->next;
+        mtasts__entry_free(e);
+        e = next;
+    }
+    mtasts__free(sh->buckets);
+    pthread_mutex_destroy(&sh->lock);
 }
 
 void
 mtasts__cache_destroy(struct mtasts__cache *c)
 {
-    struct mtasts__entry *e = c->head;
-    while (e != NULL) {
-        struct mtasts__entry *next = e->next;
-        entry_free(e);
-        e = next;
+    for (size_t i = 0; i < c->nshards; i++) {
+        shard_destroy(&c->shards[i]);
     }
-    mtasts__free(c->buckets);
+    mtasts__free(c->shards);
     memset(c, 0, sizeof(*c));
 }
 
@@ -60,58 +167,55 @@ mtasts__cache_hash(const char *domain, size_t len)
 {
     /* FNV-1a: short keys, no adversarial control over the table size
      * worth a keyed hash here (names are normalised, bounded, and an
-     * attacker cannot make an MTA look up arbitrary domains cheaply). */
+     * attacker cannot make an MTA look up arbitrary domains cheaply).
+     * The high half picks the shard, the low bits the bucket. */
     uint64_t h = 0xcbf29ce484222325u;
     for (size_t i = 0; i < len; i++) {
         h ^= (unsigned char)domain[i];
         h *= 0x100000001b3u;
     }
-    return h;
+    return h ^ (h >> 29);
 }
 
 static void
-lru_unlink(struct mtasts__cache *c, struct mtasts__entry *e)
+lru_unlink(struct mtasts__shard *sh, struct mtasts__entry *e)
 {
     if (e->prev != NULL) {
         e->prev->next = e->next;
     } else {
-        c->head = e->next;
+        sh->head = e->next;
     }
     if (e->next != NULL) {
         e->next->prev = e->prev;
     } else {
-        c->tail = e->prev;
+        sh->tail = e->prev;
     }
     e->prev = NULL;
     e->next = NULL;
 }
 
 static void
-lru_push_front(struct mtasts__cache *c, struct mtasts__entry *e)
+lru_push_front(struct mtasts__shard *sh, struct mtasts__entry *e)
 {
     e->prev = NULL;
-    e->next = c->head;
-    if (c->head != NULL) {
-        c->head->prev = e;
+    e->next = sh->head;
+    if (sh->head != NULL) {
+        sh->head->prev = e;
     }
-    c->head = e;
-    if (c->tail == NULL) {
-        c->tail = e;
+    sh->head = e;
+    if (sh->tail == NULL) {
+        sh->tail = e;
     }
 }
 
 struct mtasts__entry *
-mtasts__cache_find(struct mtasts__cache *c, const char *domain, size_t len,
-                   uint64_t hash)
+mtasts__cache_peek(const struct mtasts__shard *sh, const char *domain,
+                   size_t len, uint64_t hash)
 {
-    struct mtasts__entry *e = c->buckets[hash & (c->nbuckets - 1)];
+    struct mtasts__entry *e = sh->buckets[hash & (sh->nbuckets - 1)];
     while (e != NULL) {
         if (e->hash == hash && e->domain_len == len &&
             memcmp(e->domain, domain, len) == 0) {
-            if (c->head != e) {
-                lru_unlink(c, e);
-                lru_push_front(c, e);
-            }
             return e;
         }
         e = e->hnext;
@@ -119,49 +223,119 @@ mtasts__cache_find(struct mtasts__cache *c, const char *domain, size_t len,
     return NULL;
 }
 
-static void
-bucket_remove(struct mtasts__cache *c, struct mtasts__entry *e)
+struct mtasts__entry *
+mtasts__cache_find(struct mtasts__shard *sh, const char *domain, size_t len,
+                   uint64_t hash)
 {
-    struct mtasts__entry **pp = &c->buckets[e->hash & (c->nbuckets - 1)];
+    /* Second chance (CLOCK): a hit only marks the entry; eviction moves
+     * marked entries to the front instead of dropping them. So a hit
+     * writes to its own entry alone, not to its list neighbours and the
+     * shard's head (cache misses, and lines bouncing between threads). */
+    struct mtasts__entry *e = mtasts__cache_peek(sh, domain, len, hash);
+    if (e != NULL) {
+        e->referenced = true;
+    }
+    return e;
+}
+
+static void
+bucket_remove(struct mtasts__shard *sh, struct mtasts__entry *e)
+{
+    struct mtasts__entry **pp = &sh->buckets[e->hash & (sh->nbuckets - 1)];
     while (*pp != e) {
         pp = &(*pp)->hnext;
     }
     *pp = e->hnext;
 }
 
-/* Drop least recently used entries until count <= limit; entries with a
- * lookup in flight stay. */
 static void
-evict_to(struct mtasts__cache *c, size_t limit)
+bucket_add(struct mtasts__shard *sh, struct mtasts__entry *e)
 {
-    struct mtasts__entry *e = c->tail;
-    while (c->count > limit && e != NULL) {
+    size_t b = e->hash & (sh->nbuckets - 1);
+    e->hnext = sh->buckets[b];
+    sh->buckets[b] = e;
+}
+
+void
+mtasts__cache_remove(struct mtasts__shard *sh, struct mtasts__entry *e)
+{
+    if (e->flight != NULL) {
+        entry_reset(e);
+        return;
+    }
+    bucket_remove(sh, e);
+    lru_unlink(sh, e);
+    mtasts__entry_free(e);
+    sh->count--;
+}
+
+/* Drop least recently used entries until count <= limit; entries with a
+ * lookup in flight stay. An entry used since it was last placed gets a
+ * second chance: it moves to the front, unmarked. Each entry is passed at
+ * most twice, so this ends. */
+static void
+evict_to(struct mtasts__shard *sh, size_t limit)
+{
+    size_t budget = 2 * sh->count + 2;
+    struct mtasts__entry *e = sh->tail;
+    while (sh->count > limit && budget-- > 0) {
+        if (e == NULL) {
+            e = sh->tail; /* past the front: around once more */
+            if (e == NULL) {
+                return;
+            }
+        }
         struct mtasts__entry *prev = e->prev;
-        if (e->flight == NULL) {
-            bucket_remove(c, e);
-            lru_unlink(c, e);
-            entry_free(e);
-            c->count--;
+        if (e->referenced) {
+            e->referenced = false;
+            if (sh->head != e) {
+                lru_unlink(sh, e);
+                lru_push_front(sh, e);
+            }
+        } else if (e->flight == NULL) {
+            mtasts__cache_remove(sh, e);
         }
         e = prev;
+    }
+}
+
+static bool
+idle(const struct mtasts__cache *c, const struct mtasts__entry *e, int64_t now)
+{
+    return c->max_idle_s != 0 && e->flight == NULL &&
+           now - e->last_used >= (int64_t)c->max_idle_s;
+}
+
+/* Drop up to IDLE_SWEEP idle entries from the LRU end: the list is in
+ * order of use, so this keeps a busy cache free of idle entries at a
+ * bounded cost per insertion. */
+static void
+sweep_idle(const struct mtasts__cache *c, struct mtasts__shard *sh,
+           int64_t now)
+{
+    for (int i = 0; i < IDLE_SWEEP && sh->tail != NULL; i++) {
+        if (!idle(c, sh->tail, now)) {
+            return;
+        }
+        mtasts__cache_remove(sh, sh->tail);
     }
 }
 
 /* Double the bucket array when the load passes 1; a failed allocation
  * keeps the old table (longer chains, still correct). */
 static void
-maybe_grow(struct mtasts__cache *c)
+maybe_grow(struct mtasts__shard *sh)
 {
-    if (c->count < c->nbuckets) {
+    if (sh->count < sh->nbuckets) {
         return;
     }
-    size_t n = c->nbuckets * 2;
+    size_t n = sh->nbuckets * 2;
     struct mtasts__entry **b = mtasts__calloc(n, sizeof(*b));
     if (b == NULL) {
         return;
     }
-    for (size_t i = 0; i < c->nbuckets; i++) {
-        struct mtasts__entry *e = c->buckets[i];
+    for (size_t i = 0; i < sh->nbuckets; i++) {
+        struct mtasts__entry *e = sh->buckets[i];
         while (e != NULL) {
             struct mtasts__entry *next = e->hnext;
             e->hnext = b[e->hash & (n - 1)];
@@ -169,38 +343,174 @@ maybe_grow(struct mtasts__cache *c)
             e = next;
         }
     }
-    mtasts__free(c->buckets);
-    c->buckets = b;
-    c->nbuckets = n;
+    mtasts__free(sh->buckets);
+    sh->buckets = b;
+    sh->nbuckets = n;
+}
+
+void
+mtasts__cache_link(const struct mtasts__cache *c, struct mtasts__shard *sh,
+                   struct mtasts__entry *e, int64_t now)
+{
+    sweep_idle(c, sh, now);
+    if (sh->count >= sh->capacity) {
+        evict_to(sh, sh->capacity - 1);
+    }
+    maybe_grow(sh);
+    bucket_add(sh, e);
+    lru_push_front(sh, e);
+    sh->count++;
 }
 
 struct mtasts__entry *
-mtasts__cache_insert(struct mtasts__cache *c, const char *domain, size_t len,
-                     uint64_t hash)
+mtasts__cache_insert(const struct mtasts__cache *c, struct mtasts__shard *sh,
+                     const char *domain, size_t len, uint64_t hash,
+                     int64_t now)
 {
-    if (c->count >= c->capacity) {
-        evict_to(c, c->capacity - 1);
+    struct mtasts__entry *e = mtasts__entry_new(domain, len, hash);
+    if (e != NULL) {
+        e->last_used = now;
+        mtasts__cache_link(c, sh, e, now);
     }
-    struct mtasts__entry *e = mtasts__calloc(1, sizeof(*e) + len + 1);
-    if (e == NULL) {
-        return NULL;
-    }
-    memcpy(e->domain, domain, len);
-    e->domain[len] = '\0';
-    e->domain_len = len;
-    e->hash = hash;
-    maybe_grow(c);
-    size_t b = hash & (c->nbuckets - 1);
-    e->hnext = c->buckets[b];
-    c->buckets[b] = e;
-    lru_push_front(c, e);
-    c->count++;
     return e;
+}
+
+static bool
+always(const struct mtasts__cache *c, const struct mtasts__entry *e,
+       int64_t now)
+{
+    (void)c;
+    (void)e;
+    (void)now;
+    return true;
+}
+
+/* Remove every entry pred accepts, shard by shard; the number removed.
+ * The whole of each list is walked: a merge from a file may leave it out
+ * of order of use. */
+static size_t
+remove_where(struct mtasts__cache *c,
+             bool (*pred)(const struct mtasts__cache *,
+                          const struct mtasts__entry *, int64_t),
+             int64_t now)
+{
+    size_t removed = 0;
+    for (size_t i = 0; i < c->nshards; i++) {
+        struct mtasts__shard *sh = &c->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        struct mtasts__entry *e = sh->tail;
+        while (e != NULL) {
+            struct mtasts__entry *prev = e->prev;
+            if (pred(c, e, now)) {
+                mtasts__cache_remove(sh, e);
+                removed++;
+            }
+            e = prev;
+        }
+        pthread_mutex_unlock(&sh->lock);
+    }
+    return removed;
+}
+
+size_t
+mtasts__cache_clear(struct mtasts__cache *c)
+{
+    return remove_where(c, always, 0);
+}
+
+size_t
+mtasts__cache_remove_idle(struct mtasts__cache *c, int64_t now)
+{
+    return remove_where(c, idle, now);
+}
+
+static void
+lock_all(struct mtasts__cache *c)
+{
+    for (size_t i = 0; i < c->nshards; i++) {
+        pthread_mutex_lock(&c->shards[i].lock);
+    }
+}
+
+static void
+unlock_all(struct mtasts__cache *c)
+{
+    for (size_t i = 0; i < c->nshards; i++) {
+        pthread_mutex_unlock(&c->shards[i].lock);
+    }
+}
+
+static bool
+any_flight(const struct mtasts__cache *c)
+{
+    for (size_t i = 0; i < c->nshards; i++) {
+        for (const struct mtasts__entry *e = c->shards[i].head; e != NULL;
+             e = e->next) {
+            if (e->flight != NULL) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Move every entry into new shards (all locks held, no flight). Each old
+ * shard's LRU order is kept; the shards' lists are interleaved. */
+static void
+reshard(struct mtasts__cache *c, struct mtasts__shard *shards, size_t n)
+{
+    struct mtasts__cache next = *c;
+    next.shards = shards;
+    next.nshards = n;
+    for (size_t i = 0; i < c->nshards; i++) {
+        struct mtasts__entry *e = c->shards[i].tail;
+        while (e != NULL) {
+            struct mtasts__entry *prev = e->prev;
+            struct mtasts__shard *to = mtasts__cache_shard(&next, e->hash);
+            maybe_grow(to);
+            bucket_add(to, e);
+            lru_push_front(to, e);
+            to->count++;
+            e = prev;
+        }
+        mtasts__free(c->shards[i].buckets);
+        pthread_mutex_unlock(&c->shards[i].lock);
+        pthread_mutex_destroy(&c->shards[i].lock);
+    }
+    mtasts__free(c->shards);
+    c->shards = shards;
+    c->nshards = n;
 }
 
 void
 mtasts__cache_set_capacity(struct mtasts__cache *c, size_t capacity)
 {
+    size_t n = shards_for(capacity);
+    struct mtasts__shard *shards = NULL;
+    if (n != c->nshards) {
+        shards = mtasts__calloc(n, sizeof(*shards));
+        if (shards != NULL && shards_init(shards, n, capacity) != MTASTS_OK) {
+            mtasts__free(shards);
+            shards = NULL;
+        }
+    }
+    lock_all(c);
     c->capacity = capacity;
-    evict_to(c, capacity);
+    if (shards != NULL && !any_flight(c)) {
+        reshard(c, shards, n); /* unlocks and frees the old shards */
+        shards = NULL;
+        lock_all(c);
+    }
+    for (size_t i = 0; i < c->nshards; i++) {
+        c->shards[i].capacity = share(capacity, c->nshards);
+        evict_to(&c->shards[i], c->shards[i].capacity);
+    }
+    unlock_all(c);
+    if (shards != NULL) {
+        for (size_t i = 0; i < n; i++) {
+            mtasts__free(shards[i].buckets);
+            pthread_mutex_destroy(&shards[i].lock);
+        }
+        mtasts__free(shards);
+    }
 }

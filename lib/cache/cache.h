@@ -1,8 +1,14 @@
-/* The in-memory policy cache: a hash table of per-domain entries with an
- * LRU bound. Not locked: the engine holds its lock around every call. */
+/* The in-memory policy cache: per-domain entries in a hash table split in
+ * shards, each with its own lock, hash buckets and LRU list, so that
+ * lookups of different domains rarely meet on a lock (docs/cache.md).
+ *
+ * Locking: every function that takes a shard expects its lock held by the
+ * caller; the functions that take the whole cache lock each shard in turn
+ * themselves, unless said otherwise. */
 #ifndef MTASTS_CACHE_CACHE_H
 #define MTASTS_CACHE_CACHE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,23 +16,16 @@
 #include "mtasts/mtasts.h"
 
 #define MTASTS__REASON_MAX 256 /* bytes of a reason text, NUL included */
+#define MTASTS__SHARDS_MAX 16  /* shards of a large cache */
+#define MTASTS__SHARD_MIN 1024 /* fewest entries a shard is meant to hold */
+#define MTASTS__DEFAULT_MAX_IDLE_S (180u * 86400u) /* 180 days */
 
 struct mtasts__flight;
 
-/* What the cache knows of one policy domain (RFC 8461 §5). */
-struct mtasts__entry {
-    size_t domain_len;
-    uint64_t hash;
-    struct mtasts__entry *hnext;       /* bucket chain */
-    struct mtasts__entry *prev, *next; /* LRU list, most recent first */
-
-    /* the last successfully fetched policy (one reference), or NULL */
-    mtasts_policy *policy;
-    char id[MTASTS_ID_BUFSIZE]; /* its TXT id */
-    int64_t fetched_at;
-    int64_t expires;        /* fetched_at + max_age */
-    int64_t txt_checked_at; /* last completed TXT query */
-
+/* What an entry remembers of failures: allocated only when there is
+ * something to remember, so that the common entry (a policy, no trouble)
+ * stays small. */
+struct mtasts__entry_extra {
     /* no usable TXT record (and no usable policy) until this time */
     int64_t no_policy_until;
     char *no_policy_reason; /* allocated, or NULL */
@@ -38,21 +37,54 @@ struct mtasts__entry {
     int failed_status;
     mtasts_rpt_result failed_rpt;
     char *failed_reason; /* allocated, or NULL */
-
-    struct mtasts__flight *flight; /* lookup in progress: never evicted */
-    char domain[];                 /* normalised, NUL-terminated */
 };
+
+/* What the cache knows of one policy domain (RFC 8461 §5). Laid out
+ * without holes: its size is the cache's memory per domain. */
+struct mtasts__entry {
+    uint64_t hash;
+    struct mtasts__entry *hnext;       /* bucket chain */
+    struct mtasts__entry *prev, *next; /* replacement list, newest first */
+
+    /* the last successfully fetched policy (one reference), or NULL */
+    mtasts_policy *policy;
+    struct mtasts__flight *flight;      /* lookup in progress: never freed */
+    struct mtasts__entry_extra *extra; /* failures remembered, or NULL */
+    int64_t fetched_at;
+    int64_t expires;        /* fetched_at + max_age */
+    int64_t txt_checked_at; /* last completed TXT query */
+    int64_t last_used;      /* last lookup (refreshes do not count) */
+    uint16_t domain_len;
+    bool referenced; /* used since last placed in the list (CLOCK) */
+    char id[MTASTS_ID_BUFSIZE]; /* the policy's TXT id */
+    char domain[];              /* normalised, NUL-terminated */
+};
+
+/* The entry's extra part, allocated (zeroed) if need be; NULL when out of
+ * memory (what it would remember is advisory). */
+struct mtasts__entry_extra *mtasts__entry_extra(struct mtasts__entry *e);
+
+/* Forget every failure the entry remembers. */
+void mtasts__entry_clear_extra(struct mtasts__entry *e);
 
 /* Replace an allocated reason text with a copy of text (NULL clears it).
  * On allocation failure the reason is cleared: it is advisory. */
 void mtasts__entry_set_text(char **slot, const char *text);
 
-struct mtasts__cache {
+struct mtasts__shard {
+    pthread_mutex_t lock; /* guards everything below, and the entries */
     struct mtasts__entry **buckets;
     size_t nbuckets; /* a power of two */
     size_t count;
     size_t capacity;
     struct mtasts__entry *head, *tail; /* LRU list */
+};
+
+struct mtasts__cache {
+    struct mtasts__shard *shards;
+    size_t nshards; /* a power of two; changed only by set_capacity */
+    size_t capacity;
+    uint32_t max_idle_s; /* 0: no removal for idleness */
 };
 
 int mtasts__cache_init(struct mtasts__cache *c, size_t capacity);
@@ -61,19 +93,59 @@ void mtasts__cache_destroy(struct mtasts__cache *c);
 /* Hash of a normalised domain. */
 uint64_t mtasts__cache_hash(const char *domain, size_t len);
 
-/* The entry of a normalised domain, or NULL. Marks it most recently used. */
-struct mtasts__entry *mtasts__cache_find(struct mtasts__cache *c,
+/* The shard of a hash (lock it before touching its entries). */
+static inline struct mtasts__shard *
+mtasts__cache_shard(const struct mtasts__cache *c, uint64_t hash)
+{
+    return &c->shards[(hash >> 32) & (c->nshards - 1)];
+}
+
+/* The entry of a normalised domain in its shard, or NULL. Marks it used:
+ * the LRU list is kept by second chance (CLOCK), so the order is updated
+ * when entries are evicted, not on every hit. */
+struct mtasts__entry *mtasts__cache_find(struct mtasts__shard *sh,
                                          const char *domain, size_t len,
                                          uint64_t hash);
 
-/* A new, empty entry for a domain not in the cache (checked by the
- * caller). May evict least recently used entries without a flight to stay
- * within capacity. NULL when out of memory. */
-struct mtasts__entry *mtasts__cache_insert(struct mtasts__cache *c,
-                                           const char *domain, size_t len,
-                                           uint64_t hash);
+/* The same without marking it used (refreshes, removal). */
+struct mtasts__entry *mtasts__cache_peek(const struct mtasts__shard *sh,
+                                         const char *domain, size_t len,
+                                         uint64_t hash);
 
-/* Change the capacity, evicting as needed. */
+/* A new entry, not linked anywhere; NULL when out of memory. */
+struct mtasts__entry *mtasts__entry_new(const char *domain, size_t len,
+                                        uint64_t hash);
+void mtasts__entry_free(struct mtasts__entry *e);
+
+/* Link an entry made by mtasts__entry_new() (for a domain not in the
+ * shard, checked by the caller) as the most recently used. First drops
+ * entries without a flight to stay within the shard's capacity, and a few
+ * idle ones (unused for max_idle_s by now) from the LRU end. Never fails. */
+void mtasts__cache_link(const struct mtasts__cache *c, struct mtasts__shard *sh,
+                        struct mtasts__entry *e, int64_t now);
+
+/* mtasts__entry_new() then mtasts__cache_link(); NULL when out of memory. */
+struct mtasts__entry *mtasts__cache_insert(const struct mtasts__cache *c,
+                                           struct mtasts__shard *sh,
+                                           const char *domain, size_t len,
+                                           uint64_t hash, int64_t now);
+
+/* Remove an entry: freed, or, with a lookup in flight, emptied of all it
+ * knows (the flight keeps a valid entry and finishes as if nothing had
+ * been cached). */
+void mtasts__cache_remove(struct mtasts__shard *sh, struct mtasts__entry *e);
+
+/* Remove every entry (lock taken per shard); the number removed. */
+size_t mtasts__cache_clear(struct mtasts__cache *c);
+
+/* Remove every entry not used since now - max_idle_s (lock taken per
+ * shard); the number removed. Nothing with max_idle_s 0. */
+size_t mtasts__cache_remove_idle(struct mtasts__cache *c, int64_t now);
+
+/* Change the capacity, evicting as needed, and the number of shards
+ * (unless a lookup is in flight or memory is short: then the shards stay
+ * and each gets its share). Takes every shard lock itself; no lookup may
+ * run concurrently (it is a "per ctx" setter). */
 void mtasts__cache_set_capacity(struct mtasts__cache *c, size_t capacity);
 
 /* Whether the entry's policy may be applied at time now. */
@@ -82,5 +154,61 @@ mtasts__entry_usable(const struct mtasts__entry *e, int64_t now)
 {
     return e->policy != NULL && now < e->expires;
 }
+
+/* ---- snapshots (struct mtasts_cache_snapshot) --------------------------
+ * A copy of what the cache holds for some domains: one reference to each
+ * policy, the TXT id, the times, the domain. Built under the shard locks,
+ * read without any. Also the decoded content of a cache file. */
+
+struct mtasts__snap_item {
+    mtasts_policy *policy; /* one reference */
+    int64_t fetched_at;
+    int64_t expires;
+    int64_t last_used;
+    size_t domain_off; /* into names */
+    size_t domain_len;
+    char id[MTASTS_ID_BUFSIZE];
+};
+
+struct mtasts_cache_snapshot {
+    struct mtasts__snap_item *items;
+    size_t count, cap;
+    char *names; /* the domains, each NUL-terminated */
+    size_t names_len, names_cap;
+};
+
+/* Which entries a snapshot takes (called with the shard lock held). */
+typedef bool mtasts__snap_filter_fn(const struct mtasts__entry *e, void *user);
+
+/* An empty snapshot; NULL when out of memory. */
+struct mtasts_cache_snapshot *mtasts__snapshot_new(void);
+void mtasts__snapshot_free(struct mtasts_cache_snapshot *s);
+
+/* Append an item (the policy reference is taken; the domain is copied). */
+int mtasts__snapshot_add(struct mtasts_cache_snapshot *s, mtasts_policy *policy,
+                         const char *id, const char *domain, size_t domain_len,
+                         int64_t fetched_at, int64_t expires,
+                         int64_t last_used);
+
+/* A snapshot of the entries holding a policy (expired ones included) that
+ * filter accepts (NULL: all), most recently used first within each shard.
+ * MTASTS_OK or MTASTS_ERR_NOMEM (*out NULL). Takes the shard locks. */
+int mtasts__cache_snapshot(struct mtasts__cache *c,
+                           mtasts__snap_filter_fn *filter, void *user,
+                           struct mtasts_cache_snapshot **out);
+
+static inline const char *
+mtasts__snapshot_domain(const struct mtasts_cache_snapshot *s, size_t i)
+{
+    return s->names + s->items[i].domain_off;
+}
+
+/* Merge a snapshot into the cache: an item whose domain is not cached, or
+ * cached without a policy or with an older fetch time, is put in (policy,
+ * id, fetch time, expiry); the last use is the later of the two. Items are
+ * taken last to first, so the first ends most recently used. Fails only
+ * with MTASTS_ERR_NOMEM, before anything changed. Takes the shard locks. */
+int mtasts__cache_merge(struct mtasts__cache *c,
+                        const struct mtasts_cache_snapshot *s, int64_t now);
 
 #endif

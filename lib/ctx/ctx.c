@@ -182,9 +182,7 @@ mtasts_ctx_set_cache_capacity(mtasts_ctx *ctx, size_t entries)
     if (ctx == NULL || entries == 0) {
         return MTASTS_ERR_INVALID;
     }
-    pthread_mutex_lock(&ctx->eng.lock);
     mtasts__cache_set_capacity(&ctx->eng.cache, entries);
-    pthread_mutex_unlock(&ctx->eng.lock);
     return MTASTS_OK;
 }
 
@@ -320,7 +318,7 @@ wake(const mtasts_result *r, void *user)
 
 static int
 wait_lookup(mtasts_ctx *ctx, const char *domain, bool want_result,
-            struct waiting *w)
+            struct waiting *w, mtasts__start_fn *start)
 {
     memset(w, 0, sizeof(*w));
     w->want_result = want_result;
@@ -331,7 +329,7 @@ wait_lookup(mtasts_ctx *ctx, const char *domain, bool want_result,
         pthread_mutex_destroy(&w->lock);
         return MTASTS_ERR_NOMEM;
     }
-    int rc = mtasts__engine_lookup(&ctx->eng, domain, wake, w);
+    int rc = start(&ctx->eng, domain, wake, w);
     if (rc == MTASTS_OK) {
         pthread_mutex_lock(&w->lock);
         while (!w->done) {
@@ -359,13 +357,14 @@ mtasts_lookup(mtasts_ctx *ctx, const char *domain, mtasts_policy **out)
         return rc; /* answered from the cache, or a bad domain */
     }
     struct waiting w;
-    rc = wait_lookup(ctx, domain, false, &w);
+    rc = wait_lookup(ctx, domain, false, &w, mtasts__engine_lookup);
     *out = w.policy;
     return rc;
 }
 
 int
-mtasts_lookup_result(mtasts_ctx *ctx, const char *domain, mtasts_result **out)
+mtasts__ctx_wait_result(mtasts_ctx *ctx, const char *domain,
+                        mtasts__start_fn *start, mtasts_result **out)
 {
     if (out != NULL) {
         *out = NULL;
@@ -374,10 +373,16 @@ mtasts_lookup_result(mtasts_ctx *ctx, const char *domain, mtasts_result **out)
         return MTASTS_ERR_INVALID;
     }
     struct waiting w;
-    int rc = wait_lookup(ctx, domain, true, &w);
+    int rc = wait_lookup(ctx, domain, true, &w, start);
     mtasts_policy_unref(w.policy);
     *out = w.result;
     return rc;
+}
+
+int
+mtasts_lookup_result(mtasts_ctx *ctx, const char *domain, mtasts_result **out)
+{
+    return mtasts__ctx_wait_result(ctx, domain, mtasts__engine_lookup, out);
 }
 
 /* ---- results ---------------------------------------------------------- */

@@ -22,4 +22,13 @@ struct mtasts_ctx {
     struct mtasts__report *report;    /* TLS reporting results */
 };
 
+/* An engine call that starts a lookup (mtasts__engine_lookup,
+ * mtasts__engine_refresh). */
+typedef int mtasts__start_fn(struct mtasts__engine *eng, const char *domain,
+                             mtasts_lookup_fn *cb, void *user);
+
+/* Start one and wait for its result, as mtasts_lookup_result() does. */
+int mtasts__ctx_wait_result(mtasts_ctx *ctx, const char *domain,
+                            mtasts__start_fn *start, mtasts_result **out);
+
 #endif

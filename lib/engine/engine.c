@@ -14,9 +14,9 @@
  * policy (RFC 8461 §3.1, §3.3, §5.1): the answer is the cached policy,
  * with the failure classified for reporting (RFC 8461 §6).
  *
- * Locking: eng->lock guards the cache and the flights. It is never held
- * while a hook or a callback runs, so hooks may complete inline or from
- * any thread, and callbacks may start new lookups.
+ * Locking: the lock of the domain's cache shard guards its entry and its
+ * flight. It is never held while a hook or a callback runs, so hooks may
+ * complete inline or from any thread, and callbacks may start new lookups.
  */
 #include "engine/engine.h"
 
@@ -51,6 +51,7 @@ struct mtasts__flight {
     struct mtasts__entry *entry;
     struct waiter *waiters;
     char id[MTASTS_ID_BUFSIZE]; /* the TXT id being fetched */
+    bool refresh;               /* started by mtasts_refresh*() */
     struct mtasts_result result;
 };
 
@@ -131,12 +132,8 @@ int
 mtasts__engine_init(struct mtasts__engine *eng)
 {
     memset(eng, 0, sizeof(*eng));
-    if (pthread_mutex_init(&eng->lock, NULL) != 0) {
-        return MTASTS_ERR_NOMEM;
-    }
     int rc = mtasts__cache_init(&eng->cache, MTASTS__DEFAULT_CAPACITY);
     if (rc != MTASTS_OK) {
-        pthread_mutex_destroy(&eng->lock);
         return rc;
     }
     eng->backoff_s = MTASTS__DEFAULT_BACKOFF_S;
@@ -144,28 +141,59 @@ mtasts__engine_init(struct mtasts__engine *eng)
     eng->txt_check_s = MTASTS__DEFAULT_TXT_CHECK_S;
     eng->https_port = MTASTS__DEFAULT_HTTPS_PORT;
     eng->body_max = MTASTS_POLICY_MAX;
+    eng->refresh_fetch_s = MTASTS__DEFAULT_REFRESH_FETCH_S;
+    eng->refresh_jitter_s = MTASTS__DEFAULT_REFRESH_JITTER_S;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    atomic_init(&eng->rng, (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+                               (uint64_t)(uintptr_t)eng);
     return MTASTS_OK;
+}
+
+uint64_t
+mtasts__engine_random(struct mtasts__engine *eng)
+{
+    /* splitmix64 (Steele, Lea, Flood 2014): each call takes its own step
+     * of the state, so concurrent callers never share a number. */
+    uint64_t z = atomic_fetch_add(&eng->rng, 0x9E3779B97F4A7C15u) +
+                 0x9E3779B97F4A7C15u;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+}
+
+/* Whether a refresh should fetch the entry's policy again now. */
+static bool
+near_expiry(const struct mtasts__engine *eng, const struct mtasts__entry *e,
+            int64_t now)
+{
+    return e->expires - now <= (int64_t)eng->refresh_fetch_s;
 }
 
 void
 mtasts__engine_destroy(struct mtasts__engine *eng)
 {
     mtasts__cache_destroy(&eng->cache);
-    pthread_mutex_destroy(&eng->lock);
+}
+
+/* The shard that holds the flight's entry. */
+static struct mtasts__shard *
+flight_shard(const struct mtasts__flight *f)
+{
+    return mtasts__cache_shard(&f->eng->cache, f->entry->hash);
 }
 
 /* ---- finishing a flight ----------------------------------------------- */
 
-/* Called with the lock held; releases it, runs every waiter's callback
- * with the flight's result, and frees the flight. */
+/* Called with the shard lock held; releases it, runs every waiter's
+ * callback with the flight's result, and frees the flight. */
 static void
 finish(struct mtasts__flight *f)
 {
-    struct mtasts__engine *eng = f->eng;
     struct waiter *w = f->waiters;
     f->waiters = NULL;
     f->entry->flight = NULL;
-    pthread_mutex_unlock(&eng->lock);
+    pthread_mutex_unlock(&flight_shard(f)->lock);
     while (w != NULL) {
         struct waiter *next = w->next;
         w->cb(&f->result, w->user);
@@ -206,12 +234,15 @@ static void
 fetch_failed(struct mtasts__flight *f, int64_t now, int status,
              mtasts_rpt_result rpt, const char *reason)
 {
-    struct mtasts__entry *e = f->entry;
-    memcpy(e->failed_id, f->id, sizeof(e->failed_id));
-    e->backoff_until = now + f->eng->backoff_s;
-    e->failed_status = status;
-    e->failed_rpt = rpt;
-    mtasts__entry_set_text(&e->failed_reason, reason);
+    /* Out of memory, nothing is remembered: the next lookup tries again. */
+    struct mtasts__entry_extra *x = mtasts__entry_extra(f->entry);
+    if (x != NULL) {
+        memcpy(x->failed_id, f->id, sizeof(x->failed_id));
+        x->backoff_until = now + f->eng->backoff_s;
+        x->failed_status = status;
+        x->failed_rpt = rpt;
+        mtasts__entry_set_text(&x->failed_reason, reason);
+    }
     /* the id seen; a cached policy that answers brings its own */
     memcpy(f->result.id, f->id, sizeof(f->result.id));
     fail_keep_cache(f, now, status, rpt, rpt, reason);
@@ -262,7 +293,7 @@ run_dns(struct mtasts__flight *f)
         }
         req_free(req);
     }
-    pthread_mutex_lock(&eng->lock);
+    pthread_mutex_lock(&flight_shard(f)->lock);
     int64_t now = mtasts__engine_now(eng);
     char reason[TEXT_MAX];
     snprintf(reason, sizeof(reason), "TXT lookup of %s not started: %s", name,
@@ -286,6 +317,13 @@ dns_outcome(struct mtasts__flight *f, struct mtasts_req *req,
     char reason[MTASTS__REASON_MAX];
     e->txt_checked_at = now;
 
+    /* A refresh of a policy close to expiry fetches it whatever the TXT
+     * record says, even when the query failed (RFC 8461 §10.2). */
+    bool fetch_anyway = f->refresh && usable && near_expiry(eng, e, now);
+    if (rcode == MTASTS_DNS_TEMPFAIL && fetch_anyway) {
+        memcpy(f->id, e->id, sizeof(f->id));
+        return true;
+    }
     if (rcode == MTASTS_DNS_TEMPFAIL) {
         /* RFC 8461 is silent with nothing cached (CHECKLIST E-12). */
         snprintf(reason, sizeof(reason), "TXT lookup of _mta-sts.%s failed%s%s",
@@ -325,31 +363,42 @@ dns_outcome(struct mtasts__flight *f, struct mtasts_req *req,
                             reason);
             return false;
         }
+        if (fetch_anyway) {
+            memcpy(f->id, e->id, sizeof(f->id));
+            return true;
+        }
         /* No usable record never removes a cached policy (§3.1); with
          * none, remember the answer for a while. */
-        if (!usable && eng->no_policy_ttl_s > 0) {
-            e->no_policy_until = now + eng->no_policy_ttl_s;
-            mtasts__entry_set_text(&e->no_policy_reason, reason);
+        struct mtasts__entry_extra *x =
+            !usable && eng->no_policy_ttl_s > 0 ? mtasts__entry_extra(e)
+                                                : NULL;
+        if (x != NULL) {
+            x->no_policy_until = now + eng->no_policy_ttl_s;
+            mtasts__entry_set_text(&x->no_policy_reason, reason);
         }
         fail_keep_cache(f, now, MTASTS_ERR_NO_POLICY, MTASTS_RPT_NONE,
                         MTASTS_RPT_STS_POLICY_FETCH_ERROR, reason);
         return false;
     }
 
-    e->no_policy_until = 0;
-    if (usable && strcmp(id, e->id) == 0) {
-        /* Same id, unexpired: no fetch (§3, R8461-3-a). */
+    const struct mtasts__entry_extra *x = e->extra;
+    if (x != NULL) {
+        e->extra->no_policy_until = 0;
+    }
+    if (usable && strcmp(id, e->id) == 0 && !fetch_anyway) {
+        /* Same id, unexpired: no fetch (§3, R8461-3-a); a refresh close to
+         * expiry fetches all the same (§3.3, §10.2). */
         result_use_entry(&f->result, e, true);
         return false;
     }
-    if (e->failed_id[0] != '\0' && strcmp(id, e->failed_id) == 0 &&
-        now < e->backoff_until) {
+    if (x != NULL && x->failed_id[0] != '\0' &&
+        strcmp(id, x->failed_id) == 0 && now < x->backoff_until) {
         snprintf(reason, sizeof(reason),
                  "%s (failed before; no new fetch for %lld s)",
-                 e->failed_reason != NULL ? e->failed_reason : "fetch failed",
-                 (long long)(e->backoff_until - now));
+                 x->failed_reason != NULL ? x->failed_reason : "fetch failed",
+                 (long long)(x->backoff_until - now));
         memcpy(f->result.id, id, sizeof(f->result.id));
-        fail_keep_cache(f, now, e->failed_status, e->failed_rpt, e->failed_rpt,
+        fail_keep_cache(f, now, x->failed_status, x->failed_rpt, x->failed_rpt,
                         reason);
         return false;
     }
@@ -471,11 +520,7 @@ store_policy(struct mtasts__flight *f, int64_t now, mtasts_policy *p)
     /* Only a successful fetch restarts the lifetime (CHECKLIST E-11). */
     e->expires = now + (int64_t)mtasts_policy_max_age(p);
     e->txt_checked_at = now;
-    e->no_policy_until = 0;
-    e->failed_id[0] = '\0';
-    e->backoff_until = 0;
-    mtasts__entry_set_text(&e->failed_reason, NULL);
-    mtasts__entry_set_text(&e->no_policy_reason, NULL);
+    mtasts__entry_clear_extra(e);
     /* A max_age 0 policy still governs the delivery that fetched it
      * (R8461-3.2-u); the next lookup fetches again. */
     result_use_entry(&f->result, e, false);
@@ -504,7 +549,7 @@ run_https(struct mtasts__flight *f)
         }
         req_free(req);
     }
-    pthread_mutex_lock(&eng->lock);
+    pthread_mutex_lock(&flight_shard(f)->lock);
     int64_t now = mtasts__engine_now(eng);
     char reason[TEXT_MAX];
     snprintf(reason, sizeof(reason), "fetch from %s not started: %s", host,
@@ -535,11 +580,12 @@ answer_from_cache(const struct mtasts__engine *eng,
         result_use_entry(r, e, true);
         return true;
     }
-    if (now < e->no_policy_until) {
+    const struct mtasts__entry_extra *x = e->extra;
+    if (x != NULL && now < x->no_policy_until) {
         result_init(r, e);
         r->status = MTASTS_ERR_NO_POLICY;
         result_reason(r, "%s (remembered)",
-                      e->no_policy_reason != NULL ? e->no_policy_reason
+                      x->no_policy_reason != NULL ? x->no_policy_reason
                                                   : "no policy");
         return true;
     }
@@ -560,76 +606,72 @@ cache_key(const char *domain, char norm[MTASTS_DOMAIN_BUFSIZE], size_t *len,
     return rc;
 }
 
+/* A domain's cache key and shard. */
+struct key {
+    char norm[MTASTS_DOMAIN_BUFSIZE];
+    size_t len;
+    uint64_t hash;
+    struct mtasts__shard *sh;
+};
+
+/* Compute the key and lock its shard; or a domain error, nothing locked. */
+static int
+lock_key(struct mtasts__engine *eng, const char *domain, struct key *k)
+{
+    int rc = cache_key(domain, k->norm, &k->len, &k->hash);
+    if (rc == MTASTS_OK) {
+        k->sh = mtasts__cache_shard(&eng->cache, k->hash);
+        pthread_mutex_lock(&k->sh->lock);
+    }
+    return rc;
+}
+
 int
 mtasts__engine_lookup_cached(struct mtasts__engine *eng, const char *domain,
                              mtasts_policy **out)
 {
-    char norm[MTASTS_DOMAIN_BUFSIZE];
-    size_t len;
-    uint64_t hash;
+    struct key k;
     *out = NULL;
-    int rc = cache_key(domain, norm, &len, &hash);
+    int rc = lock_key(eng, domain, &k);
     if (rc != MTASTS_OK) {
         return rc;
     }
-    pthread_mutex_lock(&eng->lock);
+    struct mtasts__shard *sh = k.sh;
     int64_t now = mtasts__engine_now(eng);
-    struct mtasts__entry *e = mtasts__cache_find(&eng->cache, norm, len, hash);
+    struct mtasts__entry *e = mtasts__cache_find(sh, k.norm, k.len, k.hash);
     if (e != NULL && e->flight == NULL && mtasts__entry_usable(e, now) &&
         eng->txt_check_s != 0 &&
         now - e->txt_checked_at < (int64_t)eng->txt_check_s) {
         *out = mtasts_policy_ref(e->policy);
+        e->last_used = now;
     }
-    pthread_mutex_unlock(&eng->lock);
+    pthread_mutex_unlock(&sh->lock);
     return *out != NULL ? MTASTS_OK : MTASTS_ERR_NO_POLICY;
 }
 
-int
-mtasts__engine_lookup(struct mtasts__engine *eng, const char *domain,
-                      mtasts_lookup_fn *cb, void *user)
+/* Join the entry's flight, or start one (shard lock held; released). */
+static int
+join_or_start(struct mtasts__engine *eng, struct mtasts__shard *sh,
+              struct mtasts__entry *e, bool refresh, mtasts_lookup_fn *cb,
+              void *user)
 {
-    char norm[MTASTS_DOMAIN_BUFSIZE];
-    size_t len;
-    uint64_t hash;
-    int rc = cache_key(domain, norm, &len, &hash);
-    if (rc != MTASTS_OK) {
-        return rc;
-    }
-    struct waiter *w = NULL;
-
-    pthread_mutex_lock(&eng->lock);
-    int64_t now = mtasts__engine_now(eng);
-    struct mtasts__entry *e = mtasts__cache_find(&eng->cache, norm, len, hash);
-    if (e != NULL && e->flight == NULL) {
-        struct mtasts_result r;
-        if (answer_from_cache(eng, e, now, &r)) {
-            pthread_mutex_unlock(&eng->lock);
-            cb(&r, user);
-            mtasts_policy_unref(r.policy);
-            return MTASTS_OK;
-        }
-    }
-    w = mtasts__alloc(sizeof(*w));
+    struct waiter *w = mtasts__alloc(sizeof(*w));
     if (w == NULL) {
-        pthread_mutex_unlock(&eng->lock);
+        pthread_mutex_unlock(&sh->lock);
         return MTASTS_ERR_NOMEM;
     }
     w->cb = cb;
     w->user = user;
-    if (e != NULL && e->flight != NULL) {
+    if (e->flight != NULL) {
         /* Single flight: share the lookup in progress. */
         w->next = e->flight->waiters;
         e->flight->waiters = w;
-        pthread_mutex_unlock(&eng->lock);
+        pthread_mutex_unlock(&sh->lock);
         return MTASTS_OK;
     }
     struct mtasts__flight *f = mtasts__calloc(1, sizeof(*f));
-    if (f != NULL && e == NULL) {
-        e = mtasts__cache_insert(&eng->cache, norm, len, hash);
-    }
-    if (f == NULL || e == NULL) {
-        pthread_mutex_unlock(&eng->lock);
-        mtasts__free(f);
+    if (f == NULL) {
+        pthread_mutex_unlock(&sh->lock);
         mtasts__free(w);
         return MTASTS_ERR_NOMEM;
     }
@@ -637,11 +679,63 @@ mtasts__engine_lookup(struct mtasts__engine *eng, const char *domain,
     f->eng = eng;
     f->entry = e;
     f->waiters = w;
+    f->refresh = refresh;
     e->flight = f;
     result_init(&f->result, e);
-    pthread_mutex_unlock(&eng->lock);
+    pthread_mutex_unlock(&sh->lock);
     run_dns(f);
     return MTASTS_OK;
+}
+
+int
+mtasts__engine_lookup(struct mtasts__engine *eng, const char *domain,
+                      mtasts_lookup_fn *cb, void *user)
+{
+    struct key k;
+    int rc = lock_key(eng, domain, &k);
+    if (rc != MTASTS_OK) {
+        return rc;
+    }
+    struct mtasts__shard *sh = k.sh;
+    int64_t now = mtasts__engine_now(eng);
+    struct mtasts__entry *e = mtasts__cache_find(sh, k.norm, k.len, k.hash);
+    if (e != NULL) {
+        e->last_used = now;
+    }
+    if (e != NULL && e->flight == NULL) {
+        struct mtasts_result r;
+        if (answer_from_cache(eng, e, now, &r)) {
+            pthread_mutex_unlock(&sh->lock);
+            cb(&r, user);
+            mtasts_policy_unref(r.policy);
+            return MTASTS_OK;
+        }
+    }
+    if (e == NULL) {
+        e = mtasts__cache_insert(&eng->cache, sh, k.norm, k.len, k.hash, now);
+        if (e == NULL) {
+            pthread_mutex_unlock(&sh->lock);
+            return MTASTS_ERR_NOMEM;
+        }
+    }
+    return join_or_start(eng, sh, e, false, cb, user);
+}
+
+int
+mtasts__engine_refresh(struct mtasts__engine *eng, const char *domain,
+                       mtasts_lookup_fn *cb, void *user)
+{
+    struct key k;
+    int rc = lock_key(eng, domain, &k);
+    if (rc != MTASTS_OK) {
+        return rc;
+    }
+    struct mtasts__entry *e = mtasts__cache_peek(k.sh, k.norm, k.len, k.hash);
+    if (e == NULL) {
+        pthread_mutex_unlock(&k.sh->lock);
+        return MTASTS_ERR_NOT_FOUND;
+    }
+    return join_or_start(eng, k.sh, e, true, cb, user);
 }
 
 /* ---- completion functions (public, any thread) ------------------------ */
@@ -707,7 +801,7 @@ mtasts_dns_done(mtasts_req *req, mtasts_dns_rcode rcode, const char *reason)
         return MTASTS_ERR_STATE;
     }
     struct mtasts__flight *f = req->flight;
-    pthread_mutex_lock(&f->eng->lock);
+    pthread_mutex_lock(&flight_shard(f)->lock);
     bool fetch = false;
     if (req->lost == MTASTS_ERR_NOMEM) {
         /* A local failure: no report, no back-off, the cache kept. */
@@ -729,7 +823,7 @@ mtasts_dns_done(mtasts_req *req, mtasts_dns_rcode rcode, const char *reason)
     }
     req_free(req);
     if (fetch) {
-        pthread_mutex_unlock(&f->eng->lock);
+        pthread_mutex_unlock(&flight_shard(f)->lock);
         run_https(f);
     } else {
         finish(f);
@@ -820,7 +914,7 @@ mtasts_https_done(mtasts_req *req, int status, const char *reason)
         https_judge(req, status, reason, host, &p, &rpt, text, sizeof(text));
     req_free(req);
 
-    pthread_mutex_lock(&eng->lock);
+    pthread_mutex_lock(&flight_shard(f)->lock);
     int64_t now = mtasts__engine_now(eng);
     if (rc == MTASTS_OK) {
         store_policy(f, now, p);

@@ -4,6 +4,7 @@
 #define MTASTS_ENGINE_ENGINE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -18,10 +19,11 @@
 #define MTASTS__DEFAULT_NO_POLICY_TTL_S 300
 #define MTASTS__DEFAULT_TXT_CHECK_S 600
 #define MTASTS__DEFAULT_HTTPS_PORT 443
+#define MTASTS__DEFAULT_REFRESH_FETCH_S 86400 /* a day before expiry */
+#define MTASTS__DEFAULT_REFRESH_JITTER_S 3600
 
 struct mtasts__engine {
-    pthread_mutex_t lock; /* guards the cache and every flight */
-    struct mtasts__cache cache;
+    struct mtasts__cache cache; /* its shard locks guard every flight */
 
     /* configuration: set before lookups (per ctx), read by them */
     mtasts_clock_fn *clock;
@@ -35,6 +37,9 @@ struct mtasts__engine {
     void *dns_user;
     mtasts_https_get_fn *https_fn;
     void *https_user;
+    uint32_t refresh_fetch_s;  /* a refresh fetches this close to expiry */
+    uint32_t refresh_jitter_s; /* mtasts_cache_due() windows, up to this */
+    atomic_uint_least64_t rng; /* splitmix64 state, any thread */
 };
 
 /* The outcome handed to callbacks (struct mtasts_result, immutable). */
@@ -57,6 +62,17 @@ int64_t mtasts__engine_now(const struct mtasts__engine *eng);
 /* mtasts_lookup_async() once the ctx is checked. */
 int mtasts__engine_lookup(struct mtasts__engine *eng, const char *domain,
                           mtasts_lookup_fn *cb, void *user);
+
+/* mtasts_refresh_async() once the ctx is checked: a lookup of a cached
+ * domain that queries the TXT record now, fetches when the id changed or
+ * the policy expires within refresh_fetch_s (then also when the TXT query
+ * fails, RFC 8461 §10.2), and is no use of the entry. MTASTS_ERR_NOT_FOUND
+ * when the domain has no entry. */
+int mtasts__engine_refresh(struct mtasts__engine *eng, const char *domain,
+                           mtasts_lookup_fn *cb, void *user);
+
+/* A pseudo-random number (splitmix64 over eng->rng); any thread. */
+uint64_t mtasts__engine_random(struct mtasts__engine *eng);
 
 /* The fast path of mtasts_lookup(): MTASTS_OK and *out when an unexpired
  * policy answers from the cache alone (exactly when mtasts__engine_lookup

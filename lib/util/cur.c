@@ -56,6 +56,13 @@ mtasts__parse_error_note(mtasts_parse_error *err, const char *message)
 }
 
 void
+mtasts__parse_error_at(mtasts_parse_error *err, size_t offset,
+                       const char *message)
+{
+    fill(err, 0, 0, offset, message);
+}
+
+void
 mtasts__parse_error_clear(mtasts_parse_error *err)
 {
     fill(err, 0, 0, 0, NULL);

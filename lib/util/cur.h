@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "mtasts/mtasts.h"
@@ -107,7 +108,42 @@ void mtasts__parse_error_set(mtasts_parse_error *err, const void *base,
  * of memory, too large): line, column and offset 0, and a message. */
 void mtasts__parse_error_note(mtasts_parse_error *err, const char *message);
 
+/* A fault at a byte offset of a binary input (the cache file), which has
+ * no lines: line and column 0, the offset and a static message. */
+void mtasts__parse_error_at(mtasts_parse_error *err, size_t offset,
+                            const char *message);
+
 /* Mark err (if not NULL) as "no error". */
 void mtasts__parse_error_clear(mtasts_parse_error *err);
+
+/* Binary input (the cache file): take n bytes, or an unsigned big-endian
+ * integer of n bytes (n <= 8). False, taking nothing, when fewer are left. */
+static inline bool
+mtasts__cur_take_bytes(struct mtasts__cur *c, size_t n,
+                       const unsigned char **out)
+{
+    if (n > c->left) {
+        return false;
+    }
+    *out = c->ptr;
+    c->ptr += n;
+    c->left -= n;
+    return true;
+}
+
+static inline bool
+mtasts__cur_take_be(struct mtasts__cur *c, size_t n, uint64_t *out)
+{
+    const unsigned char *p;
+    if (n > 8 || !mtasts__cur_take_bytes(c, n, &p)) {
+        return false;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        v = (v << 8) | p[i];
+    }
+    *out = v;
+    return true;
+}
 
 #endif

@@ -53,6 +53,9 @@ static const struct {
     STATUS(MTASTS_ERR_CONNECT),
     STATUS(MTASTS_ERR_TIMEOUT),
     STATUS(MTASTS_ERR_PROTOCOL),
+    STATUS(MTASTS_ERR_NOT_FOUND),
+    STATUS(MTASTS_ERR_CACHE_FORMAT),
+    STATUS(MTASTS_ERR_CACHE_CORRUPT),
     STATUS(MTASTS_ERR_NO_TLSRPT),
     STATUS(MTASTS_ERR_NO_DATA),
     STATUS(MTASTS_ERR_FULL),
@@ -84,6 +87,9 @@ is_bad_input_expected(mtasts_status s)
     case MTASTS_ERR_CONNECT:
     case MTASTS_ERR_TIMEOUT:
     case MTASTS_ERR_PROTOCOL:
+    case MTASTS_ERR_NOT_FOUND:
+    case MTASTS_ERR_CACHE_FORMAT:
+    case MTASTS_ERR_CACHE_CORRUPT:
     case MTASTS_ERR_NO_TLSRPT:
     case MTASTS_ERR_NO_DATA:
     case MTASTS_ERR_FULL:
@@ -94,7 +100,8 @@ is_bad_input_expected(mtasts_status s)
 #pragma GCC diagnostic pop
 
 static const int unknown_statuses[] = {
-    1, 2, 100, -5, -99, -104, -199, -205, -299, -303, -399, -503, -599, -1000, INT_MIN, INT_MAX,
+    1, 2, 100, -5, -99, -104, -199, -205, -299, -303, -399, -403, -499, -503,
+    -599, -1000, INT_MIN, INT_MAX,
 };
 
 START_TEST(test_util_status_texts)

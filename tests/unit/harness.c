@@ -18,6 +18,15 @@ harness_run(Suite *s)
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+TCase *
+harness_case(const char *name, void (*setup)(void), void (*teardown)(void))
+{
+    TCase *tc = tcase_create(name);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    return tc;
+}
+
 static void
 die(const struct td_file *f, size_t line, const char *why)
 {

@@ -14,6 +14,10 @@
  * 0, Errors: 0" line); the process exit status. */
 int harness_run(Suite *s);
 
+/* A test case with a checked fixture and a 120 s timeout. */
+TCase *harness_case(const char *name, void (*setup)(void),
+                    void (*teardown)(void));
+
 /* ---- Table data files ---------------------------------------------------
  * tests/data/<name>: one case per line, fields separated by TAB; lines that
  * are empty or start with '#' are skipped. Inside a field these escapes are

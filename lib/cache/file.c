@@ -1,0 +1,549 @@
+/*
+ * The cache file (docs/cache-format.md): a header, then one
+ * self-describing record per entry. Decoding trusts nothing: every length
+ * is bounded before use, every record carries a CRC-32, domains and ids
+ * must fit their grammar, every policy is parsed again, expiries must
+ * follow from the policy, and a domain may appear once.
+ */
+#include "cache/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/alloc.h"
+#include "util/chars.h"
+#include "util/crc32.h"
+#include "util/cur.h"
+
+#define TIME_MAX ((int64_t)1 << 40) /* times are 0 .. 2^40 s (year 36812) */
+
+static int
+fault(mtasts_parse_error *err, size_t offset, int status, const char *message)
+{
+    mtasts__parse_error_at(err, offset, message);
+    return status;
+}
+
+static void
+put_be(unsigned char *p, uint64_t v, size_t n)
+{
+    for (size_t i = n; i-- > 0;) {
+        p[i] = (unsigned char)(v & 0xffu);
+        v >>= 8;
+    }
+}
+
+size_t
+mtasts__record_encode(const struct mtasts_cache_snapshot *s, size_t i,
+                      unsigned char *out)
+{
+    const struct mtasts__snap_item *it = &s->items[i];
+    size_t pl = 0;
+    const char *text = mtasts_policy_text(it->policy, &pl);
+    size_t dl = it->domain_len;
+    size_t il = strlen(it->id);
+    size_t len = MTASTS__REC_FIXED + dl + il + pl + 4;
+    memcpy(out, MTASTS__REC_TAG, 3);
+    out[3] = MTASTS__REC_VERSION;
+    put_be(out + 4, len, 4);
+    put_be(out + 8, (uint64_t)it->fetched_at, 8);
+    put_be(out + 16, (uint64_t)it->expires, 8);
+    put_be(out + 24, (uint64_t)it->last_used, 8);
+    out[32] = (unsigned char)dl;
+    out[33] = (unsigned char)il;
+    put_be(out + 34, pl, 4);
+    unsigned char *p = out + MTASTS__REC_FIXED;
+    memcpy(p, mtasts__snapshot_domain(s, i), dl);
+    memcpy(p + dl, it->id, il);
+    memcpy(p + dl + il, text, pl);
+    put_be(out + len - 4, mtasts__crc32(0, out, len - 4), 4);
+    return len;
+}
+
+/* The fixed part after the length: times and field lengths. */
+struct fixed {
+    int64_t fetched_at, expires, last_used;
+    size_t dl, il, pl;
+};
+
+static int
+decode_fixed(struct mtasts__cur *c, size_t base, struct fixed *f,
+             mtasts_parse_error *err)
+{
+    uint64_t t[3] = {0, 0, 0}, dl = 0, il = 0, pl = 0;
+    for (int k = 0; k < 3; k++) {
+        mtasts__cur_take_be(c, 8, &t[k]); /* the length was checked */
+        if (t[k] >= (uint64_t)TIME_MAX) {
+            return fault(err, base + 8 + 8 * (size_t)k, MTASTS_ERR_CACHE_CORRUPT,
+                         "a time is out of range");
+        }
+    }
+    mtasts__cur_take_be(c, 1, &dl);
+    mtasts__cur_take_be(c, 1, &il);
+    mtasts__cur_take_be(c, 4, &pl);
+    if (dl < 1 || dl > MTASTS_DOMAIN_BUFSIZE - 1) {
+        return fault(err, base + 32, MTASTS_ERR_CACHE_CORRUPT,
+                     "domain length out of range");
+    }
+    if (il < 1 || il > MTASTS_ID_BUFSIZE - 1) {
+        return fault(err, base + 33, MTASTS_ERR_CACHE_CORRUPT,
+                     "TXT id length out of range");
+    }
+    if (pl < 1 || pl > MTASTS_POLICY_MAX) {
+        return fault(err, base + 34, MTASTS_ERR_CACHE_CORRUPT,
+                     "policy length out of range");
+    }
+    f->fetched_at = (int64_t)t[0];
+    f->expires = (int64_t)t[1];
+    f->last_used = (int64_t)t[2];
+    f->dl = (size_t)dl;
+    f->il = (size_t)il;
+    f->pl = (size_t)pl;
+    return MTASTS_OK;
+}
+
+/* Tag, length and checksum: MTASTS_OK and the record's length. */
+static int
+decode_frame(const unsigned char *buf, size_t len, size_t base,
+             size_t *rec_len, mtasts_parse_error *err)
+{
+    if (len < 8) {
+        return fault(err, base, MTASTS_ERR_CACHE_CORRUPT, "record truncated");
+    }
+    if (memcmp(buf, MTASTS__REC_TAG, 3) != 0) {
+        return fault(err, base, MTASTS_ERR_CACHE_CORRUPT,
+                     "not a cache record (bad tag)");
+    }
+    if (buf[3] != MTASTS__REC_VERSION) {
+        return fault(err, base + 3, MTASTS_ERR_CACHE_FORMAT,
+                     "cache record version not supported");
+    }
+    uint64_t n = ((uint64_t)buf[4] << 24) | ((uint64_t)buf[5] << 16) |
+                 ((uint64_t)buf[6] << 8) | buf[7];
+    if (n < MTASTS__REC_MIN || n > MTASTS__REC_MAX) {
+        return fault(err, base + 4, MTASTS_ERR_CACHE_CORRUPT,
+                     "record length out of range");
+    }
+    if (n > len) {
+        return fault(err, base + 4, MTASTS_ERR_CACHE_CORRUPT,
+                     "record truncated");
+    }
+    const unsigned char *c = buf + n - 4;
+    uint32_t stored = ((uint32_t)c[0] << 24) | ((uint32_t)c[1] << 16) |
+                      ((uint32_t)c[2] << 8) | c[3];
+    if (stored != mtasts__crc32(0, buf, (size_t)n - 4)) {
+        return fault(err, base + (size_t)n - 4, MTASTS_ERR_CACHE_CORRUPT,
+                     "record checksum mismatch");
+    }
+    *rec_len = (size_t)n;
+    return MTASTS_OK;
+}
+
+/* Domain and id, at their offsets: each must fit its grammar. */
+static int
+decode_names(const unsigned char *d, size_t dl, const unsigned char *id,
+             size_t il, size_t base, struct mtasts__record *rec,
+             mtasts_parse_error *err)
+{
+    char norm[MTASTS_DOMAIN_BUFSIZE];
+    if (mtasts_domain_normalize((const char *)d, dl, norm, NULL) !=
+            MTASTS_OK ||
+        strlen(norm) != dl || memcmp(norm, d, dl) != 0) {
+        return fault(err, base + MTASTS__REC_FIXED, MTASTS_ERR_CACHE_CORRUPT,
+                     "domain is not a normalised host name");
+    }
+    for (size_t k = 0; k < il; k++) {
+        if (!mtasts__is(id[k], MTASTS__C_ALNUM)) {
+            /* RFC 8461 §3.1: sts-id = 1*32(ALPHA / DIGIT) */
+            return fault(err, base + MTASTS__REC_FIXED + dl + k,
+                         MTASTS_ERR_CACHE_CORRUPT,
+                         "TXT id is not 1 to 32 letters or digits");
+        }
+    }
+    rec->domain = (const char *)d;
+    rec->domain_len = dl;
+    memcpy(rec->id, id, il);
+    rec->id[il] = '\0';
+    return MTASTS_OK;
+}
+
+int
+mtasts__record_decode(const unsigned char *buf, size_t len, size_t base,
+                      size_t *used, struct mtasts__record *rec,
+                      mtasts_parse_error *err)
+{
+    memset(rec, 0, sizeof(*rec));
+    size_t n = 0;
+    int rc = decode_frame(buf, len, base, &n, err);
+    if (rc != MTASTS_OK) {
+        return rc;
+    }
+    struct mtasts__cur c;
+    mtasts__cur_init(&c, buf + 8, n - 8);
+    struct fixed f;
+    rc = decode_fixed(&c, base, &f, err);
+    if (rc != MTASTS_OK) {
+        return rc;
+    }
+    if (MTASTS__REC_FIXED + f.dl + f.il + f.pl + 4 != n) {
+        return fault(err, base + 4, MTASTS_ERR_CACHE_CORRUPT,
+                     "record length does not match its fields");
+    }
+    const unsigned char *d = NULL, *id = NULL, *text = NULL;
+    mtasts__cur_take_bytes(&c, f.dl, &d);
+    mtasts__cur_take_bytes(&c, f.il, &id);
+    mtasts__cur_take_bytes(&c, f.pl, &text);
+    rc = decode_names(d, f.dl, id, f.il, base, rec, err);
+    if (rc != MTASTS_OK) {
+        return rc;
+    }
+    mtasts_parse_error perr = MTASTS_PARSE_ERROR_INIT;
+    rc = mtasts_policy_parse((const char *)text, f.pl, &rec->policy, &perr);
+    if (rc == MTASTS_ERR_NOMEM) {
+        return fault(err, 0, rc, "out of memory");
+    }
+    size_t at = base + MTASTS__REC_FIXED + f.dl + f.il;
+    if (rc != MTASTS_OK) {
+        return fault(err, at + perr.offset, MTASTS_ERR_CACHE_CORRUPT,
+                     "stored policy does not parse");
+    }
+    if (f.expires !=
+        f.fetched_at + (int64_t)mtasts_policy_max_age(rec->policy)) {
+        mtasts_policy_unref(rec->policy);
+        rec->policy = NULL;
+        return fault(err, base + 16, MTASTS_ERR_CACHE_CORRUPT,
+                     "expiry is not fetch time + max_age");
+    }
+    rec->fetched_at = f.fetched_at;
+    rec->expires = f.expires;
+    rec->last_used = f.last_used;
+    *used = n;
+    return MTASTS_OK;
+}
+
+/* ---- whole files ------------------------------------------------------- */
+
+/* The domains seen so far, to refuse a repeated one: open addressing over
+ * pointers into the file image. */
+struct seen {
+    const char **name;
+    size_t *len;
+    size_t mask;
+};
+
+static int
+seen_init(struct seen *s, size_t count)
+{
+    size_t n = 16;
+    while (n < 2 * count) {
+        n *= 2;
+    }
+    s->name = mtasts__calloc(n, sizeof(*s->name));
+    s->len = mtasts__calloc(n, sizeof(*s->len));
+    s->mask = n - 1;
+    if (s->name == NULL || s->len == NULL) {
+        mtasts__free(s->name);
+        mtasts__free(s->len);
+        s->name = NULL;
+        s->len = NULL;
+        return MTASTS_ERR_NOMEM;
+    }
+    return MTASTS_OK;
+}
+
+/* Add a domain; false if it was there already. */
+static bool
+seen_add(struct seen *s, const char *name, size_t len)
+{
+    size_t i = (size_t)mtasts__cache_hash(name, len) & s->mask;
+    while (s->name[i] != NULL) {
+        if (s->len[i] == len && memcmp(s->name[i], name, len) == 0) {
+            return false;
+        }
+        i = (i + 1) & s->mask;
+    }
+    s->name[i] = name;
+    s->len[i] = len;
+    return true;
+}
+
+static void
+seen_free(struct seen *s)
+{
+    mtasts__free(s->name);
+    mtasts__free(s->len);
+}
+
+static int
+parse_header(const unsigned char *buf, size_t len, size_t *count,
+             mtasts_parse_error *err)
+{
+    if (len < MTASTS__FILE_MAGIC_LEN ||
+        memcmp(buf, MTASTS__FILE_MAGIC, MTASTS__FILE_MAGIC_LEN) != 0) {
+        return fault(err, 0, MTASTS_ERR_CACHE_FORMAT,
+                     "not a cache file (bad magic)");
+    }
+    struct mtasts__cur c;
+    mtasts__cur_init(&c, buf, len);
+    mtasts__cur_skip(&c, MTASTS__FILE_MAGIC_LEN);
+    uint64_t version, flags, n;
+    if (!mtasts__cur_take_be(&c, 2, &version) ||
+        !mtasts__cur_take_be(&c, 2, &flags) ||
+        !mtasts__cur_take_be(&c, 4, &n)) {
+        return fault(err, len, MTASTS_ERR_CACHE_CORRUPT,
+                     "cache file header truncated");
+    }
+    if (version != MTASTS__FILE_VERSION) {
+        return fault(err, 8, MTASTS_ERR_CACHE_FORMAT,
+                     "cache file version not supported");
+    }
+    if (flags != 0) {
+        return fault(err, 10, MTASTS_ERR_CACHE_FORMAT,
+                     "cache file flags not supported");
+    }
+    if (n > MTASTS__FILE_MAX_RECORDS ||
+        n > (len - MTASTS__FILE_HEADER) / MTASTS__REC_MIN) {
+        return fault(err, 12, MTASTS_ERR_CACHE_CORRUPT,
+                     "record count larger than the file can hold");
+    }
+    *count = (size_t)n;
+    return MTASTS_OK;
+}
+
+static bool
+keep(const struct mtasts__record *r, int64_t now, uint32_t max_idle_s)
+{
+    return now < r->expires &&
+           (max_idle_s == 0 || now - r->last_used < (int64_t)max_idle_s);
+}
+
+/* Decode count records from buf[off..len) into s (lock-free: s is new). */
+static int
+parse_records(const unsigned char *buf, size_t len, size_t count, int64_t now,
+              uint32_t max_idle_s, struct mtasts_cache_snapshot *s,
+              mtasts_parse_error *err)
+{
+    struct seen seen;
+    int rc = seen_init(&seen, count);
+    if (rc != MTASTS_OK) {
+        return fault(err, 0, rc, "out of memory");
+    }
+    size_t off = MTASTS__FILE_HEADER;
+    for (size_t i = 0; rc == MTASTS_OK && i < count; i++) {
+        struct mtasts__record r;
+        size_t used = 0;
+        rc = mtasts__record_decode(buf + off, len - off, off, &used, &r, err);
+        if (rc != MTASTS_OK) {
+            break;
+        }
+        if (!seen_add(&seen, r.domain, r.domain_len)) {
+            rc = fault(err, off + MTASTS__REC_FIXED, MTASTS_ERR_CACHE_CORRUPT,
+                       "domain appears twice");
+        } else if (keep(&r, now, max_idle_s)) {
+            rc = mtasts__snapshot_add(s, r.policy, r.id, r.domain, r.domain_len,
+                                      r.fetched_at, r.expires, r.last_used);
+            if (rc != MTASTS_OK) {
+                fault(err, 0, rc, "out of memory");
+            }
+        }
+        mtasts_policy_unref(r.policy);
+        off += used;
+    }
+    if (rc == MTASTS_OK && off != len) {
+        rc = fault(err, off, MTASTS_ERR_CACHE_CORRUPT,
+                   "bytes after the last record");
+    }
+    seen_free(&seen);
+    return rc;
+}
+
+int
+mtasts__cache_file_parse(const unsigned char *buf, size_t len, int64_t now,
+                         uint32_t max_idle_s,
+                         struct mtasts_cache_snapshot **out,
+                         mtasts_parse_error *err)
+{
+    *out = NULL;
+    size_t count = 0;
+    int rc = parse_header(buf, len, &count, err);
+    if (rc != MTASTS_OK) {
+        return rc;
+    }
+    struct mtasts_cache_snapshot *s = mtasts__snapshot_new();
+    if (s == NULL) {
+        return fault(err, 0, MTASTS_ERR_NOMEM, "out of memory");
+    }
+    rc = parse_records(buf, len, count, now, max_idle_s, s, err);
+    if (rc != MTASTS_OK) {
+        mtasts__snapshot_free(s);
+        return rc;
+    }
+    *out = s;
+    return MTASTS_OK;
+}
+
+int
+mtasts__file_read_all(const char *path, unsigned char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno == ENOENT ? MTASTS_ERR_NOT_FOUND : MTASTS_ERR_IO;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0) {
+        close(fd);
+        return MTASTS_ERR_IO;
+    }
+    size_t size = (size_t)st.st_size;
+    unsigned char *buf = mtasts__alloc(size + 1);
+    if (buf == NULL) {
+        close(fd);
+        return MTASTS_ERR_NOMEM;
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = read(fd, buf + got, size - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break; /* an error, or the file shrank: refused below */
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    if (got != size) {
+        mtasts__free(buf);
+        return MTASTS_ERR_IO;
+    }
+    *out = buf;
+    *len = size;
+    return MTASTS_OK;
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+static int
+write_records(FILE *fp, const struct mtasts_cache_snapshot *s, int64_t now)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < s->count; i++) {
+        count += now < s->items[i].expires;
+    }
+    if (count > MTASTS__FILE_MAX_RECORDS) {
+        return MTASTS_ERR_IO; /* a reader would refuse the file */
+    }
+    unsigned char head[MTASTS__FILE_HEADER];
+    memcpy(head, MTASTS__FILE_MAGIC, MTASTS__FILE_MAGIC_LEN);
+    put_be(head + 8, MTASTS__FILE_VERSION, 2);
+    put_be(head + 10, 0, 2);
+    put_be(head + 12, count, 4);
+    if (fwrite(head, 1, sizeof(head), fp) != sizeof(head)) {
+        return MTASTS_ERR_IO;
+    }
+    unsigned char *rec = mtasts__alloc(MTASTS__REC_MAX);
+    if (rec == NULL) {
+        return MTASTS_ERR_NOMEM;
+    }
+    int rc = MTASTS_OK;
+    for (size_t i = 0; rc == MTASTS_OK && i < s->count; i++) {
+        if (now < s->items[i].expires) {
+            size_t n = mtasts__record_encode(s, i, rec);
+            if (fwrite(rec, 1, n, fp) != n) {
+                rc = MTASTS_ERR_IO;
+            }
+        }
+    }
+    mtasts__free(rec);
+    return rc;
+}
+
+/* The directory holding path, allocated ("." without a slash). */
+static char *
+dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    char *dir = mtasts__alloc(n + 1);
+    if (dir != NULL) {
+        memcpy(dir, slash == NULL ? "." : path, n);
+        dir[n] = '\0';
+    }
+    return dir;
+}
+
+/* fsync a directory, so that a rename in it is durable. */
+static int
+sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return MTASTS_ERR_IO;
+    }
+    int rc = fsync(fd) == 0 ? MTASTS_OK : MTASTS_ERR_IO;
+    close(fd);
+    return rc;
+}
+
+/* Write the file under the temporary name tmp (created by mkstemp). */
+static int
+write_tmp(char *tmp, const struct mtasts_cache_snapshot *s, int64_t now)
+{
+    int fd = mkstemp(tmp); /* mode 0600: a cache is nobody else's */
+    if (fd < 0) {
+        return MTASTS_ERR_IO;
+    }
+    FILE *fp = fdopen(fd, "wb");
+    if (fp == NULL) {
+        close(fd);
+        unlink(tmp);
+        return MTASTS_ERR_IO;
+    }
+    setvbuf(fp, NULL, _IOFBF, 1 << 20);
+    int rc = write_records(fp, s, now);
+    if (rc == MTASTS_OK && (fflush(fp) != 0 || fsync(fd) != 0)) {
+        rc = MTASTS_ERR_IO;
+    }
+    if (fclose(fp) != 0 && rc == MTASTS_OK) {
+        rc = MTASTS_ERR_IO;
+    }
+    if (rc != MTASTS_OK) {
+        unlink(tmp);
+    }
+    return rc;
+}
+
+int
+mtasts__cache_file_write(const char *path,
+                         const struct mtasts_cache_snapshot *s, int64_t now)
+{
+    static const char suffix[] = ".tmp.XXXXXX";
+    size_t plen = strlen(path);
+    char *tmp = mtasts__alloc(plen + sizeof(suffix));
+    char *dir = dir_of(path);
+    if (tmp == NULL || dir == NULL) {
+        mtasts__free(tmp);
+        mtasts__free(dir);
+        return MTASTS_ERR_NOMEM;
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, suffix, sizeof(suffix));
+    int rc = write_tmp(tmp, s, now);
+    if (rc == MTASTS_OK && rename(tmp, path) != 0) {
+        unlink(tmp);
+        rc = MTASTS_ERR_IO;
+    }
+    if (rc == MTASTS_OK) {
+        rc = sync_dir(dir);
+    }
+    mtasts__free(tmp);
+    mtasts__free(dir);
+    return rc;
+}

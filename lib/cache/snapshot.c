@@ -1,0 +1,205 @@
+/* Snapshots of the cache, and merging one (a loaded file) back in. */
+#include <string.h>
+
+#include "cache/cache.h"
+#include "util/alloc.h"
+
+struct mtasts_cache_snapshot *
+mtasts__snapshot_new(void)
+{
+    return mtasts__calloc(1, sizeof(struct mtasts_cache_snapshot));
+}
+
+void
+mtasts__snapshot_free(struct mtasts_cache_snapshot *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < s->count; i++) {
+        mtasts_policy_unref(s->items[i].policy);
+    }
+    mtasts__free(s->items);
+    mtasts__free(s->names);
+    mtasts__free(s);
+}
+
+/* Room for n more items and names more name bytes. */
+static int
+reserve(struct mtasts_cache_snapshot *s, size_t n, size_t names)
+{
+    if (s->count + n > s->cap) {
+        size_t cap = s->cap == 0 ? 16 : s->cap;
+        while (cap < s->count + n) {
+            cap *= 2;
+        }
+        struct mtasts__snap_item *items =
+            mtasts__realloc(s->items, cap * sizeof(*items));
+        if (items == NULL) {
+            return MTASTS_ERR_NOMEM;
+        }
+        s->items = items;
+        s->cap = cap;
+    }
+    if (s->names_len + names > s->names_cap) {
+        size_t cap = s->names_cap == 0 ? 256 : s->names_cap;
+        while (cap < s->names_len + names) {
+            cap *= 2;
+        }
+        char *grown = mtasts__realloc(s->names, cap);
+        if (grown == NULL) {
+            return MTASTS_ERR_NOMEM;
+        }
+        s->names = grown;
+        s->names_cap = cap;
+    }
+    return MTASTS_OK;
+}
+
+int
+mtasts__snapshot_add(struct mtasts_cache_snapshot *s, mtasts_policy *policy,
+                     const char *id, const char *domain, size_t domain_len,
+                     int64_t fetched_at, int64_t expires, int64_t last_used)
+{
+    int rc = reserve(s, 1, domain_len + 1);
+    if (rc != MTASTS_OK) {
+        return rc;
+    }
+    struct mtasts__snap_item *it = &s->items[s->count++];
+    it->policy = mtasts_policy_ref(policy);
+    it->fetched_at = fetched_at;
+    it->expires = expires;
+    it->last_used = last_used;
+    it->domain_off = s->names_len;
+    it->domain_len = domain_len;
+    size_t idlen = strlen(id);
+    memcpy(it->id, id, idlen + 1);
+    memcpy(s->names + s->names_len, domain, domain_len);
+    s->names[s->names_len + domain_len] = '\0';
+    s->names_len += domain_len + 1;
+    return MTASTS_OK;
+}
+
+/* Add the shard's entries that hold a policy and pass the filter (lock
+ * held). Reserves first, so the copying cannot fail half-way. */
+static int
+snapshot_shard(const struct mtasts__shard *sh, mtasts__snap_filter_fn *filter,
+               void *user, struct mtasts_cache_snapshot *s)
+{
+    size_t n = 0, names = 0;
+    for (const struct mtasts__entry *e = sh->head; e != NULL; e = e->next) {
+        if (e->policy != NULL) {
+            n++;
+            names += e->domain_len + 1;
+        }
+    }
+    int rc = reserve(s, n, names);
+    for (const struct mtasts__entry *e = sh->head; rc == MTASTS_OK && e != NULL;
+         e = e->next) {
+        if (e->policy != NULL && (filter == NULL || filter(e, user))) {
+            rc = mtasts__snapshot_add(s, e->policy, e->id, e->domain,
+                                      e->domain_len, e->fetched_at, e->expires,
+                                      e->last_used);
+        }
+    }
+    return rc;
+}
+
+int
+mtasts__cache_snapshot(struct mtasts__cache *c, mtasts__snap_filter_fn *filter,
+                       void *user, struct mtasts_cache_snapshot **out)
+{
+    *out = NULL;
+    struct mtasts_cache_snapshot *s = mtasts__snapshot_new();
+    if (s == NULL) {
+        return MTASTS_ERR_NOMEM;
+    }
+    int rc = MTASTS_OK;
+    for (size_t i = 0; rc == MTASTS_OK && i < c->nshards; i++) {
+        struct mtasts__shard *sh = &c->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        rc = snapshot_shard(sh, filter, user, s);
+        pthread_mutex_unlock(&sh->lock);
+    }
+    if (rc != MTASTS_OK) {
+        mtasts__snapshot_free(s);
+        return rc;
+    }
+    *out = s;
+    return MTASTS_OK;
+}
+
+/* Put one item into the cache (shard lock held). fresh is an unlinked
+ * entry for the item's domain, used if the domain is not cached; true if
+ * it was. */
+static bool
+merge_item(const struct mtasts__cache *c, struct mtasts__shard *sh,
+           const struct mtasts_cache_snapshot *s, size_t i,
+           struct mtasts__entry *fresh, int64_t now)
+{
+    const struct mtasts__snap_item *it = &s->items[i];
+    const char *domain = mtasts__snapshot_domain(s, i);
+    struct mtasts__entry *e =
+        mtasts__cache_find(sh, domain, it->domain_len, fresh->hash);
+    bool used = false;
+    if (e == NULL) {
+        e = fresh;
+        used = true;
+    }
+    if (e->policy == NULL || e->fetched_at < it->fetched_at) {
+        mtasts_policy_unref(e->policy);
+        e->policy = mtasts_policy_ref(it->policy);
+        memcpy(e->id, it->id, sizeof(e->id));
+        e->fetched_at = it->fetched_at;
+        e->expires = it->expires;
+        /* The TXT record is checked again at the next lookup. */
+        e->txt_checked_at = 0;
+        if (e->extra != NULL) {
+            e->extra->no_policy_until = 0;
+        }
+    }
+    if (it->last_used > e->last_used) {
+        e->last_used = it->last_used;
+    }
+    if (used) {
+        mtasts__cache_link(c, sh, e, now);
+    }
+    return used;
+}
+
+int
+mtasts__cache_merge(struct mtasts__cache *c,
+                    const struct mtasts_cache_snapshot *s, int64_t now)
+{
+    if (s->count == 0) {
+        return MTASTS_OK;
+    }
+    /* Every allocation first: the merge itself cannot fail. */
+    struct mtasts__entry **fresh = mtasts__calloc(s->count, sizeof(*fresh));
+    if (fresh == NULL) {
+        return MTASTS_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < s->count; i++) {
+        const char *d = mtasts__snapshot_domain(s, i);
+        size_t len = s->items[i].domain_len;
+        fresh[i] = mtasts__entry_new(d, len, mtasts__cache_hash(d, len));
+        if (fresh[i] == NULL) {
+            for (size_t j = 0; j < i; j++) {
+                mtasts__entry_free(fresh[j]);
+            }
+            mtasts__free(fresh);
+            return MTASTS_ERR_NOMEM;
+        }
+    }
+    for (size_t i = s->count; i-- > 0;) {
+        struct mtasts__shard *sh = mtasts__cache_shard(c, fresh[i]->hash);
+        pthread_mutex_lock(&sh->lock);
+        bool used = merge_item(c, sh, s, i, fresh[i], now);
+        pthread_mutex_unlock(&sh->lock);
+        if (!used) {
+            mtasts__entry_free(fresh[i]);
+        }
+    }
+    mtasts__free(fresh);
+    return MTASTS_OK;
+}
