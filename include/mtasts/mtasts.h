@@ -1716,6 +1716,54 @@ MTASTS_API int mtasts_rpt_json(mtasts_ctx *ctx, const char *policy_domain,
                                const char *contact_info, char **json_out,
                                size_t *len_out);
 
+/** Size of a buffer for a report's file name (RFC 8460 §5.1). */
+#define MTASTS_RPT_NAME_BUFSIZE 600
+
+/**
+ * The report of mtasts_rpt_json(), gzip-compressed (RFC 1952, RFC 8460
+ * §5.2), and its file name "submitter!policy-domain!begin!end.json.gz"
+ * (§5.1: begin and end are the day's first and last second, as in the
+ * JSON): the body to POST to an https: rua with Content-Type
+ * application/tlsrpt+gzip (§5.4).
+ * @param gz_out      receives the compressed report on MTASTS_OK
+ * @param gz_len_out  receives its length
+ * @param name_out    a buffer of MTASTS_RPT_NAME_BUFSIZE bytes for the
+ *                    file name, or NULL
+ * @return as mtasts_rpt_json(); MTASTS_ERR_INVALID also for gz_out or
+ *         gz_len_out NULL
+ * Ownership: the caller owns *gz_out; release with mtasts_rpt_free().
+ * Threads: any.   Since: 0.1
+ */
+MTASTS_API int mtasts_rpt_gzip(mtasts_ctx *ctx, const char *policy_domain,
+                               int64_t day, const char *org_name,
+                               const char *contact_info,
+                               unsigned char **gz_out, size_t *gz_len_out,
+                               char *name_out);
+
+/**
+ * The report as a whole mail message for a mailto: rua (RFC 8460 §5.3),
+ * ready for the MTA to sign with DKIM (with no l= tag, and covering the
+ * two TLS-Report-* fields) and send: From contact_info, To the rua's
+ * address, the Subject of §5.3 with the report-id, Date by the context's
+ * clock, Message-ID, MIME-Version, TLS-Report-Domain,
+ * TLS-Report-Submitter, and a multipart/report; report-type="tlsrpt"
+ * body of a text/plain part and the gzip'ed report as
+ * application/tlsrpt+gzip in base64 with its file name. Lines end in CRLF.
+ * @param rua      a mailto: URI as the _smtp._tls record gives it
+ *                 (mtasts_tlsrpt_rua()); percent-escapes are decoded,
+ *                 header fields after "?" are ignored
+ * @param msg_out  receives the message, NUL-terminated, on MTASTS_OK
+ * @param len_out  may be NULL; receives its length
+ * @return as mtasts_rpt_json(); MTASTS_ERR_INVALID also for rua not a
+ *         mailto: URI with one address local@domain, or msg_out NULL
+ * Ownership: the caller owns *msg_out; release with mtasts_rpt_free().
+ * Threads: any.   Since: 0.1
+ */
+MTASTS_API int mtasts_rpt_mail(mtasts_ctx *ctx, const char *policy_domain,
+                               int64_t day, const char *org_name,
+                               const char *contact_info, const char *rua,
+                               char **msg_out, size_t *len_out);
+
 /**
  * Forget what was recorded for days before the UTC day of before (after
  * their reports went out).
@@ -1725,11 +1773,12 @@ MTASTS_API int mtasts_rpt_json(mtasts_ctx *ctx, const char *policy_domain,
 MTASTS_API size_t mtasts_rpt_expire(mtasts_ctx *ctx, int64_t before);
 
 /**
- * Free a report from mtasts_rpt_json().
+ * Free a report from mtasts_rpt_json(), mtasts_rpt_gzip() or
+ * mtasts_rpt_mail().
  * @param p  the report, or NULL
  * Threads: any.   Since: 0.1
  */
-MTASTS_API void mtasts_rpt_free(char *p);
+MTASTS_API void mtasts_rpt_free(void *p);
 
 #ifdef __cplusplus
 }

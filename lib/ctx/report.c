@@ -2,6 +2,7 @@
  * and making a domain's daily report. What counts as what is decided here
  * (docs/report.md); lib/report keeps and writes it. */
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctx/ctx.h"
@@ -114,6 +115,27 @@ contact_ok(const char *contact, char submitter[MTASTS_DOMAIN_BUFSIZE])
            MTASTS_OK;
 }
 
+/* The checks shared by the report calls: the domain normalised, the
+ * submitter (contact_info's domain). */
+static int
+report_args(mtasts_ctx *ctx, const char *policy_domain, const char *org_name,
+            const char *contact_info, char domain[MTASTS_DOMAIN_BUFSIZE],
+            char submitter[MTASTS_DOMAIN_BUFSIZE])
+{
+    if (ctx == NULL || policy_domain == NULL || org_name == NULL ||
+        contact_info == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    size_t org_len = strlen(org_name);
+    if (org_len == 0 || org_len > ORG_NAME_MAX ||
+        !mtasts__utf8_valid(org_name, org_len) ||
+        !contact_ok(contact_info, submitter)) {
+        return MTASTS_ERR_INVALID;
+    }
+    return mtasts_domain_normalize(policy_domain, strlen(policy_domain), domain,
+                                   NULL);
+}
+
 int
 mtasts_rpt_json(mtasts_ctx *ctx, const char *policy_domain, int64_t day,
                 const char *org_name, const char *contact_info, char **json_out,
@@ -125,25 +147,124 @@ mtasts_rpt_json(mtasts_ctx *ctx, const char *policy_domain, int64_t day,
     if (len_out != NULL) {
         *len_out = 0;
     }
-    if (ctx == NULL || policy_domain == NULL || org_name == NULL ||
-        contact_info == NULL || json_out == NULL) {
-        return MTASTS_ERR_INVALID;
-    }
-    size_t org_len = strlen(org_name);
-    char submitter[MTASTS_DOMAIN_BUFSIZE];
-    if (org_len == 0 || org_len > ORG_NAME_MAX ||
-        !mtasts__utf8_valid(org_name, org_len) ||
-        !contact_ok(contact_info, submitter)) {
-        return MTASTS_ERR_INVALID;
-    }
-    char domain[MTASTS_DOMAIN_BUFSIZE];
-    int rc = mtasts_domain_normalize(policy_domain, strlen(policy_domain),
-                                     domain, NULL);
+    char domain[MTASTS_DOMAIN_BUFSIZE], submitter[MTASTS_DOMAIN_BUFSIZE];
+    int rc = json_out == NULL ? MTASTS_ERR_INVALID
+                              : report_args(ctx, policy_domain, org_name,
+                                            contact_info, domain, submitter);
     if (rc != MTASTS_OK) {
         return rc;
     }
     return mtasts__report_json(ctx->report, domain, day, org_name, contact_info,
                                submitter, json_out, len_out);
+}
+
+/* The day's report gzip'ed, with its domain and submitter. */
+static int
+report_gz(mtasts_ctx *ctx, const char *policy_domain, int64_t day,
+          const char *org_name, const char *contact_info, unsigned char **gz,
+          size_t *gz_len, char domain[MTASTS_DOMAIN_BUFSIZE],
+          char submitter[MTASTS_DOMAIN_BUFSIZE])
+{
+    int rc = report_args(ctx, policy_domain, org_name, contact_info, domain,
+                         submitter);
+    char *json = NULL;
+    size_t len = 0;
+    if (rc == MTASTS_OK) {
+        rc = mtasts__report_json(ctx->report, domain, day, org_name,
+                                 contact_info, submitter, &json, &len);
+    }
+    if (rc == MTASTS_OK) {
+        rc = mtasts__gzip(json, len, gz, gz_len);
+        mtasts__free(json);
+    }
+    return rc;
+}
+
+int
+mtasts_rpt_gzip(mtasts_ctx *ctx, const char *policy_domain, int64_t day,
+                const char *org_name, const char *contact_info,
+                unsigned char **gz_out, size_t *gz_len_out, char *name_out)
+{
+    if (gz_out != NULL) {
+        *gz_out = NULL;
+    }
+    if (gz_len_out != NULL) {
+        *gz_len_out = 0;
+    }
+    if (name_out != NULL) {
+        name_out[0] = '\0';
+    }
+    if (gz_out == NULL || gz_len_out == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    char domain[MTASTS_DOMAIN_BUFSIZE], submitter[MTASTS_DOMAIN_BUFSIZE];
+    int rc = report_gz(ctx, policy_domain, day, org_name, contact_info, gz_out,
+                       gz_len_out, domain, submitter);
+    if (rc == MTASTS_OK && name_out != NULL) {
+        mtasts__report_name(submitter, domain, mtasts__report_day(day),
+                            name_out);
+    }
+    return rc;
+}
+
+/* The address of a mailto: URI (RFC 6068): one addr-spec before any "?",
+ * percent-escapes decoded, checked as contact_ok() checks an address. */
+static bool
+mailto_address(const char *rua, char *out, size_t size)
+{
+    if (rua == NULL || strlen(rua) < 7 ||
+        !mtasts__eq_lower(rua, "mailto:", 7)) {
+        return false;
+    }
+    size_t n = 0;
+    for (const char *p = rua + 7; *p != '\0' && *p != '?'; p++) {
+        char c = *p;
+        if (c == '%') {
+            if (!mtasts__is((unsigned char)p[1], MTASTS__C_HEX) ||
+                !mtasts__is((unsigned char)p[2], MTASTS__C_HEX)) {
+                return false;
+            }
+            char hex[3] = {p[1], p[2], '\0'};
+            c = (char)strtoul(hex, NULL, 16);
+            p += 2;
+        }
+        if (n + 1 >= size) {
+            return false;
+        }
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    char domain[MTASTS_DOMAIN_BUFSIZE];
+    return contact_ok(out, domain); /* also refuses ',' (two addresses) */
+}
+
+int
+mtasts_rpt_mail(mtasts_ctx *ctx, const char *policy_domain, int64_t day,
+                const char *org_name, const char *contact_info, const char *rua,
+                char **msg_out, size_t *len_out)
+{
+    if (msg_out != NULL) {
+        *msg_out = NULL;
+    }
+    if (len_out != NULL) {
+        *len_out = 0;
+    }
+    char to[2 * MTASTS_DOMAIN_BUFSIZE];
+    if (msg_out == NULL || !mailto_address(rua, to, sizeof(to))) {
+        return MTASTS_ERR_INVALID;
+    }
+    char domain[MTASTS_DOMAIN_BUFSIZE], submitter[MTASTS_DOMAIN_BUFSIZE];
+    unsigned char *gz = NULL;
+    size_t gz_len = 0;
+    int rc = report_gz(ctx, policy_domain, day, org_name, contact_info, &gz,
+                       &gz_len, domain, submitter);
+    if (rc == MTASTS_OK) {
+        rc = mtasts__report_mail(domain, mtasts__report_day(day), contact_info,
+                                 submitter, to, mtasts__engine_now(&ctx->eng),
+                                 gz, gz_len, msg_out, len_out);
+        mtasts__free(gz);
+    }
+    return rc;
 }
 
 size_t
@@ -153,7 +274,7 @@ mtasts_rpt_expire(mtasts_ctx *ctx, int64_t before)
 }
 
 void
-mtasts_rpt_free(char *p)
+mtasts_rpt_free(void *p)
 {
     mtasts__free(p);
 }

@@ -45,6 +45,12 @@ mtasts__json_raw(struct mtasts__json *j, const char *text)
     put(j, text, strlen(text));
 }
 
+void
+mtasts__json_bytes(struct mtasts__json *j, const void *data, size_t n)
+{
+    put(j, data, n);
+}
+
 /* The length of the well-formed UTF-8 sequence at s[0..len), or 0. */
 static size_t
 utf8_seq(const unsigned char *s, size_t len)

@@ -18,6 +18,8 @@ struct mtasts__json {
 void mtasts__json_init(struct mtasts__json *j);
 /* Raw text (punctuation, member names the caller wrote correctly). */
 void mtasts__json_raw(struct mtasts__json *j, const char *text);
+/* Raw bytes data[0..n) (the builder also serves as a plain text buffer). */
+void mtasts__json_bytes(struct mtasts__json *j, const void *data, size_t n);
 /* A string value from s[0..len), quoted and escaped. */
 void mtasts__json_string(struct mtasts__json *j, const char *s, size_t len);
 /* "name": with the name escaped, after a comma when comma is true. */

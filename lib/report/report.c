@@ -85,10 +85,11 @@ mtasts__report_free(struct mtasts__report *r)
     mtasts__free(r);
 }
 
-static int64_t
-day_of(int64_t t)
+int64_t
+mtasts__report_day(int64_t t)
 {
-    return t >= 0 ? t / DAY_S : -((-t + DAY_S - 1) / DAY_S);
+    int64_t q = t / DAY_S;
+    return t % DAY_S < 0 ? q - 1 : q; /* floor, without overflow */
 }
 
 static size_t
@@ -152,7 +153,7 @@ find_detail(struct aggregate *a, const struct mtasts__rpt_detail *d)
 int
 mtasts__report_add(struct mtasts__report *r, const struct mtasts__rpt_event *ev)
 {
-    int64_t day = day_of(ev->now);
+    int64_t day = mtasts__report_day(ev->now);
     pthread_mutex_lock(&r->lock);
     struct aggregate *a = find(r, ev->domain, day, ev->policy);
     /* every bound and allocation first, so a refusal changes nothing */
@@ -238,7 +239,7 @@ mtasts__report_add(struct mtasts__report *r, const struct mtasts__rpt_event *ev)
 size_t
 mtasts__report_expire(struct mtasts__report *r, int64_t before)
 {
-    int64_t day = day_of(before);
+    int64_t day = mtasts__report_day(before);
     size_t removed = 0;
     pthread_mutex_lock(&r->lock);
     for (size_t i = 0; i < BUCKETS; i++) {
@@ -355,21 +356,41 @@ put_policy(struct mtasts__json *j, const struct aggregate *a)
     mtasts__json_raw(j, "]}");
 }
 
+bool
+mtasts__report_id(int64_t day, const char *domain, const char *submitter,
+                  char *out, size_t size)
+{
+    /* years 1 to 9999: days -719162 to 2932896 */
+    if (day < INT64_C(-719162) || day > INT64_C(2932896)) {
+        return false;
+    }
+    time_t start = (time_t)(day * DAY_S);
+    struct tm tm;
+    if (gmtime_r(&start, &tm) == NULL) {
+        return false;
+    }
+    char ymd[16];
+    strftime(ymd, sizeof(ymd), "%Y%m%d", &tm);
+    snprintf(out, size, "%s.%s@%s", ymd, domain, submitter);
+    return true;
+}
+
 int
 mtasts__report_json(struct mtasts__report *r, const char *domain, int64_t day,
                     const char *org_name, const char *contact_info,
                     const char *submitter, char **json_out, size_t *len_out)
 {
-    int64_t d = day_of(day);
-    time_t start = (time_t)(d * DAY_S);
-    struct tm tm;
-    if (gmtime_r(&start, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
-        tm.tm_year + 1900 < 1) {
+    int64_t d = mtasts__report_day(day);
+    char report_id[MTASTS__RPT_ID_MAX];
+    if (!mtasts__report_id(d, domain, submitter, report_id,
+                           sizeof(report_id))) {
         return MTASTS_ERR_INVALID; /* not a four-digit year */
     }
-    char date[16], begin[32], end[32], id[16];
+    time_t start = (time_t)(d * DAY_S);
+    struct tm tm;
+    gmtime_r(&start, &tm);
+    char date[16], begin[32], end[32];
     strftime(date, sizeof(date), "%Y-%m-%d", &tm);
-    strftime(id, sizeof(id), "%Y%m%d", &tm);
     snprintf(begin, sizeof(begin), "%sT00:00:00Z", date);
     snprintf(end, sizeof(end), "%sT23:59:59Z", date); /* E-23 */
 
@@ -388,9 +409,6 @@ mtasts__report_json(struct mtasts__report *r, const char *domain, int64_t day,
     mtasts__json_key(&j, true, "contact-info");
     put_str(&j, contact_info);
     mtasts__json_key(&j, true, "report-id");
-    /* msg-id form, as the Subject needs it (E-26) */
-    char report_id[16 + MTASTS_DOMAIN_BUFSIZE * 2];
-    snprintf(report_id, sizeof(report_id), "%s.%s@%s", id, domain, submitter);
     put_str(&j, report_id);
     mtasts__json_key(&j, true, "policies");
     mtasts__json_raw(&j, "[");

@@ -3,6 +3,8 @@
 #ifndef MTASTS_REPORT_REPORT_H
 #define MTASTS_REPORT_REPORT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mtasts/mtasts.h"
@@ -46,5 +48,33 @@ int mtasts__report_json(struct mtasts__report *r, const char *domain,
                         char **json_out, size_t *len_out);
 
 size_t mtasts__report_expire(struct mtasts__report *r, int64_t before);
+
+/* Days since the epoch of a time (floor division). */
+int64_t mtasts__report_day(int64_t t);
+
+/* The report-id "YYYYMMDD.domain@submitter" (msg-id form, CHECKLIST
+ * E-26) of a day; false when the day has no four-digit year. */
+bool mtasts__report_id(int64_t day, const char *domain, const char *submitter,
+                       char *out, size_t size);
+
+/* ---- package.c: gzip, file name, mail (RFC 8460 §5) ------------------- */
+
+#define MTASTS__RPT_ID_MAX (16 + 2 * MTASTS_DOMAIN_BUFSIZE)
+
+/* RFC 1952 gzip of in[0..len): MTASTS_OK with *out (mtasts__free) and
+ * *out_len, or MTASTS_ERR_NOMEM. */
+int mtasts__gzip(const void *in, size_t len, unsigned char **out,
+                 size_t *out_len);
+
+/* "submitter!domain!begin!end.json.gz" into out[MTASTS_RPT_NAME_BUFSIZE]. */
+void mtasts__report_name(const char *submitter, const char *domain,
+                         int64_t day, char *out);
+
+/* The mail message of a gzip'ed report (see mtasts_rpt_mail). to is the
+ * checked recipient address, now the Date. */
+int mtasts__report_mail(const char *domain, int64_t day,
+                        const char *contact_info, const char *submitter,
+                        const char *to, int64_t now, const unsigned char *gz,
+                        size_t gz_len, char **msg_out, size_t *len_out);
 
 #endif

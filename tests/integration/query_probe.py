@@ -22,6 +22,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from checks import Checks  # noqa: E402 (tests/checks.py)
+
 QUERY = sys.argv[1]
 OPENSSL_MTA = sys.argv[2] if len(sys.argv) > 2 else None
 ENV = os.environ
@@ -32,17 +35,7 @@ WORLD = [
 ]
 SMTP = ["--smtp-port", ENV["MTASTS_WORLD_SMTP_PORT"],
         "--smtp-timeout-ms", "3000"]
-failures = []
-count = 0
-
-
-def check(name, cond, detail=""):
-    global count
-    count += 1
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + detail),
-          flush=True)
-    if not cond:
-        failures.append(name)
+check = Checks()
 
 
 def run(prog, *args):
@@ -319,5 +312,4 @@ if OPENSSL_MTA:
 else:
     print("(openssl-mta not built: its checks skipped)")
 
-print(f"{count - len(failures)} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+sys.exit(check.finish())

@@ -556,6 +556,100 @@ START_TEST(test_report_nomem)
 }
 END_TEST
 
+/* mtasts_rpt_gzip() and mtasts_rpt_mail(): argument errors, no data, out
+ * of memory (their output is checked by check_report_mail.py). */
+START_TEST(test_report_package_errors)
+{
+    mtasts_ctx *ctx = new_ctx();
+    unsigned char *gz = (unsigned char *)&gz;
+    size_t gz_len = 7;
+    char name[MTASTS_RPT_NAME_BUFSIZE] = "x";
+    char *msg = (char *)&msg;
+    ck_assert_int_eq(mtasts_rpt_gzip(ctx, "example.net", DAY0, "o",
+                                     "a@b.example", &gz, &gz_len, name),
+                     MTASTS_ERR_NO_DATA);
+    ck_assert_ptr_null(gz);
+    ck_assert_uint_eq(gz_len, 0);
+    ck_assert_str_eq(name, "");
+    ck_assert_int_eq(mtasts_rpt_mail(ctx, "example.net", DAY0, "o",
+                                     "a@b.example", "mailto:r@example.net",
+                                     &msg, NULL),
+                     MTASTS_ERR_NO_DATA);
+    ck_assert_ptr_null(msg);
+
+    char *json = record_one(ctx, "example.net", testing_text, MTASTS_RPT_NONE,
+                            "", "mx.example.net", MTASTS_RPT_NONE, "", 1);
+    mtasts_rpt_free(json);
+    ck_assert_int_eq(mtasts_rpt_gzip(ctx, "example.net", DAY0, "o",
+                                     "a@b.example", NULL, &gz_len, name),
+                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_rpt_gzip(ctx, "example.net", DAY0, "o",
+                                     "a@b.example", &gz, NULL, name),
+                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_rpt_gzip(ctx, "example.net", DAY0, "o",
+                                     "not-an-address", &gz, &gz_len, name),
+                     MTASTS_ERR_INVALID);
+    /* the name is optional */
+    ck_assert_int_eq(mtasts_rpt_gzip(ctx, "example.net", DAY0, "o",
+                                     "a@b.example", &gz, &gz_len, NULL),
+                     MTASTS_OK);
+    ck_assert(gz_len > 20 && gz[0] == 0x1f && gz[1] == 0x8b);
+    mtasts_rpt_free(gz);
+
+    static const char *const bad_rua[] = {
+        NULL,
+        "https://r.example/t",
+        "mailto:",
+        "mailto:example.net",
+        "mailto:a@b.example%2Cc@d.example", /* two addresses */
+        "mailto:a@b..example",
+        "mailto:a%0d%0aBcc: x@y.example", /* header injection */
+        "mailto:a%zz@b.example",
+        "mailto:a%4@b.example",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad_rua); i++) {
+        msg = (char *)&msg;
+        ck_assert_msg(mtasts_rpt_mail(ctx, "example.net", DAY0, "o",
+                                      "a@b.example", bad_rua[i], &msg,
+                                      NULL) == MTASTS_ERR_INVALID,
+                      "rua %zu", i);
+        ck_assert_ptr_null(msg);
+    }
+    ck_assert_int_eq(mtasts_rpt_mail(ctx, "example.net", DAY0, "o",
+                                     "a@b.example", "mailto:r@example.net",
+                                     NULL, NULL),
+                     MTASTS_ERR_INVALID);
+    /* MAILTO: in capitals is the same scheme */
+    size_t len = 0;
+    ck_assert_int_eq(mtasts_rpt_mail(ctx, "example.net", DAY0, "o",
+                                     "a@b.example", "MAILTO:r@example.net",
+                                     &msg, &len),
+                     MTASTS_OK);
+    ck_assert_uint_eq(strlen(msg), len);
+    ck_assert_ptr_nonnull(strstr(msg, "\r\nTo: <r@example.net>\r\n"));
+    mtasts_rpt_free(msg);
+
+    bool saw_nomem = false, done = false;
+    for (size_t n = 1; n < 64 && !done; n++) {
+        failalloc_start(n);
+        int rc = mtasts_rpt_mail(ctx, "example.net", DAY0, "o", "a@b.example",
+                                 "mailto:r@example.net", &msg, NULL);
+        failalloc_stop();
+        if (rc == MTASTS_OK) {
+            done = true;
+            mtasts_rpt_free(msg);
+        } else {
+            ck_assert_int_eq(rc, MTASTS_ERR_NOMEM);
+            ck_assert_ptr_null(msg);
+            ck_assert_int_eq(failalloc_live(), 0);
+            saw_nomem = true;
+        }
+    }
+    ck_assert(done && saw_nomem);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
 struct worker {
     mtasts_ctx *ctx;
     mtasts_result *l;
@@ -617,6 +711,7 @@ report_suite(void)
     tcase_add_test(tc, test_report_bounds);
     tcase_add_test(tc, test_report_nomem);
     tcase_add_test(tc, test_report_threads);
+    tcase_add_test(tc, test_report_package_errors);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;
