@@ -11,8 +11,10 @@ a loopback UDP port that never answers. meson runs this file in suite
 """
 
 import ctypes
+import doctest
 import gc
 import os
+import pathlib
 import socket
 import subprocess
 import sys
@@ -316,6 +318,8 @@ class TestDecide(unittest.TestCase):
         self.assertEqual(cm.exception.status, mtasts.Status.ERR_INVALID)
         with self.assertRaises(mtasts.InvalidArgument):
             mtasts.decide(policy(), "mx.example.com", "none")
+        with self.assertRaises(mtasts.InvalidArgument):   # 2**32 would wrap
+            mtasts.decide(policy(), "mx.example.com", 2**32)
         with self.assertRaises(mtasts.InvalidArgument):
             mtasts.decide("not a policy", "mx.example.com",
                           mtasts.RptResult.NONE)
@@ -537,7 +541,7 @@ class TestVerifyMx(unittest.TestCase):
         cls.tmp = tempfile.TemporaryDirectory()
         subprocess.run(["/usr/bin/python3", GEN_MX_CERTS, "--out",
                         cls.tmp.name], check=True)
-        cls.ctx = mtasts.Context(ca_file=os.path.join(cls.tmp.name,
+        cls.ctx = mtasts.Context(ca_file=pathlib.Path(cls.tmp.name,
                                                       "ca.pem"),
                                  clock=lambda: NOW)
 
@@ -688,6 +692,14 @@ class TestNoLeaks(unittest.TestCase):
         # One leaked policy, check, record or result per round would be
         # 2000 x 100+ bytes; allow for allocator noise well below that.
         self.assertLess(grown, 64 * 1024, f"{grown} bytes more in use")
+
+
+class TestDocs(unittest.TestCase):
+
+    def test_package_docstring_example_runs(self):
+        result = doctest.testmod(mtasts)
+        self.assertGreater(result.attempted, 0)
+        self.assertEqual(result.failed, 0)
 
 
 class TestNoMemory(unittest.TestCase):

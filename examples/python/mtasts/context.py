@@ -14,6 +14,7 @@ Use ``result.raise_for_status()`` to turn an outcome into an exception.
 """
 
 import ctypes
+import os
 import threading
 import time
 
@@ -243,8 +244,7 @@ class Context(Handle):
         elif value is None and kind == "path":
             arg = None
         elif kind == "path":
-            arg = _cstr(value if isinstance(value, (str, bytes))
-                        else str(value), name)      # os.PathLike too
+            arg = _cstr(os.fspath(value), name)     # str, bytes, PathLike
         else:
             arg = _cstr(value, name)
         errors.check(fn(self._handle(), arg))
@@ -404,10 +404,11 @@ def decide(policy, host, tls, dane=False):
     """
     if isinstance(tls, MxCheck):
         tls = tls.tls
-    if not isinstance(tls, int) or isinstance(tls, bool):
+    if (not isinstance(tls, int) or isinstance(tls, bool)
+            or not -2**31 <= tls < 2**31):   # ctypes would wrap it around
         raise errors.InvalidArgument(
             errors.Status.ERR_INVALID,
-            message=f"tls must be an RptResult, not {type(tls).__name__}")
+            message=f"tls must be an RptResult, not {tls!r}")
     out = ctypes.c_int()
     errors.check(lib.mtasts_decide(_policy_ptr(policy), _host(host),
                                    int(tls), 1 if dane else 0,
