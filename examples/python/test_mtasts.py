@@ -461,6 +461,10 @@ class TestContext(unittest.TestCase):
         with self.assertRaises(RuntimeError) as cm:
             c.lookup("example.com")
         self.assertIsInstance(cm.exception.__cause__, ZeroDivisionError)
+        c.clock = lambda: 2**64                 # no int64_t either
+        with self.assertRaises(RuntimeError) as cm:
+            c.lookup("example.com")
+        self.assertIsInstance(cm.exception.__cause__, OverflowError)
         c.clock = None
         self.assertIsNone(c.clock)
         self.assertEqual(c.lookup("example.com").status,

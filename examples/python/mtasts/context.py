@@ -24,8 +24,9 @@ from ._lib import lib
 from .enums import RptResult, Verdict, _lookup
 from .parse import Policy, _bytes, _cstr, _host
 
-#: Context options: name -> (C setter, kind). Kinds: "u32", "size", "u16"
-#: numbers; "str" a string or None (None: back to the default).
+#: Context options: name -> (C setter, kind). Kinds: "num" an int, checked
+#: against the C parameter's type; "path" a str, bytes or PathLike, or None
+#: (back to the library's default); "name" a str or bytes.
 _OPTIONS = {
     "connect_timeout_ms": ("mtasts_ctx_set_connect_timeout_ms", "num"),
     "fetch_timeout_ms": ("mtasts_ctx_set_fetch_timeout_ms", "num"),
@@ -273,7 +274,10 @@ class Context(Handle):
         def clock(user):
             del user
             try:
-                return int(fn())
+                now = int(fn())
+                if not -2**63 <= now < 2**63:
+                    raise OverflowError(f"clock gave {now}: not an int64_t")
+                return now
             except BaseException as e:   # never let it unwind into C
                 # Kept for the thread whose call made the library ask;
                 # raised when that call returns (_raise_clock_error).
