@@ -56,6 +56,7 @@ static const struct {
     STATUS(MTASTS_ERR_NOT_FOUND),
     STATUS(MTASTS_ERR_CACHE_FORMAT),
     STATUS(MTASTS_ERR_CACHE_CORRUPT),
+    STATUS(MTASTS_ERR_STORE),
 };
 
 /* A switch with no default: a status added to the header and not here is a
@@ -87,6 +88,7 @@ is_bad_input_expected(mtasts_status s)
     case MTASTS_ERR_NOT_FOUND:
     case MTASTS_ERR_CACHE_FORMAT:
     case MTASTS_ERR_CACHE_CORRUPT:
+    case MTASTS_ERR_STORE:
         return false;
     }
     return false;
@@ -94,7 +96,7 @@ is_bad_input_expected(mtasts_status s)
 #pragma GCC diagnostic pop
 
 static const int unknown_statuses[] = {
-    1, 2, 100, -5, -99, -104, -199, -205, -299, -303, -399, -403, -499, -1000, INT_MIN, INT_MAX,
+    1, 2, 100, -5, -99, -104, -199, -205, -299, -303, -399, -404, -499, -1000, INT_MIN, INT_MAX,
 };
 
 START_TEST(test_util_status_texts)
