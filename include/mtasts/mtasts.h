@@ -1309,6 +1309,7 @@ MTASTS_API int mtasts_ctx_set_random_seed(mtasts_ctx *ctx, uint64_t seed);
  * self-describing, with a checksum; checked like a file's record). A store
  * failure never fails a lookup: the in-memory cache goes on, and the
  * result says what failed (mtasts_result_store_status()).
+ * examples/redis-store is a store on Redis.
  *
  * Threads: the hooks are called from the threads that run lookups,
  * concurrently, with no library lock held; they must be thread-safe. A
