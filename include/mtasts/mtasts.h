@@ -111,8 +111,10 @@ typedef enum mtasts_status {
     MTASTS_ERR_CACHE_FORMAT = -401, /* not a cache file, or a format version
                                        this library does not read */
     MTASTS_ERR_CACHE_CORRUPT = -402, /* a cache file or record is damaged or
-                                       hostile: truncated, bad length or
-                                       checksum, invalid content */
+                                        hostile: truncated, bad length or
+                                        checksum, invalid content */
+    MTASTS_ERR_STORE = -403, /* the second-level store (store hooks)
+                               failed; the in-memory cache went on */
 
     /* -500..-599: TLS reporting (RFC 8460) */
     MTASTS_ERR_NO_TLSRPT = -500, /* no usable _smtp._tls record: none, not
@@ -160,7 +162,8 @@ MTASTS_API bool mtasts_status_is_bad_input(int status);
  * @param status  any int
  * @return true for MTASTS_ERR_NOMEM, MTASTS_ERR_DNS_TEMPFAIL,
  *         MTASTS_ERR_FETCH, MTASTS_ERR_WEBPKI, MTASTS_ERR_POLICY_INVALID,
- *         MTASTS_ERR_CONNECT, MTASTS_ERR_TIMEOUT, MTASTS_ERR_PROTOCOL
+ *         MTASTS_ERR_CONNECT, MTASTS_ERR_TIMEOUT, MTASTS_ERR_PROTOCOL,
+ *         MTASTS_ERR_STORE
  * Threads: pure.   Since: 0.1
  */
 MTASTS_API bool mtasts_status_is_temporary(int status);
@@ -973,7 +976,7 @@ MTASTS_API void mtasts_result_free(mtasts_result *r);
  * id, its fetch time and expiry (fetch time + max_age) and the time of the
  * last lookup of the domain ("last use"). The cache is bounded by a
  * capacity (mtasts_ctx_set_cache_capacity(): least recently used entries
- * go first) and by idleness (mtasts_ctx_set_cache_max_idle_s(): entries
+ * go first, by second chance) and by idleness (mtasts_ctx_set_cache_max_idle_s(): entries
  * not looked up for that long go). docs/cache.md has the whole picture.
  *
  * A domain whose lookup is in flight is never freed: removing it empties
@@ -990,8 +993,10 @@ typedef struct mtasts_cache_snapshot mtasts_cache_snapshot;
 
 /**
  * Take a snapshot of every cache entry that holds a policy (expired ones
- * included; domains remembered as having no policy are not listed), most
- * recently used first within each shard of the cache (docs/cache.md).
+ * included; domains remembered as having no policy are not listed), shard
+ * by shard in the order of each shard's replacement list, roughly most
+ * recently used first (sort by mtasts_cache_snapshot_last_used() when
+ * order matters; docs/cache.md).
  * @param ctx  the context
  * @param out  receives the snapshot; NULL on any error
  * @return MTASTS_OK, MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx or out NULL)
@@ -1099,9 +1104,12 @@ MTASTS_API void mtasts_cache_snapshot_free(mtasts_cache_snapshot *s);
  * @param ctx     the context
  * @param domain  the policy domain, as for mtasts_lookup() (any case, one
  *                trailing dot allowed)
- * @return MTASTS_OK, MTASTS_ERR_NOT_FOUND (the domain has no entry),
- *         MTASTS_ERR_BAD_DOMAIN, MTASTS_ERR_NOT_ASCII, MTASTS_ERR_INVALID
- *         (ctx or domain NULL)
+ * With store hooks (mtasts_ctx_set_store_hooks()) the domain is also
+ * deleted from the store, whether or not it was in memory.
+ * @return MTASTS_OK, MTASTS_ERR_NOT_FOUND (the domain has no entry, and
+ *         no store), MTASTS_ERR_STORE (the store's delete failed; the
+ *         in-memory entry is removed all the same), MTASTS_ERR_BAD_DOMAIN,
+ *         MTASTS_ERR_NOT_ASCII, MTASTS_ERR_INVALID (ctx or domain NULL)
  * Threads: any thread.   Since: 0.1
  */
 MTASTS_API int mtasts_cache_remove(mtasts_ctx *ctx, const char *domain);
@@ -1299,6 +1307,102 @@ MTASTS_API int mtasts_ctx_set_refresh_jitter_s(mtasts_ctx *ctx,
  * Threads: per ctx.   Since: 0.1
  */
 MTASTS_API int mtasts_ctx_set_random_seed(mtasts_ctx *ctx, uint64_t seed);
+
+/* ------------------------------------------------------------------------
+ * Policy cache: a second-level store shared by a fleet of MTAs
+ *
+ * With store hooks, the cache asks the store for a domain it holds no
+ * usable policy for, before going to the network, and writes every policy
+ * it fetches to the store, so that the MTAs of a fleet share one cache:
+ * each domain's policy is fetched once, and every node enforces the same.
+ * The value is one record of the cache file format (docs/cache-format.md:
+ * self-describing, with a checksum; checked like a file's record). A store
+ * failure never fails a lookup: the in-memory cache goes on, and the
+ * result says what failed (mtasts_result_store_status()).
+ * examples/redis-store is a store on Redis.
+ *
+ * Threads: the hooks are called from the threads that run lookups,
+ * concurrently, with no library lock held; they must be thread-safe. A
+ * hook must not call mtasts_ctx_free() or a setter on its ctx.
+ * ---------------------------------------------------------------------- */
+
+/** The largest store value: a record with the longest domain, id and
+ *  policy (38 + 253 + 32 + 65536 + 4 bytes). */
+#define MTASTS_STORE_VALUE_MAX 65863
+
+/**
+ * Read a domain's value from the store.
+ * @param domain  the normalised policy domain, NUL-terminated (the key;
+ *                prefixing it is the store's business)
+ * @param buf     where to copy the value
+ * @param cap     the size of buf: MTASTS_STORE_VALUE_MAX
+ * @param len     receives the value's length on MTASTS_OK
+ * @param user    the pointer given to mtasts_ctx_set_store_hooks()
+ * @return MTASTS_OK (a value was copied), MTASTS_ERR_NOT_FOUND (no value),
+ *         MTASTS_ERR_TOO_LARGE (a value longer than cap: refused), or any
+ *         other negative status for a store failure
+ */
+typedef int mtasts_store_get_fn(const char *domain, unsigned char *buf,
+                                size_t cap, size_t *len, void *user);
+
+/**
+ * Write a domain's value to the store, replacing any.
+ * @param domain  the normalised policy domain (the key)
+ * @param value   the record; valid until the hook returns
+ * @param len     its length, at most MTASTS_STORE_VALUE_MAX
+ * @param ttl_s   seconds until the policy expires (at least 1): a store
+ *                with expiry (Redis EXPIRE) should drop the value then
+ * @param user    the pointer given to mtasts_ctx_set_store_hooks()
+ * @return MTASTS_OK, or any negative status for a store failure
+ */
+typedef int mtasts_store_put_fn(const char *domain,
+                                const unsigned char *value, size_t len,
+                                int64_t ttl_s, void *user);
+
+/**
+ * Delete a domain's value from the store (mtasts_cache_remove()).
+ * @param domain  the normalised policy domain (the key)
+ * @param user    the pointer given to mtasts_ctx_set_store_hooks()
+ * @return MTASTS_OK (deleted, or there was none), or any negative status
+ *         for a store failure
+ */
+typedef int mtasts_store_delete_fn(const char *domain, void *user);
+
+/**
+ * Install the store hooks: all three, or none (all NULL: no store, the
+ * default). The store is asked (get) when a lookup finds no usable policy
+ * in memory, before DNS: a valid, unexpired value is taken as cached (its
+ * TXT record is then checked and, with the same id, no fetch is made); a
+ * value that fails the record checks, or belongs to another domain, is
+ * ignored and reported as MTASTS_ERR_CACHE_CORRUPT. After every
+ * successful fetch the policy is written (put). mtasts_cache_remove() also
+ * deletes the domain from the store. Refreshes do not read the store
+ * (they are about the network) but write to it like lookups.
+ * @param get   the read hook
+ * @param put   the write hook
+ * @param del   the delete hook
+ * @param user  passed to the hooks
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, or some hooks NULL and
+ *         not all)
+ * Ownership: user is the caller's; it must outlive ctx.
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_store_hooks(mtasts_ctx *ctx,
+                                          mtasts_store_get_fn *get,
+                                          mtasts_store_put_fn *put,
+                                          mtasts_store_delete_fn *del,
+                                          void *user);
+
+/**
+ * What went wrong with the store during a lookup or refresh: MTASTS_OK
+ * (nothing, or no store), MTASTS_ERR_STORE (a hook failed),
+ * MTASTS_ERR_CACHE_CORRUPT (the store's value was refused), MTASTS_ERR_NOMEM
+ * (no memory to talk to the store). The lookup's own status and policy are
+ * as without a store.
+ * @param r  a result; NULL gives MTASTS_ERR_INVALID
+ * Threads: immutable.   Since: 0.1
+ */
+MTASTS_API int mtasts_result_store_status(const mtasts_result *r);
 
 /* ------------------------------------------------------------------------
  * MX verification and delivery decisions (RFC 8461 §4, §5)

@@ -39,30 +39,41 @@ put_be(unsigned char *p, uint64_t v, size_t n)
 }
 
 size_t
-mtasts__record_encode(const struct mtasts_cache_snapshot *s, size_t i,
-                      unsigned char *out)
+mtasts__record_encode_fields(const char *domain, size_t dl, const char *id,
+                             const mtasts_policy *policy, int64_t fetched_at,
+                             int64_t expires, int64_t last_used,
+                             unsigned char *out)
 {
-    const struct mtasts__snap_item *it = &s->items[i];
     size_t pl = 0;
-    const char *text = mtasts_policy_text(it->policy, &pl);
-    size_t dl = it->domain_len;
-    size_t il = strlen(it->id);
+    const char *text = mtasts_policy_text(policy, &pl);
+    size_t il = strlen(id);
     size_t len = MTASTS__REC_FIXED + dl + il + pl + 4;
     memcpy(out, MTASTS__REC_TAG, 3);
     out[3] = MTASTS__REC_VERSION;
     put_be(out + 4, len, 4);
-    put_be(out + 8, (uint64_t)it->fetched_at, 8);
-    put_be(out + 16, (uint64_t)it->expires, 8);
-    put_be(out + 24, (uint64_t)it->last_used, 8);
+    put_be(out + 8, (uint64_t)fetched_at, 8);
+    put_be(out + 16, (uint64_t)expires, 8);
+    put_be(out + 24, (uint64_t)last_used, 8);
     out[32] = (unsigned char)dl;
     out[33] = (unsigned char)il;
     put_be(out + 34, pl, 4);
     unsigned char *p = out + MTASTS__REC_FIXED;
-    memcpy(p, mtasts__snapshot_domain(s, i), dl);
-    memcpy(p + dl, it->id, il);
+    memcpy(p, domain, dl);
+    memcpy(p + dl, id, il);
     memcpy(p + dl + il, text, pl);
     put_be(out + len - 4, mtasts__crc32(0, out, len - 4), 4);
     return len;
+}
+
+size_t
+mtasts__record_encode(const struct mtasts_cache_snapshot *s, size_t i,
+                      unsigned char *out)
+{
+    const struct mtasts__snap_item *it = &s->items[i];
+    return mtasts__record_encode_fields(mtasts__snapshot_domain(s, i),
+                                        it->domain_len, it->id, it->policy,
+                                        it->fetched_at, it->expires,
+                                        it->last_used, out);
 }
 
 /* The fixed part after the length: times and field lengths. */

@@ -33,6 +33,13 @@ struct mtasts__record {
     int64_t last_used;
 };
 
+/* Encode one entry's fields as a record into out (room for
+ * MTASTS__REC_MAX bytes); its length. */
+size_t mtasts__record_encode_fields(const char *domain, size_t dl,
+                                   const char *id, const mtasts_policy *policy,
+                                   int64_t fetched_at, int64_t expires,
+                                   int64_t last_used, unsigned char *out);
+
 /* Encode item i of a snapshot as one self-describing record into out
  * (room for MTASTS__REC_MAX bytes is always enough); its length. */
 size_t mtasts__record_encode(const struct mtasts_cache_snapshot *s, size_t i,

@@ -4,6 +4,7 @@
 
 #include "cache/file.h"
 #include "ctx/ctx.h"
+#include "engine/store.h"
 #include "util/alloc.h"
 #include "util/cur.h"
 
@@ -104,6 +105,10 @@ mtasts_cache_remove(mtasts_ctx *ctx, const char *domain)
         mtasts__cache_remove(sh, e);
     }
     pthread_mutex_unlock(&sh->lock);
+    if (ctx->eng.store_delete != NULL) {
+        /* The fleet forgets it too, cached here or not. */
+        return mtasts__store_delete(&ctx->eng, norm);
+    }
     return e != NULL ? MTASTS_OK : MTASTS_ERR_NOT_FOUND;
 }
 
@@ -298,4 +303,29 @@ mtasts_ctx_set_random_seed(mtasts_ctx *ctx, uint64_t seed)
     }
     atomic_store(&ctx->eng.rng, seed);
     return MTASTS_OK;
+}
+
+/* ---- the second-level store -------------------------------------------- */
+
+int
+mtasts_ctx_set_store_hooks(mtasts_ctx *ctx, mtasts_store_get_fn *get,
+                           mtasts_store_put_fn *put,
+                           mtasts_store_delete_fn *del, void *user)
+{
+    bool all = get != NULL && put != NULL && del != NULL;
+    bool none = get == NULL && put == NULL && del == NULL;
+    if (ctx == NULL || !(all || none)) {
+        return MTASTS_ERR_INVALID;
+    }
+    ctx->eng.store_get = get;
+    ctx->eng.store_put = put;
+    ctx->eng.store_delete = del;
+    ctx->eng.store_user = all ? user : NULL;
+    return MTASTS_OK;
+}
+
+int
+mtasts_result_store_status(const mtasts_result *r)
+{
+    return r != NULL ? r->store_status : MTASTS_ERR_INVALID;
 }

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/store.h"
 #include "parse/txt.h"
 #include "util/alloc.h"
 #include "util/chars.h"
@@ -96,6 +97,7 @@ result_init(struct mtasts_result *r, const struct mtasts__entry *e)
     r->policy = NULL;
     r->failure = MTASTS_RPT_NONE;
     r->from_cache = false;
+    r->store_status = MTASTS_OK;
     r->expires = 0;
     memcpy(r->domain, e->domain, e->domain_len + 1);
     r->id[0] = '\0';
@@ -649,6 +651,34 @@ mtasts__engine_lookup_cached(struct mtasts__engine *eng, const char *domain,
     return *out != NULL ? MTASTS_OK : MTASTS_ERR_NO_POLICY;
 }
 
+/* Before the network, take the store's policy for an entry without a
+ * usable one (no lock held; the flight keeps the entry). Its TXT record
+ * is checked next, as for a policy loaded from a file. */
+static void
+store_fill(struct mtasts__flight *f, int64_t now)
+{
+    struct mtasts__stored v;
+    int rc = mtasts__store_get(f->eng, f->entry->domain, now, &v);
+    if (rc == MTASTS_OK) {
+        struct mtasts__shard *sh = flight_shard(f);
+        pthread_mutex_lock(&sh->lock);
+        struct mtasts__entry *e = f->entry;
+        if (!mtasts__entry_usable(e, now) || e->fetched_at < v.fetched_at) {
+            mtasts_policy_unref(e->policy);
+            e->policy = v.policy;
+            v.policy = NULL;
+            memcpy(e->id, v.id, sizeof(e->id));
+            e->fetched_at = v.fetched_at;
+            e->expires = v.expires;
+            e->txt_checked_at = 0;
+        }
+        pthread_mutex_unlock(&sh->lock);
+        mtasts_policy_unref(v.policy);
+    } else if (rc != MTASTS_ERR_NOT_FOUND) {
+        f->result.store_status = rc; /* reported; memory goes on */
+    }
+}
+
 /* Join the entry's flight, or start one (shard lock held; released). */
 static int
 join_or_start(struct mtasts__engine *eng, struct mtasts__shard *sh,
@@ -682,7 +712,13 @@ join_or_start(struct mtasts__engine *eng, struct mtasts__shard *sh,
     f->refresh = refresh;
     e->flight = f;
     result_init(&f->result, e);
+    int64_t now = mtasts__engine_now(eng);
+    bool ask_store =
+        !refresh && eng->store_get != NULL && !mtasts__entry_usable(e, now);
     pthread_mutex_unlock(&sh->lock);
+    if (ask_store) {
+        store_fill(f, now);
+    }
     run_dns(f);
     return MTASTS_OK;
 }
@@ -736,6 +772,27 @@ mtasts__engine_refresh(struct mtasts__engine *eng, const char *domain,
         return MTASTS_ERR_NOT_FOUND;
     }
     return join_or_start(eng, k.sh, e, true, cb, user);
+}
+
+/* Write a freshly stored policy to the store (shard lock held; released
+ * while the hook runs, taken again). A failure is only reported. */
+static void
+share_policy(struct mtasts__flight *f, int64_t now)
+{
+    struct mtasts__entry *e = f->entry;
+    struct mtasts__stored v;
+    v.policy = mtasts_policy_ref(e->policy);
+    memcpy(v.id, e->id, sizeof(v.id));
+    v.fetched_at = e->fetched_at;
+    v.expires = e->expires;
+    int64_t last_used = e->last_used;
+    pthread_mutex_unlock(&flight_shard(f)->lock);
+    int rc = mtasts__store_put(f->eng, e->domain, &v, last_used, now);
+    mtasts_policy_unref(v.policy);
+    pthread_mutex_lock(&flight_shard(f)->lock);
+    if (rc != MTASTS_OK && f->result.store_status == MTASTS_OK) {
+        f->result.store_status = rc;
+    }
 }
 
 /* ---- completion functions (public, any thread) ------------------------ */
@@ -918,6 +975,9 @@ mtasts_https_done(mtasts_req *req, int status, const char *reason)
     int64_t now = mtasts__engine_now(eng);
     if (rc == MTASTS_OK) {
         store_policy(f, now, p);
+        if (eng->store_put != NULL) {
+            share_policy(f, now); /* unlocks and locks again */
+        }
     } else if (rc == MTASTS_ERR_NOMEM || rc == MTASTS_ERR_IO) {
         /* A local failure: no report, no back-off, the cache kept. */
         fail_keep_cache(f, now, rc, MTASTS_RPT_NONE, MTASTS_RPT_NONE, text);

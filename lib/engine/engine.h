@@ -40,6 +40,10 @@ struct mtasts__engine {
     uint32_t refresh_fetch_s;  /* a refresh fetches this close to expiry */
     uint32_t refresh_jitter_s; /* mtasts_cache_due() windows, up to this */
     atomic_uint_least64_t rng; /* splitmix64 state, any thread */
+    mtasts_store_get_fn *store_get; /* all three, or none */
+    mtasts_store_put_fn *store_put;
+    mtasts_store_delete_fn *store_delete;
+    void *store_user;
 };
 
 /* The outcome handed to callbacks (struct mtasts_result, immutable). */
@@ -48,6 +52,7 @@ struct mtasts_result {
     mtasts_policy *policy; /* one reference, or NULL */
     mtasts_rpt_result failure;
     bool from_cache;
+    int store_status; /* mtasts_result_store_status() */
     int64_t expires;
     char domain[MTASTS_DOMAIN_BUFSIZE];
     char id[MTASTS_ID_BUFSIZE];

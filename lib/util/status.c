@@ -43,6 +43,8 @@ static const struct status_info statuses[] = {
      "not a cache file, or a cache format version not supported"},
     {MTASTS_ERR_CACHE_CORRUPT, "MTASTS_ERR_CACHE_CORRUPT",
      "cache file or record corrupt (truncated, bad checksum or content)"},
+    {MTASTS_ERR_STORE, "MTASTS_ERR_STORE",
+     "the second-level store failed (the in-memory cache went on)"},
     {MTASTS_ERR_NO_TLSRPT, "MTASTS_ERR_NO_TLSRPT",
      "no usable TLSRPT record"},
     {MTASTS_ERR_NO_DATA, "MTASTS_ERR_NO_DATA",
@@ -101,6 +103,7 @@ mtasts_status_is_temporary(int status)
     case MTASTS_ERR_CONNECT:
     case MTASTS_ERR_TIMEOUT:
     case MTASTS_ERR_PROTOCOL:
+    case MTASTS_ERR_STORE:
         return true;
     default:
         return false;

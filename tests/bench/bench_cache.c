@@ -179,7 +179,7 @@ main(void)
     }
     printf("cache_fill: %.1f ns/op (n=%zu)\n", fill_ns / (double)ndomains,
            ndomains);
-    printf("cache_memory_per_entry: %.0f bytes (RSS +%.1f MB for %zu "
+    printf("cache_memory_per_entry: %.0f bytes/entry (RSS +%.1f MB for %zu "
            "one-mx policies)\n",
            (double)(after - before) / (double)ndomains,
            (double)(after - before) / 1e6, ndomains);
@@ -203,9 +203,9 @@ main(void)
     if (stat(path, &st) != 0) {
         bench_fail("stat");
     }
-    printf("cache_save: %.3f s (%zu entries, %.1f MB, %.0f ns/entry)\n",
-           save_ns / 1e9, ndomains, (double)st.st_size / 1e6,
-           save_ns / (double)ndomains);
+    printf("cache_save: %.1f ns/op (%.3f s for %zu entries, %.1f MB file)\n",
+           save_ns / (double)ndomains, save_ns / 1e9, ndomains,
+           (double)st.st_size / 1e6);
     mtasts_ctx_free(ctx);
 
     ctx = make_ctx();
@@ -217,8 +217,8 @@ main(void)
     if (cached_count(ctx) != ndomains) {
         bench_fail("not every entry loaded");
     }
-    printf("cache_load: %.3f s (%zu entries, %.0f ns/entry)\n", load_ns / 1e9,
-           ndomains, load_ns / (double)ndomains);
+    printf("cache_load: %.1f ns/op (%.3f s for %zu entries)\n",
+           load_ns / (double)ndomains, load_ns / 1e9, ndomains);
     mtasts_ctx_free(ctx);
     unlink(path);
     rmdir(dir);

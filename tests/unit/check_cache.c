@@ -1326,6 +1326,315 @@ START_TEST(test_cache_refresh_errors)
 }
 END_TEST
 
+/* ---- case "store" -------------------------------------------------------- */
+
+#define STORE_SLOTS 8
+
+/* A store in memory, shared by the contexts of a test (a "fleet"). */
+static struct {
+    char key[STORE_SLOTS][MTASTS_DOMAIN_BUFSIZE];
+    unsigned char *val[STORE_SLOTS];
+    size_t len[STORE_SLOTS];
+    int64_t ttl[STORE_SLOTS];
+    int get_rc, put_rc, del_rc; /* not MTASTS_OK: the hook fails */
+    bool too_long;              /* get claims more than cap */
+    int ngets, nputs, ndels;
+} M;
+
+static int
+slot_of(const char *key)
+{
+    for (int i = 0; i < STORE_SLOTS; i++) {
+        if (M.val[i] != NULL && strcmp(M.key[i], key) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int
+mem_get(const char *domain, unsigned char *buf, size_t cap, size_t *len,
+        void *user)
+{
+    ck_assert_ptr_eq(user, &M);
+    ck_assert_uint_eq(cap, MTASTS_STORE_VALUE_MAX);
+    M.ngets++;
+    if (M.get_rc != MTASTS_OK) {
+        return M.get_rc;
+    }
+    int i = slot_of(domain);
+    if (i < 0) {
+        return MTASTS_ERR_NOT_FOUND;
+    }
+    memcpy(buf, M.val[i], M.len[i]);
+    *len = M.too_long ? cap + 1 : M.len[i];
+    return MTASTS_OK;
+}
+
+static void
+mem_set(const char *domain, const unsigned char *value, size_t len)
+{
+    int i = slot_of(domain);
+    for (int k = 0; i < 0 && k < STORE_SLOTS; k++) {
+        if (M.val[k] == NULL) {
+            i = k;
+        }
+    }
+    ck_assert_int_ge(i, 0);
+    free(M.val[i]);
+    M.val[i] = malloc(len);
+    ck_assert_ptr_nonnull(M.val[i]);
+    memcpy(M.val[i], value, len);
+    M.len[i] = len;
+    snprintf(M.key[i], sizeof(M.key[i]), "%s", domain);
+}
+
+static int
+mem_put(const char *domain, const unsigned char *value, size_t len,
+        int64_t ttl_s, void *user)
+{
+    ck_assert_ptr_eq(user, &M);
+    M.nputs++;
+    if (M.put_rc != MTASTS_OK) {
+        return M.put_rc;
+    }
+    mem_set(domain, value, len);
+    M.ttl[slot_of(domain)] = ttl_s;
+    return MTASTS_OK;
+}
+
+static int
+mem_del(const char *domain, void *user)
+{
+    ck_assert_ptr_eq(user, &M);
+    M.ndels++;
+    if (M.del_rc != MTASTS_OK) {
+        return M.del_rc;
+    }
+    int i = slot_of(domain);
+    if (i >= 0) {
+        free(M.val[i]);
+        M.val[i] = NULL;
+    }
+    return MTASTS_OK;
+}
+
+static void
+store_setup(void)
+{
+    setup();
+    memset(&M, 0, sizeof(M));
+}
+
+static void
+store_teardown(void)
+{
+    for (int i = 0; i < STORE_SLOTS; i++) {
+        free(M.val[i]);
+    }
+    teardown();
+}
+
+static mtasts_ctx *
+fleet_ctx(void)
+{
+    mtasts_ctx *ctx = new_ctx(10);
+    ck_assert_int_eq(mtasts_ctx_set_store_hooks(ctx, mem_get, mem_put,
+                                                mem_del, &M),
+                     MTASTS_OK);
+    return ctx;
+}
+
+static mtasts_result *
+lookup_result(mtasts_ctx *ctx, const char *domain)
+{
+    mtasts_result *r = NULL;
+    ck_assert_int_eq(mtasts_lookup_result(ctx, domain, &r), MTASTS_OK);
+    return r;
+}
+
+/* A fetch is written to the store (a record of the file format, TTL the
+ * policy's remaining life); another MTA of the fleet then takes it from
+ * the store: one DNS query, no fetch (R8461-3-a), the same policy. */
+START_TEST(test_cache_store_shared)
+{
+    mtasts_ctx *one = fleet_ctx();
+    mtasts_result *r = lookup_result(one, "a.example");
+    ck_assert_int_eq(mtasts_result_store_status(r), MTASTS_OK);
+    mtasts_result_free(r);
+    ck_assert_int_eq(M.ngets, 1);
+    ck_assert_int_eq(M.nputs, 1);
+    int i = slot_of("a.example");
+    ck_assert_int_ge(i, 0);
+    ck_assert_int_eq(M.ttl[i], DAY);
+    struct mtasts__record rec;
+    size_t used = 0;
+    ck_assert_int_eq(mtasts__record_decode(M.val[i], M.len[i], 0, &used, &rec,
+                                           NULL),
+                     MTASTS_OK);
+    ck_assert_uint_eq(used, M.len[i]);
+    ck_assert_str_eq(rec.id, "aaa1");
+    ck_assert_int_eq(rec.fetched_at, T0);
+    mtasts_policy_unref(rec.policy);
+
+    W.now = T0 + 100;
+    mtasts_ctx *two = fleet_ctx();
+    int nhttps = W.nhttps, ndns = W.ndns;
+    r = lookup_result(two, "a.example");
+    ck_assert(mtasts_result_from_cache(r));
+    ck_assert_int_eq(mtasts_result_expires(r), T0 + DAY);
+    ck_assert_int_eq(mtasts_result_store_status(r), MTASTS_OK);
+    mtasts_result_free(r);
+    ck_assert_int_eq(W.nhttps, nhttps);
+    ck_assert_int_eq(W.ndns, ndns + 1);
+    /* now in memory: the store is not asked again */
+    LOOKUP(two, "a.example", MTASTS_OK);
+    ck_assert_int_eq(M.ngets, 2);
+    /* a new id fetched by the second MTA updates the store */
+    W.txt = "v=STSv1; id=bbb2";
+    ck_assert_int_eq(mtasts_ctx_set_txt_check_interval_s(two, 0), MTASTS_OK);
+    LOOKUP(two, "a.example", MTASTS_OK);
+    ck_assert_int_eq(M.nputs, 2);
+    ck_assert_int_eq(mtasts__record_decode(M.val[i], M.len[i], 0, &used, &rec,
+                                           NULL),
+                     MTASTS_OK);
+    ck_assert_str_eq(rec.id, "bbb2");
+    mtasts_policy_unref(rec.policy);
+    mtasts_ctx_free(one);
+    mtasts_ctx_free(two);
+}
+END_TEST
+
+/* Store failures never fail a lookup: get, put and too long a value are
+ * MTASTS_ERR_STORE in the result, and the network answers. */
+START_TEST(test_cache_store_failures)
+{
+    mtasts_ctx *ctx = fleet_ctx();
+    M.get_rc = MTASTS_ERR_IO;
+    mtasts_result *r = lookup_result(ctx, "a.example");
+    ck_assert_int_eq(mtasts_result_store_status(r), MTASTS_ERR_STORE);
+    ck_assert(!mtasts_result_from_cache(r));
+    mtasts_result_free(r);
+    ck_assert_int_eq(M.nputs, 1);
+
+    M.get_rc = MTASTS_OK;
+    M.put_rc = -1000;
+    r = lookup_result(ctx, "b.example");
+    ck_assert_int_eq(mtasts_result_status(r), MTASTS_OK);
+    ck_assert_int_eq(mtasts_result_store_status(r), MTASTS_ERR_STORE);
+    mtasts_result_free(r);
+
+    M.put_rc = MTASTS_OK;
+    M.too_long = true;
+    ck_assert_int_ge(slot_of("a.example"), 0);
+    mtasts_ctx *other = fleet_ctx();
+    r = lookup_result(other, "a.example");
+    ck_assert_int_eq(mtasts_result_store_status(r), MTASTS_ERR_STORE);
+    mtasts_result_free(r);
+    mtasts_ctx_free(other);
+
+    /* out of memory while talking to the store: reported, looked up */
+    M.too_long = false;
+    other = fleet_ctx();
+    failalloc_start(0);
+    bool seen = false;
+    for (size_t n = 1; n < 60 && !seen; n++) {
+        ck_assert_int_eq(mtasts_cache_clear(other, NULL), MTASTS_OK);
+        failalloc_start(n);
+        mtasts_result *x = NULL;
+        int rc = mtasts_lookup_result(other, "a.example", &x);
+        failalloc_stop();
+        if (x != NULL &&
+            mtasts_result_store_status(x) == MTASTS_ERR_NOMEM) {
+            ck_assert_int_eq(rc, MTASTS_OK);
+            seen = true;
+        }
+        mtasts_result_free(x);
+    }
+    ck_assert(seen);
+    mtasts_ctx_free(other);
+    ck_assert_int_eq(mtasts_result_store_status(NULL), MTASTS_ERR_INVALID);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* A value that is not a valid record of the domain asked, or has expired,
+ * is never applied: corrupt ones are reported, expired ones ignored. */
+START_TEST(test_cache_store_hostile)
+{
+    static unsigned char img[4096];
+    struct rec_spec good = GOOD("a.example");
+    struct rec_spec other = GOOD("b.example");
+    struct rec_spec old = {"a.example", "id1", POL_ENFORCE, T0 - 2 * DAY,
+                           T0 - DAY, T0 - DAY};
+    struct {
+        const struct rec_spec *rec;
+        int flip; /* byte to flip, or -1 */
+        int trailing;
+        int want;
+    } cases[] = {
+        {&good, 40, 0, MTASTS_ERR_CACHE_CORRUPT},  /* checksum */
+        {&good, 3, 0, MTASTS_ERR_CACHE_CORRUPT},   /* record version */
+        {&good, -1, 1, MTASTS_ERR_CACHE_CORRUPT},  /* trailing byte */
+        {&other, -1, 0, MTASTS_ERR_CACHE_CORRUPT}, /* another domain's */
+        {&old, -1, 0, MTASTS_OK},                  /* expired: ignored */
+    };
+    for (size_t c = 0; c < ARRAY_LEN(cases); c++) {
+        size_t len = spec_record(cases[c].rec, img);
+        if (cases[c].flip >= 0) {
+            img[cases[c].flip] ^= 0x04;
+        }
+        len += (size_t)cases[c].trailing;
+        mem_set("a.example", img, len);
+        mtasts_ctx *ctx = fleet_ctx();
+        W.txt = "v=STSv1; id=zzz9";
+        int nhttps = W.nhttps;
+        mtasts_result *r = lookup_result(ctx, "a.example");
+        ck_assert_msg(mtasts_result_store_status(r) == cases[c].want,
+                      "case %zu: %s", c,
+                      mtasts_status_name(mtasts_result_store_status(r)));
+        ck_assert(!mtasts_result_from_cache(r));
+        ck_assert_str_eq(mtasts_result_txt_id(r), "zzz9");
+        mtasts_result_free(r);
+        ck_assert_int_eq(W.nhttps, nhttps + 1);
+        mtasts_ctx_free(ctx);
+    }
+}
+END_TEST
+
+/* Removing a domain deletes it from the store too (cached here or not);
+ * a failed delete is MTASTS_ERR_STORE, the local entry gone all the same.
+ * The hooks are all or none. */
+START_TEST(test_cache_store_remove)
+{
+    mtasts_ctx *ctx = fleet_ctx();
+    LOOKUP(ctx, "a.example", MTASTS_OK);
+    ck_assert_int_eq(mtasts_cache_remove(ctx, "a.example"), MTASTS_OK);
+    ck_assert_int_eq(M.ndels, 1);
+    ck_assert_int_lt(slot_of("a.example"), 0);
+    ck_assert_int_eq(mtasts_cache_remove(ctx, "never.example"), MTASTS_OK);
+    ck_assert_int_eq(M.ndels, 2);
+    LOOKUP(ctx, "b.example", MTASTS_OK);
+    M.del_rc = MTASTS_ERR_IO;
+    ck_assert_int_eq(mtasts_cache_remove(ctx, "b.example"), MTASTS_ERR_STORE);
+    ck_assert_uint_eq(cached_count(ctx), 0);
+
+    ck_assert_int_eq(mtasts_ctx_set_store_hooks(ctx, mem_get, NULL, mem_del,
+                                                &M),
+                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_ctx_set_store_hooks(NULL, NULL, NULL, NULL, NULL),
+                     MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_ctx_set_store_hooks(ctx, NULL, NULL, NULL, NULL),
+                     MTASTS_OK);
+    int ngets = M.ngets;
+    LOOKUP(ctx, "c.example", MTASTS_OK);
+    ck_assert_int_eq(M.ngets, ngets);
+    ck_assert_int_eq(mtasts_cache_remove(ctx, "nope.example"),
+                     MTASTS_ERR_NOT_FOUND);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
 /* ---- suite --------------------------------------------------------------- */
 
 static Suite *
@@ -1359,6 +1668,13 @@ cache_suite(void)
     tcase_add_test(tc, test_cache_refresh_new_id);
     tcase_add_test(tc, test_cache_refresh_near_expiry);
     tcase_add_test(tc, test_cache_refresh_errors);
+    suite_add_tcase(s, tc);
+
+    tc = harness_case("store", store_setup, store_teardown);
+    tcase_add_test(tc, test_cache_store_shared);
+    tcase_add_test(tc, test_cache_store_failures);
+    tcase_add_test(tc, test_cache_store_hostile);
+    tcase_add_test(tc, test_cache_store_remove);
     suite_add_tcase(s, tc);
 
     tc = harness_case("file", file_setup, file_teardown);

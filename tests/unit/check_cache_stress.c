@@ -2,7 +2,8 @@
  * time (MTASTS_STRESS_SECONDS, default 2), doing blocking and async
  * lookups of 20000 domains through a cache of 5000 (so inserts and
  * evictions all the time, over 4 shards), removals, clears, idle removal,
- * snapshots, due lists, refreshes, saves and loads. Every lookup must give
+ * snapshots, due lists, refreshes, saves and loads, with a second-level
+ * store (in memory, every 16th call failing) behind the cache. Every lookup must give
  * the one policy the hooks serve; nothing may crash, leak or race. CI runs
  * it under ThreadSanitizer (.ci/run); docs/cache.md, "Shards".
  *
@@ -14,6 +15,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,95 @@
 
 static atomic_long ndns, nhttps, bad;
 static char dir[64];
+
+/* A small thread-safe store (64 slots by hash, last write wins), so that
+ * the store paths run concurrently too; every 16th call fails. */
+#define STORE_SLOTS 64
+static struct {
+    pthread_mutex_t lock;
+    char key[STORE_SLOTS][MTASTS_DOMAIN_BUFSIZE];
+    unsigned char *val[STORE_SLOTS];
+    size_t len[STORE_SLOTS];
+    unsigned long calls;
+} St = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static size_t
+store_slot(const char *key)
+{
+    size_t h = 5381;
+    for (const char *p = key; *p != '\0'; p++) {
+        h = h * 33 + (unsigned char)*p;
+    }
+    return h % STORE_SLOTS;
+}
+
+static bool
+store_flaky(void)
+{
+    return ++St.calls % 16 == 0;
+}
+
+static int
+st_get(const char *domain, unsigned char *buf, size_t cap, size_t *len,
+       void *user)
+{
+    (void)user;
+    int rc = MTASTS_ERR_NOT_FOUND;
+    size_t i = store_slot(domain);
+    pthread_mutex_lock(&St.lock);
+    if (store_flaky()) {
+        rc = MTASTS_ERR_IO;
+    } else if (St.val[i] != NULL && strcmp(St.key[i], domain) == 0 &&
+               St.len[i] <= cap) {
+        memcpy(buf, St.val[i], St.len[i]);
+        *len = St.len[i];
+        rc = MTASTS_OK;
+    }
+    pthread_mutex_unlock(&St.lock);
+    return rc;
+}
+
+static int
+st_put(const char *domain, const unsigned char *value, size_t len,
+       int64_t ttl_s, void *user)
+{
+    (void)user;
+    (void)ttl_s;
+    unsigned char *copy = malloc(len);
+    if (copy == NULL) {
+        return MTASTS_ERR_NOMEM;
+    }
+    memcpy(copy, value, len);
+    size_t i = store_slot(domain);
+    pthread_mutex_lock(&St.lock);
+    int rc = store_flaky() ? MTASTS_ERR_IO : MTASTS_OK;
+    if (rc == MTASTS_OK) {
+        free(St.val[i]);
+        St.val[i] = copy;
+        St.len[i] = len;
+        snprintf(St.key[i], sizeof(St.key[i]), "%s", domain);
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&St.lock);
+    free(copy);
+    return rc;
+}
+
+static int
+st_del(const char *domain, void *user)
+{
+    (void)user;
+    size_t i = store_slot(domain);
+    pthread_mutex_lock(&St.lock);
+    int rc = store_flaky() ? MTASTS_ERR_IO : MTASTS_OK;
+    if (rc == MTASTS_OK && St.val[i] != NULL &&
+        strcmp(St.key[i], domain) == 0) {
+        free(St.val[i]);
+        St.val[i] = NULL;
+    }
+    pthread_mutex_unlock(&St.lock);
+    return rc;
+}
 
 static int
 dns_hook(mtasts_req *req, const char *name, void *user)
@@ -111,7 +202,8 @@ one_op(struct worker *w, char *name)
         }
     } else if (op < 910) {
         int rc = mtasts_cache_remove(ctx, name);
-        if (rc != MTASTS_OK && rc != MTASTS_ERR_NOT_FOUND) {
+        if (rc != MTASTS_OK && rc != MTASTS_ERR_NOT_FOUND &&
+            rc != MTASTS_ERR_STORE) {
             atomic_fetch_add(&bad, 1);
         }
     } else if (op < 950) {
@@ -193,6 +285,9 @@ START_TEST(test_cache_stress_threads)
     ck_assert_int_eq(mtasts_ctx_set_cache_capacity(ctx, CAPACITY), MTASTS_OK);
     ck_assert_int_eq(mtasts_ctx_set_txt_check_interval_s(ctx, 1), MTASTS_OK);
     ck_assert_int_eq(mtasts_ctx_set_cache_max_idle_s(ctx, 1), MTASTS_OK);
+    ck_assert_int_eq(mtasts_ctx_set_store_hooks(ctx, st_get, st_put, st_del,
+                                                NULL),
+                     MTASTS_OK);
 
     pthread_t t[THREADS];
     struct worker w[THREADS];
@@ -213,6 +308,9 @@ START_TEST(test_cache_stress_threads)
            "%ld HTTPS, %zu cached\n",
            THREADS, seconds, ops, atomic_load(&ndns), atomic_load(&nhttps), n);
     mtasts_ctx_free(ctx);
+    for (size_t i = 0; i < STORE_SLOTS; i++) {
+        free(St.val[i]);
+    }
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     ck_assert_int_eq(system(cmd), 0);

@@ -2649,6 +2649,7 @@ START_TEST(test_engine_status_temporary)
         {MTASTS_ERR_CONNECT, true},
         {MTASTS_ERR_TIMEOUT, true},
         {MTASTS_ERR_PROTOCOL, true},
+        {MTASTS_ERR_STORE, true},
         {1, false},
         {-5, false},
         {-99, false},

@@ -56,6 +56,7 @@ static const struct {
     STATUS(MTASTS_ERR_NOT_FOUND),
     STATUS(MTASTS_ERR_CACHE_FORMAT),
     STATUS(MTASTS_ERR_CACHE_CORRUPT),
+    STATUS(MTASTS_ERR_STORE),
     STATUS(MTASTS_ERR_NO_TLSRPT),
     STATUS(MTASTS_ERR_NO_DATA),
     STATUS(MTASTS_ERR_FULL),
@@ -90,6 +91,7 @@ is_bad_input_expected(mtasts_status s)
     case MTASTS_ERR_NOT_FOUND:
     case MTASTS_ERR_CACHE_FORMAT:
     case MTASTS_ERR_CACHE_CORRUPT:
+    case MTASTS_ERR_STORE:
     case MTASTS_ERR_NO_TLSRPT:
     case MTASTS_ERR_NO_DATA:
     case MTASTS_ERR_FULL:
@@ -100,7 +102,7 @@ is_bad_input_expected(mtasts_status s)
 #pragma GCC diagnostic pop
 
 static const int unknown_statuses[] = {
-    1, 2, 100, -5, -99, -104, -199, -205, -299, -303, -399, -403, -499, -503,
+    1, 2, 100, -5, -99, -104, -199, -205, -299, -303, -399, -404, -499, -503,
     -599, -1000, INT_MIN, INT_MAX,
 };
 
