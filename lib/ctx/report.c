@@ -93,12 +93,15 @@ mtasts_rpt_record(mtasts_ctx *ctx, const mtasts_result *lookup,
 }
 
 /* contact_info as local@domain: the local part dot-atom text (RFC 5322
- * §3.2.3), the domain a host name, copied normalised to submitter. */
+ * §3.2.3) of at most 64 octets, the domain a host name, copied normalised
+ * to submitter. */
 static bool
 contact_ok(const char *contact, char submitter[MTASTS_DOMAIN_BUFSIZE])
 {
     const char *at = strrchr(contact, '@');
-    if (at == NULL || at == contact || at[-1] == '.' || contact[0] == '.') {
+    /* a local part of 1 to 64 octets (RFC 5321 §4.5.3.1.1) */
+    if (at == NULL || at == contact || at - contact > 64 || at[-1] == '.' ||
+        contact[0] == '.') {
         return false;
     }
     for (const char *p = contact; p < at; p++) {

@@ -1,5 +1,6 @@
 /* Packaging a report for delivery (RFC 8460 §5): gzip (§5.2), the file
  * name (§5.1) and the mail message (§5.3). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -84,6 +85,30 @@ base64_lines(struct mtasts__json *t, const unsigned char *p, size_t n)
     }
 }
 
+/* Append formatted text of any length (never cut: an allocation failure
+ * fails the whole text, as every append to the builder does). */
+static void addf(struct mtasts__json *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+addf(struct mtasts__json *m, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *text = n >= 0 ? mtasts__alloc((size_t)n + 1) : NULL;
+    if (text == NULL) {
+        m->failed = true;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(text, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    mtasts__json_bytes(m, text, (size_t)n);
+    mtasts__free(text);
+}
+
 int
 mtasts__report_mail(const char *domain, int64_t day, const char *contact_info,
                     const char *submitter, const char *to, int64_t now,
@@ -124,50 +149,44 @@ mtasts__report_mail(const char *domain, int64_t day, const char *contact_info,
 
     struct mtasts__json m;
     mtasts__json_init(&m);
-    char line[1024];
-    snprintf(line, sizeof(line),
-             "From: <%s>\r\n"
-             "To: <%s>\r\n"
-             /* §5.3 and A.7, folded before each part */
-             "Subject: Report Domain: %s\r\n Submitter: %s\r\n"
-             " Report-ID: <%s>\r\n"
-             "Date: %s\r\n",
-             contact_info, to, domain, submitter, report_id, date);
-    mtasts__json_raw(&m, line);
-    snprintf(line, sizeof(line),
-             "Message-ID: <%lld.%s>\r\n"
-             "MIME-Version: 1.0\r\n"
-             "TLS-Report-Domain: %s\r\n"
-             "TLS-Report-Submitter: %s\r\n"
-             "Content-Type: multipart/report; report-type=\"tlsrpt\";\r\n"
-             " boundary=\"%s\"\r\n"
-             "\r\n"
-             "This is a multipart message in MIME format.\r\n"
-             "\r\n",
-             (long long)now, report_id, domain, submitter, boundary);
-    mtasts__json_raw(&m, line);
-    snprintf(line, sizeof(line),
-             "--%s\r\n"
-             "Content-Type: text/plain; charset=us-ascii\r\n"
-             "Content-Transfer-Encoding: 7bit\r\n"
-             "\r\n"
-             "This is an aggregate TLS report (RFC 8460) from %s\r\n"
-             "for the domain %s and the UTC day %s.\r\n"
-             "\r\n",
-             boundary, submitter, domain, ymd);
-    mtasts__json_raw(&m, line);
-    snprintf(line, sizeof(line),
-             "--%s\r\n"
-             "Content-Type: application/tlsrpt+gzip\r\n"
-             "Content-Transfer-Encoding: base64\r\n"
-             "Content-Disposition: attachment;\r\n"
-             " filename=\"%s\"\r\n"
-             "\r\n",
-             boundary, name);
-    mtasts__json_raw(&m, line);
+    addf(&m,
+         "From: <%s>\r\n"
+         "To: <%s>\r\n"
+         /* §5.3 and A.7, folded before each part */
+         "Subject: Report Domain: %s\r\n Submitter: %s\r\n"
+         " Report-ID: <%s>\r\n"
+         "Date: %s\r\n",
+         contact_info, to, domain, submitter, report_id, date);
+    addf(&m,
+         "Message-ID: <%lld.%s>\r\n"
+         "MIME-Version: 1.0\r\n"
+         "TLS-Report-Domain: %s\r\n"
+         "TLS-Report-Submitter: %s\r\n"
+         "Content-Type: multipart/report; report-type=\"tlsrpt\";\r\n"
+         " boundary=\"%s\"\r\n"
+         "\r\n"
+         "This is a multipart message in MIME format.\r\n"
+         "\r\n",
+         (long long)now, report_id, domain, submitter, boundary);
+    addf(&m,
+         "--%s\r\n"
+         "Content-Type: text/plain; charset=us-ascii\r\n"
+         "Content-Transfer-Encoding: 7bit\r\n"
+         "\r\n"
+         "This is an aggregate TLS report (RFC 8460) from %s\r\n"
+         "for the domain %s and the UTC day %s.\r\n"
+         "\r\n",
+         boundary, submitter, domain, ymd);
+    addf(&m,
+         "--%s\r\n"
+         "Content-Type: application/tlsrpt+gzip\r\n"
+         "Content-Transfer-Encoding: base64\r\n"
+         "Content-Disposition: attachment;\r\n"
+         " filename=\"%s\"\r\n"
+         "\r\n",
+         boundary, name);
     base64_lines(&m, gz, gz_len);
-    snprintf(line, sizeof(line), "\r\n--%s--\r\n", boundary);
-    mtasts__json_raw(&m, line);
+    addf(&m, "\r\n--%s--\r\n", boundary);
     size_t len = 0;
     char *msg = mtasts__json_finish(&m, &len);
     if (msg == NULL) {

@@ -629,6 +629,37 @@ START_TEST(test_report_package_errors)
     ck_assert_ptr_nonnull(strstr(msg, "\r\nTo: <r@example.net>\r\n"));
     mtasts_rpt_free(msg);
 
+    /* the longest names fit whole: 253-byte domain, 64-byte local part */
+    char domain[254], local[80], contact[400], rua[400], want[800];
+    memset(domain, 'a', 253);
+    for (int i = 63; i < 253; i += 64) {
+        domain[i] = '.';
+    }
+    domain[253] = '\0';
+    memset(local, 'l', 65);
+    local[65] = '\0';
+    snprintf(contact, sizeof(contact), "%s@b.example", local);
+    ck_assert_int_eq(
+        mtasts_rpt_json(ctx, "example.net", DAY0, "o", contact, &json, NULL),
+        MTASTS_ERR_INVALID); /* 65 octets */
+    local[64] = '\0';
+    snprintf(contact, sizeof(contact), "%s@%s", local, domain);
+    snprintf(rua, sizeof(rua), "mailto:%s@%s", local, domain);
+    json = record_one(ctx, domain, testing_text, MTASTS_RPT_NONE, "",
+                      "mx.example.net", MTASTS_RPT_NONE, "", 1);
+    mtasts_rpt_free(json);
+    ck_assert_int_eq(
+        mtasts_rpt_mail(ctx, domain, DAY0, "o", contact, rua, &msg, &len),
+        MTASTS_OK);
+    snprintf(want, sizeof(want), "\r\nTLS-Report-Domain: %s\r\n", domain);
+    ck_assert_ptr_nonnull(strstr(msg, want));
+    snprintf(want, sizeof(want), "\r\nTo: <%s@%s>\r\n", local, domain);
+    ck_assert_ptr_nonnull(strstr(msg, want));
+    snprintf(want, sizeof(want), " Report-ID: <20260101.%s@%s>\r\n", domain,
+             domain);
+    ck_assert_ptr_nonnull(strstr(msg, want));
+    mtasts_rpt_free(msg);
+
     bool saw_nomem = false, done = false;
     for (size_t n = 1; n < 64 && !done; n++) {
         failalloc_start(n);
