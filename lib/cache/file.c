@@ -19,6 +19,7 @@
 #include "util/chars.h"
 #include "util/crc32.h"
 #include "util/cur.h"
+#include "util/file.h"
 
 #define TIME_MAX ((int64_t)1 << 40) /* times are 0 .. 2^40 s (year 36812) */
 
@@ -70,10 +71,9 @@ mtasts__record_encode(const struct mtasts_cache_snapshot *s, size_t i,
                       unsigned char *out)
 {
     const struct mtasts__snap_item *it = &s->items[i];
-    return mtasts__record_encode_fields(mtasts__snapshot_domain(s, i),
-                                        it->domain_len, it->id, it->policy,
-                                        it->fetched_at, it->expires,
-                                        it->last_used, out);
+    return mtasts__record_encode_fields(
+        mtasts__snapshot_domain(s, i), it->domain_len, it->id, it->policy,
+        it->fetched_at, it->expires, it->last_used, out);
 }
 
 /* The fixed part after the length: times and field lengths. */
@@ -90,8 +90,8 @@ decode_fixed(struct mtasts__cur *c, size_t base, struct fixed *f,
     for (int k = 0; k < 3; k++) {
         mtasts__cur_take_be(c, 8, &t[k]); /* the length was checked */
         if (t[k] >= (uint64_t)TIME_MAX) {
-            return fault(err, base + 8 + 8 * (size_t)k, MTASTS_ERR_CACHE_CORRUPT,
-                         "a time is out of range");
+            return fault(err, base + 8 + 8 * (size_t)k,
+                         MTASTS_ERR_CACHE_CORRUPT, "a time is out of range");
         }
     }
     mtasts__cur_take_be(c, 1, &dl);
@@ -120,8 +120,8 @@ decode_fixed(struct mtasts__cur *c, size_t base, struct fixed *f,
 
 /* Tag, length and checksum: MTASTS_OK and the record's length. */
 static int
-decode_frame(const unsigned char *buf, size_t len, size_t base,
-             size_t *rec_len, mtasts_parse_error *err)
+decode_frame(const unsigned char *buf, size_t len, size_t base, size_t *rec_len,
+             mtasts_parse_error *err)
 {
     if (len < 8) {
         return fault(err, base, MTASTS_ERR_CACHE_CORRUPT, "record truncated");
@@ -162,8 +162,7 @@ decode_names(const unsigned char *d, size_t dl, const unsigned char *id,
              mtasts_parse_error *err)
 {
     char norm[MTASTS_DOMAIN_BUFSIZE];
-    if (mtasts_domain_normalize((const char *)d, dl, norm, NULL) !=
-            MTASTS_OK ||
+    if (mtasts_domain_normalize((const char *)d, dl, norm, NULL) != MTASTS_OK ||
         strlen(norm) != dl || memcmp(norm, d, dl) != 0) {
         return fault(err, base + MTASTS__REC_FIXED, MTASTS_ERR_CACHE_CORRUPT,
                      "domain is not a normalised host name");
@@ -398,47 +397,6 @@ mtasts__cache_file_parse(const unsigned char *buf, size_t len, int64_t now,
     return MTASTS_OK;
 }
 
-int
-mtasts__file_read_all(const char *path, unsigned char **out, size_t *len)
-{
-    *out = NULL;
-    *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return errno == ENOENT ? MTASTS_ERR_NOT_FOUND : MTASTS_ERR_IO;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0) {
-        close(fd);
-        return MTASTS_ERR_IO;
-    }
-    size_t size = (size_t)st.st_size;
-    unsigned char *buf = mtasts__alloc(size + 1);
-    if (buf == NULL) {
-        close(fd);
-        return MTASTS_ERR_NOMEM;
-    }
-    size_t got = 0;
-    while (got < size) {
-        ssize_t n = read(fd, buf + got, size - got);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            break; /* an error, or the file shrank: refused below */
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    if (got != size) {
-        mtasts__free(buf);
-        return MTASTS_ERR_IO;
-    }
-    *out = buf;
-    *len = size;
-    return MTASTS_OK;
-}
-
 /* ---- writing ----------------------------------------------------------- */
 
 static int
@@ -476,85 +434,22 @@ write_records(FILE *fp, const struct mtasts_cache_snapshot *s, int64_t now)
     return rc;
 }
 
-/* The directory holding path, allocated ("." without a slash). */
-static char *
-dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    size_t n = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
-    char *dir = mtasts__alloc(n + 1);
-    if (dir != NULL) {
-        memcpy(dir, slash == NULL ? "." : path, n);
-        dir[n] = '\0';
-    }
-    return dir;
-}
+struct write_args {
+    const struct mtasts_cache_snapshot *s;
+    int64_t now;
+};
 
-/* fsync a directory, so that a rename in it is durable. */
 static int
-sync_dir(const char *dir)
+write_cb(FILE *fp, void *arg)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        return MTASTS_ERR_IO;
-    }
-    int rc = fsync(fd) == 0 ? MTASTS_OK : MTASTS_ERR_IO;
-    close(fd);
-    return rc;
-}
-
-/* Write the file under the temporary name tmp (created by mkstemp). */
-static int
-write_tmp(char *tmp, const struct mtasts_cache_snapshot *s, int64_t now)
-{
-    int fd = mkstemp(tmp); /* mode 0600: a cache is nobody else's */
-    if (fd < 0) {
-        return MTASTS_ERR_IO;
-    }
-    FILE *fp = fdopen(fd, "wb");
-    if (fp == NULL) {
-        close(fd);
-        unlink(tmp);
-        return MTASTS_ERR_IO;
-    }
-    setvbuf(fp, NULL, _IOFBF, 1 << 20);
-    int rc = write_records(fp, s, now);
-    if (rc == MTASTS_OK && (fflush(fp) != 0 || fsync(fd) != 0)) {
-        rc = MTASTS_ERR_IO;
-    }
-    if (fclose(fp) != 0 && rc == MTASTS_OK) {
-        rc = MTASTS_ERR_IO;
-    }
-    if (rc != MTASTS_OK) {
-        unlink(tmp);
-    }
-    return rc;
+    const struct write_args *w = arg;
+    return write_records(fp, w->s, w->now);
 }
 
 int
 mtasts__cache_file_write(const char *path,
                          const struct mtasts_cache_snapshot *s, int64_t now)
 {
-    static const char suffix[] = ".tmp.XXXXXX";
-    size_t plen = strlen(path);
-    char *tmp = mtasts__alloc(plen + sizeof(suffix));
-    char *dir = dir_of(path);
-    if (tmp == NULL || dir == NULL) {
-        mtasts__free(tmp);
-        mtasts__free(dir);
-        return MTASTS_ERR_NOMEM;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, suffix, sizeof(suffix));
-    int rc = write_tmp(tmp, s, now);
-    if (rc == MTASTS_OK && rename(tmp, path) != 0) {
-        unlink(tmp);
-        rc = MTASTS_ERR_IO;
-    }
-    if (rc == MTASTS_OK) {
-        rc = sync_dir(dir);
-    }
-    mtasts__free(tmp);
-    mtasts__free(dir);
-    return rc;
+    struct write_args w = {s, now};
+    return mtasts__file_write_atomic(path, write_cb, &w);
 }

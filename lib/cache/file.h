@@ -8,6 +8,7 @@
 
 #include "cache/cache.h"
 #include "mtasts/mtasts.h"
+#include "util/file.h" /* mtasts__file_read_all() */
 
 #define MTASTS__FILE_MAGIC "\x89MTSC\r\n\x1a" /* 8 bytes */
 #define MTASTS__FILE_MAGIC_LEN 8
@@ -18,8 +19,8 @@
 #define MTASTS__REC_FIXED 38 /* tag to policy_len */
 #define MTASTS__REC_MIN (MTASTS__REC_FIXED + 1 + 1 + 1 + 4)
 #define MTASTS__REC_MAX                                                        \
-    (MTASTS__REC_FIXED + (MTASTS_DOMAIN_BUFSIZE - 1) + (MTASTS_ID_BUFSIZE - 1) + \
-     MTASTS_POLICY_MAX + 4)
+    (MTASTS__REC_FIXED + (MTASTS_DOMAIN_BUFSIZE - 1) +                         \
+     (MTASTS_ID_BUFSIZE - 1) + MTASTS_POLICY_MAX + 4)
 #define MTASTS__FILE_MAX_RECORDS 100000000u /* far above any real cache */
 
 /* One record's content, as decoded (the policy freshly parsed). */
@@ -36,9 +37,9 @@ struct mtasts__record {
 /* Encode one entry's fields as a record into out (room for
  * MTASTS__REC_MAX bytes); its length. */
 size_t mtasts__record_encode_fields(const char *domain, size_t dl,
-                                   const char *id, const mtasts_policy *policy,
-                                   int64_t fetched_at, int64_t expires,
-                                   int64_t last_used, unsigned char *out);
+                                    const char *id, const mtasts_policy *policy,
+                                    int64_t fetched_at, int64_t expires,
+                                    int64_t last_used, unsigned char *out);
 
 /* Encode item i of a snapshot as one self-describing record into out
  * (room for MTASTS__REC_MAX bytes is always enough); its length. */
@@ -70,10 +71,5 @@ int mtasts__cache_file_parse(const unsigned char *buf, size_t len, int64_t now,
 int mtasts__cache_file_write(const char *path,
                              const struct mtasts_cache_snapshot *s,
                              int64_t now);
-
-/* Read a whole file into memory (released with mtasts__free()).
- * MTASTS_OK, MTASTS_ERR_NOT_FOUND (no such file), MTASTS_ERR_IO,
- * MTASTS_ERR_NOMEM. */
-int mtasts__file_read_all(const char *path, unsigned char **out, size_t *len);
 
 #endif
