@@ -121,8 +121,10 @@ typedef enum mtasts_status {
                                    exactly one, or no mailto:/https: rua */
     MTASTS_ERR_NO_DATA = -501,   /* nothing recorded for that domain and
                                     day: no report to make */
-    MTASTS_ERR_FULL = -502       /* the report store is at its bound: the
+    MTASTS_ERR_FULL = -502,      /* the report store is at its bound: the
                                     result was not recorded */
+    MTASTS_ERR_REPORT_FILE = -503 /* not a report store file of a version
+                                     this library reads, or damaged */
 } mtasts_status;
 
 /**
@@ -1867,6 +1869,38 @@ MTASTS_API int mtasts_rpt_mail(mtasts_ctx *ctx, const char *policy_domain,
                                int64_t day, const char *org_name,
                                const char *contact_info, const char *rua,
                                char **msg_out, size_t *len_out);
+
+/**
+ * Save every aggregate of the report store to a file, so that a restart
+ * loses nothing of the day (RFC 8460 reports cover whole days): a
+ * temporary file in the same directory (mode 0600), fsync, rename, fsync
+ * of the directory, so a crash never leaves a torn file. The format is in
+ * docs/report.md.
+ * @return MTASTS_OK, MTASTS_ERR_IO (the file could not be written; the old
+ *         one stays), MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx or path
+ *         NULL)
+ * Threads: any (recording may go on; the file holds a consistent state).
+ * Since: 0.1
+ */
+MTASTS_API int mtasts_rpt_save(mtasts_ctx *ctx, const char *path);
+
+/**
+ * Add the aggregates of a file written by mtasts_rpt_save() to the store
+ * (counts of the same domain, day and policy are summed, equal failure
+ * details merged). The whole file is checked first: any fault refuses it
+ * and changes nothing.
+ * @param err  may be NULL; on MTASTS_ERR_REPORT_FILE says what is wrong
+ *             and at which byte offset (line and column are 0)
+ * @return MTASTS_OK, MTASTS_ERR_NOT_FOUND (no such file),
+ *         MTASTS_ERR_REPORT_FILE (not a report store file, another
+ *         version, or damaged: truncated, bad checksum, bad content,
+ *         duplicates), MTASTS_ERR_FULL (the sums would pass a bound of the
+ *         store), MTASTS_ERR_IO, MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx
+ *         or path NULL)
+ * Threads: any.   Since: 0.1
+ */
+MTASTS_API int mtasts_rpt_load(mtasts_ctx *ctx, const char *path,
+                               mtasts_parse_error *err);
 
 /**
  * Forget what was recorded for days before the UTC day of before (after

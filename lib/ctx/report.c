@@ -7,8 +7,11 @@
 
 #include "ctx/ctx.h"
 #include "report/json.h"
+#include "report/report_int.h"
 #include "util/alloc.h"
 #include "util/chars.h"
+#include "util/cur.h"
+#include "util/file.h"
 #include "verify/mxcheck.h"
 
 #define ORG_NAME_MAX 256
@@ -267,6 +270,45 @@ mtasts_rpt_mail(mtasts_ctx *ctx, const char *policy_domain, int64_t day,
                                  gz, gz_len, msg_out, len_out);
         mtasts__free(gz);
     }
+    return rc;
+}
+
+int
+mtasts_rpt_save(mtasts_ctx *ctx, const char *path)
+{
+    if (ctx == NULL || path == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    return mtasts__report_save(ctx->report, path);
+}
+
+int
+mtasts_rpt_load(mtasts_ctx *ctx, const char *path, mtasts_parse_error *err)
+{
+    if (ctx == NULL || path == NULL) {
+        mtasts__parse_error_note(err, "invalid argument");
+        return MTASTS_ERR_INVALID;
+    }
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int rc = mtasts__file_read_all(path, &buf, &len);
+    struct mtasts__report *scratch = NULL;
+    if (rc == MTASTS_OK) {
+        rc = mtasts__report_new(&scratch);
+    }
+    if (rc == MTASTS_OK) {
+        rc = mtasts__report_decode(buf, len, scratch, err);
+    }
+    if (rc == MTASTS_OK) {
+        rc = mtasts__report_merge(ctx->report, scratch);
+    }
+    if (rc == MTASTS_OK) {
+        mtasts__parse_error_clear(err);
+    } else if (rc != MTASTS_ERR_REPORT_FILE) {
+        mtasts__parse_error_note(err, mtasts_strerror(rc));
+    }
+    mtasts__report_free(scratch);
+    mtasts__free(buf);
     return rc;
 }
 

@@ -6,6 +6,7 @@
  * the same policy). An aggregate counts successful and failed sessions
  * and keeps its distinct failure-details entries with their counts. */
 #include "report/report.h"
+#include "report/report_int.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -15,35 +16,7 @@
 #include "report/json.h"
 #include "util/alloc.h"
 
-#define BUCKETS 4096 /* a power of two */
-#define CODE_MAX 200 /* bytes of a failure-reason-code kept */
-#define IP_MAX 48
 #define DAY_S 86400
-
-struct detail {
-    mtasts_rpt_result type;
-    char code[CODE_MAX];
-    char mx[MTASTS_DOMAIN_BUFSIZE];
-    char rip[IP_MAX];
-    char sip[IP_MAX];
-    uint64_t count;
-};
-
-struct aggregate {
-    struct aggregate *next;
-    int64_t day;           /* days since the epoch */
-    mtasts_policy *policy; /* one reference, or NULL: no-policy-found */
-    uint64_t success, failure;
-    size_t ndetails, capdetails;
-    struct detail *details;
-    char domain[MTASTS_DOMAIN_BUFSIZE];
-};
-
-struct mtasts__report {
-    pthread_mutex_t lock;
-    size_t count;
-    struct aggregate *buckets[BUCKETS];
-};
 
 int
 mtasts__report_new(struct mtasts__report **out)
@@ -60,8 +33,8 @@ mtasts__report_new(struct mtasts__report **out)
     return MTASTS_OK;
 }
 
-static void
-aggregate_free(struct aggregate *a)
+void
+mtasts__report_aggregate_free(struct aggregate *a)
 {
     mtasts_policy_unref(a->policy);
     mtasts__free(a->details);
@@ -74,11 +47,11 @@ mtasts__report_free(struct mtasts__report *r)
     if (r == NULL) {
         return;
     }
-    for (size_t i = 0; i < BUCKETS; i++) {
+    for (size_t i = 0; i < MTASTS__RPT_BUCKETS; i++) {
         while (r->buckets[i] != NULL) {
             struct aggregate *a = r->buckets[i];
             r->buckets[i] = a->next;
-            aggregate_free(a);
+            mtasts__report_aggregate_free(a);
         }
     }
     pthread_mutex_destroy(&r->lock);
@@ -99,7 +72,7 @@ bucket_of(const char *domain, int64_t day)
     for (const unsigned char *p = (const unsigned char *)domain; *p; p++) {
         h = (h ^ *p) * 1099511628211u;
     }
-    return (size_t)(h & (BUCKETS - 1));
+    return (size_t)(h & (MTASTS__RPT_BUCKETS - 1));
 }
 
 static bool
@@ -134,8 +107,9 @@ copy(char *dst, size_t size, const char *src)
     snprintf(dst, size, "%s", src != NULL ? src : "");
 }
 
-static struct detail *
-find_detail(struct aggregate *a, const struct mtasts__rpt_detail *d)
+struct detail *
+mtasts__report_find_detail(struct aggregate *a,
+                           const struct mtasts__rpt_detail *d)
 {
     struct detail want;
     copy(want.code, sizeof(want.code), d->code);
@@ -160,7 +134,8 @@ mtasts__report_add(struct mtasts__report *r, const struct mtasts__rpt_event *ev)
     size_t fresh = 0;
     for (int k = 0; k < MTASTS__RPT_EVENT_DETAILS; k++) {
         if (ev->detail[k].type != MTASTS_RPT_NONE &&
-            (a == NULL || find_detail(a, &ev->detail[k]) == NULL)) {
+            (a == NULL ||
+             mtasts__report_find_detail(a, &ev->detail[k]) == NULL)) {
             fresh++;
         }
     }
@@ -199,7 +174,7 @@ mtasts__report_add(struct mtasts__report *r, const struct mtasts__rpt_event *ev)
     }
     if (rc != MTASTS_OK) {
         if (created) {
-            aggregate_free(a);
+            mtasts__report_aggregate_free(a);
         }
         pthread_mutex_unlock(&r->lock);
         return rc;
@@ -220,7 +195,7 @@ mtasts__report_add(struct mtasts__report *r, const struct mtasts__rpt_event *ev)
         if (d->type == MTASTS_RPT_NONE) {
             continue;
         }
-        struct detail *x = find_detail(a, d);
+        struct detail *x = mtasts__report_find_detail(a, d);
         if (x == NULL) {
             x = &a->details[a->ndetails++];
             memset(x, 0, sizeof(*x));
@@ -242,13 +217,13 @@ mtasts__report_expire(struct mtasts__report *r, int64_t before)
     int64_t day = mtasts__report_day(before);
     size_t removed = 0;
     pthread_mutex_lock(&r->lock);
-    for (size_t i = 0; i < BUCKETS; i++) {
+    for (size_t i = 0; i < MTASTS__RPT_BUCKETS; i++) {
         struct aggregate **pp = &r->buckets[i];
         while (*pp != NULL) {
             struct aggregate *a = *pp;
             if (a->day < day) {
                 *pp = a->next;
-                aggregate_free(a);
+                mtasts__report_aggregate_free(a);
                 r->count--;
                 removed++;
             } else {
@@ -357,11 +332,115 @@ put_policy(struct mtasts__json *j, const struct aggregate *a)
 }
 
 bool
+mtasts__report_id_day_ok(int64_t day)
+{
+    /* years 1 to 9999: days -719162 to 2932896 */
+    return day >= INT64_C(-719162) && day <= INT64_C(2932896);
+}
+
+int
+mtasts__report_take(struct mtasts__report *r, struct aggregate *a)
+{
+    if (find(r, a->domain, a->day, a->policy) != NULL) {
+        return MTASTS_ERR_STATE;
+    }
+    size_t b = bucket_of(a->domain, a->day);
+    a->next = r->buckets[b];
+    r->buckets[b] = a;
+    r->count++;
+    return MTASTS_OK;
+}
+
+/* Room for every detail of src in dst (merged or new). */
+static size_t
+details_after(struct aggregate *dst, const struct aggregate *src)
+{
+    size_t n = dst->ndetails;
+    for (size_t i = 0; i < src->ndetails; i++) {
+        const struct detail *d = &src->details[i];
+        struct mtasts__rpt_detail key = {d->type, d->code, d->mx, d->rip,
+                                         d->sip};
+        n += mtasts__report_find_detail(dst, &key) == NULL;
+    }
+    return n;
+}
+
+int
+mtasts__report_merge(struct mtasts__report *r, struct mtasts__report *from)
+{
+    pthread_mutex_lock(&r->lock);
+    /* first every bound and allocation, so that a refusal changes nothing */
+    size_t fresh = 0;
+    int rc = MTASTS_OK;
+    for (size_t i = 0; rc == MTASTS_OK && i < MTASTS__RPT_BUCKETS; i++) {
+        for (struct aggregate *s = from->buckets[i]; s && rc == MTASTS_OK;
+             s = s->next) {
+            struct aggregate *d = find(r, s->domain, s->day, s->policy);
+            if (d == NULL) {
+                fresh++;
+                continue;
+            }
+            size_t need = details_after(d, s);
+            if (need > MTASTS_RPT_DETAILS_MAX) {
+                rc = MTASTS_ERR_FULL;
+            } else if (need > d->capdetails) {
+                struct detail *p =
+                    mtasts__realloc(d->details, need * sizeof(*p));
+                if (p == NULL) {
+                    rc = MTASTS_ERR_NOMEM;
+                } else {
+                    d->details = p;
+                    d->capdetails = need;
+                }
+            }
+        }
+    }
+    if (rc == MTASTS_OK && r->count + fresh > MTASTS_RPT_AGGREGATES_MAX) {
+        rc = MTASTS_ERR_FULL;
+    }
+    if (rc != MTASTS_OK) {
+        pthread_mutex_unlock(&r->lock);
+        return rc;
+    }
+    for (size_t i = 0; i < MTASTS__RPT_BUCKETS; i++) {
+        while (from->buckets[i] != NULL) {
+            struct aggregate *s = from->buckets[i];
+            from->buckets[i] = s->next;
+            from->count--;
+            struct aggregate *d = find(r, s->domain, s->day, s->policy);
+            if (d == NULL) { /* moved whole */
+                size_t b = bucket_of(s->domain, s->day);
+                s->next = r->buckets[b];
+                r->buckets[b] = s;
+                r->count++;
+                continue;
+            }
+            d->success += s->success;
+            d->failure += s->failure;
+            for (size_t k = 0; k < s->ndetails; k++) {
+                const struct detail *x = &s->details[k];
+                struct mtasts__rpt_detail key = {x->type, x->code, x->mx,
+                                                 x->rip, x->sip};
+                struct detail *y = mtasts__report_find_detail(d, &key);
+                if (y == NULL) {
+                    y = &d->details[d->ndetails++];
+                    *y = *x;
+                } else {
+                    y->count += x->count;
+                }
+            }
+            mtasts__report_aggregate_free(s);
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    return MTASTS_OK;
+}
+
+bool
 mtasts__report_id(int64_t day, const char *domain, const char *submitter,
                   char *out, size_t size)
 {
-    /* years 1 to 9999: days -719162 to 2932896 */
-    if (day < INT64_C(-719162) || day > INT64_C(2932896)) {
+    if (!mtasts__report_id_day_ok(day)) {
         return false;
     }
     time_t start = (time_t)(day * DAY_S);

@@ -67,8 +67,8 @@ int mtasts__gzip(const void *in, size_t len, unsigned char **out,
                  size_t *out_len);
 
 /* "submitter!domain!begin!end.json.gz" into out[MTASTS_RPT_NAME_BUFSIZE]. */
-void mtasts__report_name(const char *submitter, const char *domain,
-                         int64_t day, char *out);
+void mtasts__report_name(const char *submitter, const char *domain, int64_t day,
+                         char *out);
 
 /* The mail message of a gzip'ed report (see mtasts_rpt_mail). to is the
  * checked recipient address, now the Date. */

@@ -50,6 +50,8 @@ static const struct status_info statuses[] = {
     {MTASTS_ERR_NO_DATA, "MTASTS_ERR_NO_DATA",
      "nothing recorded for that domain and day"},
     {MTASTS_ERR_FULL, "MTASTS_ERR_FULL", "the report store is full"},
+    {MTASTS_ERR_REPORT_FILE, "MTASTS_ERR_REPORT_FILE",
+     "not a report store file of a known version, or damaged"},
 };
 
 static const struct status_info *

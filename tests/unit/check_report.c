@@ -13,6 +13,7 @@
 
 #include "engine/engine.h"
 #include "mtasts/mtasts.h"
+#include "util/crc32.h"
 #include "verify/mxcheck.h"
 
 #define DAY0 INT64_C(1767225600) /* 2026-01-01T00:00:00Z */
@@ -681,6 +682,371 @@ START_TEST(test_report_package_errors)
 }
 END_TEST
 
+/* ---- the store file (mtasts_rpt_save, mtasts_rpt_load) ------------------ */
+
+static void
+record_mixed(mtasts_ctx *ctx)
+{
+    now = DAY0 + 3600;
+    mtasts_result *l = lookup("example.net", enforce_text, MTASTS_RPT_NONE, "");
+    mtasts_mx_check *ok =
+        check(l, "mx.example.net", "192.0.2.25", MTASTS_RPT_NONE, "");
+    mtasts_mx_check *bad = check(l, "mx.example.net", "2001:db8::25",
+                                 MTASTS_RPT_CERTIFICATE_EXPIRED, "expired");
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, ok, "198.51.100.1", 5),
+                     MTASTS_OK);
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, bad, "198.51.100.1", 2),
+                     MTASTS_OK);
+    mtasts_mx_check_free(ok);
+    mtasts_mx_check_free(bad);
+    lookup_free(l);
+    l = lookup("fail.example", NULL, MTASTS_RPT_STS_WEBPKI_INVALID,
+               "certificate expired");
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, NULL, NULL, 1), MTASTS_OK);
+    lookup_free(l);
+    now = DAY0 + DAY + 60;
+    l = lookup("example.net", testing_text, MTASTS_RPT_NONE, "");
+    ok = check(l, "mx.example.net", "192.0.2.25", MTASTS_RPT_NONE, "");
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, ok, NULL, 3), MTASTS_OK);
+    mtasts_mx_check_free(ok);
+    lookup_free(l);
+}
+
+static char *
+json_of(mtasts_ctx *ctx, const char *domain, int64_t day)
+{
+    char *json = NULL;
+    int rc = mtasts_rpt_json(ctx, domain, day, "o", "a@b.example", &json, NULL);
+    return rc == MTASTS_OK ? json : NULL;
+}
+
+static char tmpdir[64];
+
+static const char *
+tmp_path(const char *name)
+{
+    static char path[160];
+    if (tmpdir[0] == '\0') {
+        snprintf(tmpdir, sizeof(tmpdir), "/tmp/mtasts-rpt.XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    }
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    return path;
+}
+
+static unsigned char *
+read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    unsigned char *buf = malloc(1 << 20);
+    ck_assert_ptr_nonnull(buf);
+    *len = fread(buf, 1, 1 << 20, f);
+    fclose(f);
+    return buf;
+}
+
+static void
+write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(test_report_file_roundtrip)
+{
+    mtasts_ctx *a = new_ctx();
+    record_mixed(a);
+    const char *path = tmp_path("store");
+    ck_assert_int_eq(mtasts_rpt_save(a, path), MTASTS_OK);
+
+    mtasts_ctx *b = new_ctx();
+    mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
+    ck_assert_int_eq(mtasts_rpt_load(b, path, &err), MTASTS_OK);
+    ck_assert_ptr_null(err.message);
+    static const struct {
+        const char *domain;
+        int64_t day;
+    } reports[] = {{"example.net", DAY0},
+                   {"fail.example", DAY0},
+                   {"example.net", DAY0 + DAY}};
+    for (size_t i = 0; i < ARRAY_LEN(reports); i++) {
+        char *ja = json_of(a, reports[i].domain, reports[i].day);
+        char *jb = json_of(b, reports[i].domain, reports[i].day);
+        ck_assert_ptr_nonnull(ja);
+        ck_assert_ptr_nonnull(jb);
+        ck_assert_str_eq(ja, jb); /* the same report after a restart */
+        mtasts_rpt_free(ja);
+        mtasts_rpt_free(jb);
+    }
+    /* loading again adds: the counts double, details merge */
+    ck_assert_int_eq(mtasts_rpt_load(b, path, NULL), MTASTS_OK);
+    char *j = json_of(b, "example.net", DAY0);
+    expect_summary(j, 10, 4);
+    ck_assert_ptr_nonnull(strstr(j, "\"failed-session-count\":4,"));
+    mtasts_rpt_free(j);
+    /* saving is stable: what b saves loads into what b holds */
+    ck_assert_int_eq(mtasts_rpt_save(b, path), MTASTS_OK);
+    mtasts_ctx *c = new_ctx();
+    ck_assert_int_eq(mtasts_rpt_load(c, path, NULL), MTASTS_OK);
+    j = json_of(c, "example.net", DAY0);
+    expect_summary(j, 10, 4);
+    mtasts_rpt_free(j);
+    mtasts_ctx_free(a);
+    mtasts_ctx_free(b);
+    mtasts_ctx_free(c);
+}
+END_TEST
+
+/* Every truncation, a flipped byte anywhere, and trailing bytes are
+ * refused with nothing loaded. */
+START_TEST(test_report_file_damage)
+{
+    mtasts_ctx *a = new_ctx();
+    record_mixed(a);
+    const char *good = tmp_path("good");
+    ck_assert_int_eq(mtasts_rpt_save(a, good), MTASTS_OK);
+    mtasts_ctx_free(a);
+    size_t len = 0;
+    unsigned char *buf = read_file(good, &len);
+    ck_assert_uint_gt(len, 16);
+    const char *path = tmp_path("damaged");
+    mtasts_ctx *b = new_ctx();
+    for (size_t n = 0; n < len; n++) {
+        write_file(path, buf, n);
+        mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
+        ck_assert_msg(mtasts_rpt_load(b, path, &err) == MTASTS_ERR_REPORT_FILE,
+                      "truncated to %zu", n);
+        ck_assert_ptr_nonnull(err.message);
+        ck_assert_uint_le(err.offset, len);
+    }
+    for (size_t i = 0; i < len; i++) {
+        buf[i] ^= 0x20;
+        write_file(path, buf, len);
+        ck_assert_msg(mtasts_rpt_load(b, path, NULL) == MTASTS_ERR_REPORT_FILE,
+                      "byte %zu flipped", i);
+        buf[i] ^= 0x20;
+    }
+    buf[len] = 0;
+    write_file(path, buf, len + 1);
+    mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
+    ck_assert_int_eq(mtasts_rpt_load(b, path, &err), MTASTS_ERR_REPORT_FILE);
+    ck_assert_str_eq(err.message, "bytes after the last record");
+    ck_assert_uint_eq(err.offset, len);
+    buf[9] = 2; /* version 2 */
+    write_file(path, buf, len);
+    ck_assert_int_eq(mtasts_rpt_load(b, path, &err), MTASTS_ERR_REPORT_FILE);
+    ck_assert_str_eq(err.message, "report store file of another version");
+    /* nothing of any refused file was loaded */
+    ck_assert_ptr_null(json_of(b, "example.net", DAY0));
+    ck_assert_ptr_null(json_of(b, "fail.example", DAY0));
+    free(buf);
+    mtasts_ctx_free(b);
+}
+END_TEST
+
+/* A hand-made file: header and records of the given bodies, with their
+ * checksums right, so that the content checks are reached. */
+static size_t
+make_file(unsigned char *out, const unsigned char *const *bodies,
+          const size_t *lens, size_t n)
+{
+    size_t o = 0;
+    memcpy(out, "\x89MTSR\r\n\x1a\x00\x01\x00\x00", 12);
+    o = 12;
+    out[o++] = 0;
+    out[o++] = 0;
+    out[o++] = (unsigned char)(n >> 8);
+    out[o++] = (unsigned char)n;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(out + o, "MRA\x01", 4);
+        o += 4;
+        for (int k = 3; k >= 0; k--) {
+            out[o++] = (unsigned char)(lens[i] >> (8 * k));
+        }
+        memcpy(out + o, bodies[i], lens[i]);
+        o += lens[i];
+        uint32_t crc = mtasts__crc32(0, bodies[i], lens[i]);
+        for (int k = 3; k >= 0; k--) {
+            out[o++] = (unsigned char)(crc >> (8 * k));
+        }
+    }
+    return o;
+}
+
+/* A body: day DAY0, counts 1/1, the domain, a policy text (or ""), and at
+ * most one failure detail (type 0: none). */
+static size_t
+make_body(unsigned char *b, const char *domain, const char *policy_text,
+          int type, uint64_t count, const char *code, const char *mx,
+          const char *rip)
+{
+    size_t o = 0;
+    uint64_t nums[3] = {(uint64_t)(DAY0 / DAY), 1, 1};
+    for (int i = 0; i < 3; i++) {
+        for (int k = 7; k >= 0; k--) {
+            b[o++] = (unsigned char)(nums[i] >> (8 * k));
+        }
+    }
+    b[o++] = (unsigned char)strlen(domain);
+    memcpy(b + o, domain, strlen(domain));
+    o += strlen(domain);
+    size_t pl = strlen(policy_text);
+    for (int k = 3; k >= 0; k--) {
+        b[o++] = (unsigned char)(pl >> (8 * k));
+    }
+    memcpy(b + o, policy_text, pl);
+    o += pl;
+    b[o++] = 0;
+    b[o++] = type != 0;
+    if (type != 0) {
+        b[o++] = (unsigned char)type;
+        for (int k = 7; k >= 0; k--) {
+            b[o++] = (unsigned char)(count >> (8 * k));
+        }
+        const char *strs[4] = {code, mx, rip, ""};
+        for (int i = 0; i < 4; i++) {
+            b[o++] = (unsigned char)strlen(strs[i]);
+            memcpy(b + o, strs[i], strlen(strs[i]));
+            o += strlen(strs[i]);
+        }
+    }
+    return o;
+}
+
+START_TEST(test_report_file_content)
+{
+    static const struct {
+        const char *domain, *policy;
+        int type;
+        uint64_t count;
+        const char *mx, *rip, *message;
+    } cases[] = {
+        {"example.net", testing_text, 3, 1, "mx.example.net", "192.0.2.1",
+         NULL},
+        {"EXAMPLE.net", testing_text, 0, 0, "", "", "bad day, count or domain"},
+        {"exa mple.net", "", 0, 0, "", "", "bad day, count or domain"},
+        {"example.net", "version: STSv1\nmode: sometimes\n", 0, 0, "", "",
+         "a policy does not parse"},
+        {"example.net", testing_text, 0, 1, "", "", NULL},
+        {"example.net", testing_text, 12, 1, "", "", "bad failure detail"},
+        {"example.net", testing_text, 3, 0, "", "", "bad failure detail"},
+        {"example.net", testing_text, 3, 1, "MX.example.net", "",
+         "bad failure detail"},
+        {"example.net", testing_text, 3, 1, "", "2001:0db8::1",
+         "bad failure detail"},
+        {"example.net", testing_text, 3, 1, "", "192.0.2.300",
+         "bad failure detail"},
+    };
+    const char *path = tmp_path("made");
+    unsigned char body[4096], file[8192];
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        size_t bl =
+            make_body(body, cases[i].domain, cases[i].policy, cases[i].type,
+                      cases[i].count, "x", cases[i].mx, cases[i].rip);
+        const unsigned char *bodies[1] = {body};
+        size_t fl = make_file(file, bodies, &bl, 1);
+        write_file(path, file, fl);
+        mtasts_ctx *ctx = new_ctx();
+        mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
+        int rc = mtasts_rpt_load(ctx, path, &err);
+        if (cases[i].message == NULL) {
+            ck_assert_msg(rc == MTASTS_OK, "case %zu: %s", i,
+                          err.message ? err.message : "");
+        } else {
+            ck_assert_msg(rc == MTASTS_ERR_REPORT_FILE &&
+                              strstr(err.message, cases[i].message) != NULL,
+                          "case %zu: %s (%s)", i, mtasts_status_name(rc),
+                          err.message ? err.message : "");
+        }
+        mtasts_ctx_free(ctx);
+    }
+    /* the same aggregate twice */
+    size_t bl = make_body(body, "example.net", testing_text, 0, 0, "", "", "");
+    const unsigned char *two[2] = {body, body};
+    size_t lens[2] = {bl, bl};
+    write_file(path, file, make_file(file, two, lens, 2));
+    mtasts_ctx *ctx = new_ctx();
+    mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
+    ck_assert_int_eq(mtasts_rpt_load(ctx, path, &err), MTASTS_ERR_REPORT_FILE);
+    ck_assert_ptr_nonnull(strstr(err.message, "duplicate aggregate"));
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(test_report_file_errors)
+{
+    mtasts_ctx *ctx = new_ctx();
+    mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
+    ck_assert_int_eq(mtasts_rpt_load(ctx, tmp_path("missing"), &err),
+                     MTASTS_ERR_NOT_FOUND);
+    ck_assert_ptr_nonnull(err.message);
+    ck_assert_int_eq(mtasts_rpt_load(ctx, tmpdir, NULL), MTASTS_ERR_IO);
+    ck_assert_int_eq(mtasts_rpt_save(ctx, "/nonexistent-dir/x/store"),
+                     MTASTS_ERR_IO);
+    ck_assert_int_eq(mtasts_rpt_load(NULL, "x", &err), MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_rpt_load(ctx, NULL, NULL), MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_rpt_save(NULL, "x"), MTASTS_ERR_INVALID);
+    ck_assert_int_eq(mtasts_rpt_save(ctx, NULL), MTASTS_ERR_INVALID);
+
+    /* a merge that would pass the detail bound changes nothing */
+    mtasts_result *l = lookup("example.net", testing_text, MTASTS_RPT_NONE, "");
+    for (int i = 0; i < MTASTS_RPT_DETAILS_MAX; i++) {
+        char ip[32];
+        snprintf(ip, sizeof(ip), "10.1.%d.%d", i / 256, i % 256);
+        mtasts_mx_check *c =
+            check(l, "mx.example.net", ip, MTASTS_RPT_CERTIFICATE_EXPIRED, "x");
+        ck_assert_int_eq(mtasts_rpt_record(ctx, l, c, NULL, 1), MTASTS_OK);
+        mtasts_mx_check_free(c);
+    }
+    mtasts_ctx *other = new_ctx();
+    mtasts_mx_check *c = check(l, "mx.example.net", "10.9.9.9",
+                               MTASTS_RPT_CERTIFICATE_EXPIRED, "x");
+    ck_assert_int_eq(mtasts_rpt_record(other, l, c, NULL, 1), MTASTS_OK);
+    ck_assert_int_eq(mtasts_rpt_save(other, tmp_path("one")), MTASTS_OK);
+    ck_assert_int_eq(mtasts_rpt_load(ctx, tmp_path("one"), NULL),
+                     MTASTS_ERR_FULL);
+    char *j = json_of(ctx, "example.net", DAY0);
+    ck_assert_ptr_null(strstr(j, "10.9.9.9"));
+    expect_summary(j, 0, MTASTS_RPT_DETAILS_MAX);
+    mtasts_rpt_free(j);
+
+    /* out of memory at each allocation of a load and of a save */
+    bool saw = false, done = false;
+    for (size_t n = 1; n < 64 && !done; n++) {
+        mtasts_ctx *fresh = new_ctx();
+        failalloc_start(n);
+        int rc = mtasts_rpt_load(fresh, tmp_path("one"), NULL);
+        failalloc_stop();
+        if (rc == MTASTS_OK) {
+            done = true;
+        } else {
+            ck_assert_int_eq(rc, MTASTS_ERR_NOMEM);
+            ck_assert_ptr_null(json_of(fresh, "example.net", DAY0));
+            saw = true;
+        }
+        mtasts_ctx_free(fresh);
+    }
+    ck_assert(done && saw);
+    saw = done = false;
+    for (size_t n = 1; n < 64 && !done; n++) {
+        failalloc_start(n);
+        int rc = mtasts_rpt_save(other, tmp_path("two"));
+        failalloc_stop();
+        done = rc == MTASTS_OK;
+        ck_assert(done || rc == MTASTS_ERR_NOMEM);
+        saw = saw || !done;
+    }
+    ck_assert(done && saw);
+    mtasts_mx_check_free(c);
+    lookup_free(l);
+    mtasts_ctx_free(other);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
 struct worker {
     mtasts_ctx *ctx;
     mtasts_result *l;
@@ -743,6 +1109,10 @@ report_suite(void)
     tcase_add_test(tc, test_report_nomem);
     tcase_add_test(tc, test_report_threads);
     tcase_add_test(tc, test_report_package_errors);
+    tcase_add_test(tc, test_report_file_roundtrip);
+    tcase_add_test(tc, test_report_file_damage);
+    tcase_add_test(tc, test_report_file_content);
+    tcase_add_test(tc, test_report_file_errors);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;
@@ -751,5 +1121,13 @@ report_suite(void)
 int
 main(void)
 {
-    return harness_run(report_suite());
+    int rc = harness_run(report_suite());
+    if (tmpdir[0] != '\0') {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+        if (system(cmd) != 0) {
+            fprintf(stderr, "could not remove %s\n", tmpdir);
+        }
+    }
+    return rc;
 }

@@ -60,6 +60,7 @@ static const struct {
     STATUS(MTASTS_ERR_NO_TLSRPT),
     STATUS(MTASTS_ERR_NO_DATA),
     STATUS(MTASTS_ERR_FULL),
+    STATUS(MTASTS_ERR_REPORT_FILE),
 };
 
 /* A switch with no default: a status added to the header and not here is a
@@ -95,6 +96,7 @@ is_bad_input_expected(mtasts_status s)
     case MTASTS_ERR_NO_TLSRPT:
     case MTASTS_ERR_NO_DATA:
     case MTASTS_ERR_FULL:
+    case MTASTS_ERR_REPORT_FILE:
         return false;
     }
     return false;
@@ -102,7 +104,7 @@ is_bad_input_expected(mtasts_status s)
 #pragma GCC diagnostic pop
 
 static const int unknown_statuses[] = {
-    1, 2, 100, -5, -99, -104, -199, -205, -299, -303, -399, -404, -499, -503,
+    1, 2, 100, -5, -99, -104, -199, -205, -299, -303, -399, -404, -499, -504,
     -599, -1000, INT_MIN, INT_MAX,
 };
 
