@@ -86,7 +86,7 @@ class TestVersionAndStatuses(unittest.TestCase):
         S = mtasts.Status
         temporary = {S.ERR_NOMEM, S.ERR_DNS_TEMPFAIL, S.ERR_FETCH,
                      S.ERR_WEBPKI, S.ERR_POLICY_INVALID, S.ERR_CONNECT,
-                     S.ERR_TIMEOUT, S.ERR_PROTOCOL}
+                     S.ERR_TIMEOUT, S.ERR_PROTOCOL, S.ERR_STORE}
         bad_input = {S.ERR_SYNTAX, S.ERR_TOO_LARGE, S.ERR_BAD_DOMAIN,
                      S.ERR_NOT_ASCII}
         for s in S:
@@ -117,7 +117,14 @@ class TestVersionAndStatuses(unittest.TestCase):
             S.ERR_CONNECT: (mtasts.ConnectError, mtasts.ProbeError),
             S.ERR_TIMEOUT: (mtasts.ProbeTimeout, mtasts.ProbeError),
             S.ERR_PROTOCOL: (mtasts.ProtocolError, mtasts.ProbeError),
-            S.ERR_NO_TLSRPT: (mtasts.NoTlsRpt,),
+            S.ERR_NOT_FOUND: (mtasts.NotFound, mtasts.CacheError),
+            S.ERR_CACHE_FORMAT: (mtasts.CacheFormat, mtasts.CacheError),
+            S.ERR_CACHE_CORRUPT: (mtasts.CacheCorrupt, mtasts.CacheError),
+            S.ERR_STORE: (mtasts.StoreError, mtasts.CacheError),
+            S.ERR_NO_TLSRPT: (mtasts.NoTlsRpt, mtasts.ReportError),
+            S.ERR_NO_DATA: (mtasts.NoData, mtasts.ReportError),
+            S.ERR_FULL: (mtasts.ReportFull, mtasts.ReportError),
+            S.ERR_REPORT_FILE: (mtasts.ReportFileError, mtasts.ReportError),
         }
         self.assertEqual(set(want), set(S) - {S.OK})
         for s, classes in want.items():

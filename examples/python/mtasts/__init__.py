@@ -19,13 +19,15 @@ See README.md beside this package for errors and threads.
 from . import _lib
 from .context import Context, LookupResult, MxCheck, decide
 from .enums import Mode, PolicyWarning, RptResult, RuaScheme, Verdict
-from .errors import (BadDomain, ConnectError, DiscoveryError, DnsTempFail,
-                     FetchError, InputError, InvalidArgument, LocalIOError,
-                     MtaStsError, NoMemory, NoPolicy, NoTlsRpt, NotAscii,
-                     ParseError, PolicyInvalid, ProbeError, ProbeTimeout,
-                     ProtocolError, StateError, Status, TooLarge, UsageError,
-                     WebPkiError, is_bad_input, is_temporary, status_name,
-                     strerror)
+from .errors import (BadDomain, CacheCorrupt, CacheError, CacheFormat,
+                     ConnectError, DiscoveryError, DnsTempFail, FetchError,
+                     InputError, InvalidArgument, LocalIOError, MtaStsError,
+                     NoData, NoMemory, NoPolicy, NotAscii, NotFound,
+                     NoTlsRpt, ParseError, PolicyInvalid, ProbeError,
+                     ProbeTimeout, ProtocolError, ReportError,
+                     ReportFileError, ReportFull, StateError, Status,
+                     StoreError, TooLarge, UsageError, WebPkiError,
+                     is_bad_input, is_temporary, status_name, strerror)
 from .parse import (Policy, Rua, TlsRpt, mx_pattern_match, normalize_domain,
                     parse_policy, tlsrpt_parse, tlsrpt_select, txt_parse,
                     txt_select)
@@ -51,6 +53,8 @@ def version_string():
 library_path = _lib.lib._name
 
 __all__ = [
+    "CacheCorrupt", "CacheError", "CacheFormat", "NoData", "NotFound",
+    "ReportError", "ReportFileError", "ReportFull", "StoreError",
     "BadDomain", "ConnectError", "Context", "DiscoveryError", "DnsTempFail",
     "FetchError", "InputError", "InvalidArgument", "LocalIOError",
     "LookupResult", "MAX_AGE_MAX", "Mode", "MtaStsError", "MxCheck",

@@ -28,7 +28,16 @@ library's sentence: the parse error's message when there is one, else
     |   +-- ConnectError                    MTASTS_ERR_CONNECT
     |   +-- ProbeTimeout                    MTASTS_ERR_TIMEOUT
     |   +-- ProtocolError                   MTASTS_ERR_PROTOCOL
-    +-- NoTlsRpt                        MTASTS_ERR_NO_TLSRPT
+    +-- CacheError                      the policy cache
+    |   +-- NotFound                        MTASTS_ERR_NOT_FOUND
+    |   +-- CacheFormat                     MTASTS_ERR_CACHE_FORMAT
+    |   +-- CacheCorrupt                    MTASTS_ERR_CACHE_CORRUPT
+    |   +-- StoreError                      MTASTS_ERR_STORE
+    +-- ReportError                     TLS reporting
+        +-- NoTlsRpt                        MTASTS_ERR_NO_TLSRPT
+        +-- NoData                          MTASTS_ERR_NO_DATA
+        +-- ReportFull                      MTASTS_ERR_FULL
+        +-- ReportFileError                 MTASTS_ERR_REPORT_FILE
 
 A status this binding does not know (a newer library) raises a plain
 :class:`MtaStsError`. ``WebPkiError`` and ``PolicyInvalid`` derive from
@@ -65,7 +74,14 @@ class Status(enum.IntEnum):
     ERR_CONNECT = -300
     ERR_TIMEOUT = -301
     ERR_PROTOCOL = -302
+    ERR_NOT_FOUND = -400
+    ERR_CACHE_FORMAT = -401
+    ERR_CACHE_CORRUPT = -402
+    ERR_STORE = -403
     ERR_NO_TLSRPT = -500
+    ERR_NO_DATA = -501
+    ERR_FULL = -502
+    ERR_REPORT_FILE = -503
 
     @property
     def label(self):
@@ -230,8 +246,44 @@ class ProtocolError(ProbeError):
     """MTASTS_ERR_PROTOCOL: the MX's replies are not SMTP."""
 
 
-class NoTlsRpt(MtaStsError):
+class CacheError(MtaStsError):
+    """The policy cache: its file, its entries, its store."""
+
+
+class NotFound(CacheError):
+    """MTASTS_ERR_NOT_FOUND: no cache entry for the domain, or no file."""
+
+
+class CacheFormat(CacheError):
+    """MTASTS_ERR_CACHE_FORMAT: not a cache file of a known version."""
+
+
+class CacheCorrupt(CacheError):
+    """MTASTS_ERR_CACHE_CORRUPT: a damaged or hostile cache file."""
+
+
+class StoreError(CacheError):
+    """MTASTS_ERR_STORE: the second-level store failed."""
+
+
+class ReportError(MtaStsError):
+    """TLS reporting (RFC 8460)."""
+
+
+class NoTlsRpt(ReportError):
     """MTASTS_ERR_NO_TLSRPT: no usable _smtp._tls record."""
+
+
+class NoData(ReportError):
+    """MTASTS_ERR_NO_DATA: nothing recorded for that domain and day."""
+
+
+class ReportFull(ReportError):
+    """MTASTS_ERR_FULL: the report store is at its bound."""
+
+
+class ReportFileError(ReportError):
+    """MTASTS_ERR_REPORT_FILE: not a report store file, or damaged."""
 
 
 _CLASSES = {
@@ -251,7 +303,14 @@ _CLASSES = {
     Status.ERR_CONNECT: ConnectError,
     Status.ERR_TIMEOUT: ProbeTimeout,
     Status.ERR_PROTOCOL: ProtocolError,
+    Status.ERR_NOT_FOUND: NotFound,
+    Status.ERR_CACHE_FORMAT: CacheFormat,
+    Status.ERR_CACHE_CORRUPT: CacheCorrupt,
+    Status.ERR_STORE: StoreError,
     Status.ERR_NO_TLSRPT: NoTlsRpt,
+    Status.ERR_NO_DATA: NoData,
+    Status.ERR_FULL: ReportFull,
+    Status.ERR_REPORT_FILE: ReportFileError,
 }
 
 
