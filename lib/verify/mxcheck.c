@@ -48,6 +48,11 @@ mtasts__mx_check_new(const mtasts_policy *policy, const char *mx_host)
     return c;
 }
 
+/* format(printf, 2, 0): fmt is checked at the callers, whose own
+ * attributes are in mxcheck.h; clang's -Wformat-nonliteral needs it here. */
+static void reason_vadd(struct mtasts_mx_check *c, const char *fmt,
+                        va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void
 reason_vadd(struct mtasts_mx_check *c, const char *fmt, va_list ap)
 {
