@@ -93,8 +93,8 @@ check_patterns(const mtasts_policy *p)
         }
         char host[HOST_MAX];
         if (mx[0] == '*') {
-            if (len - 1 > 253) {
-                continue; /* "a" + suffix would be too long for a host */
+            if (len > 253) {
+                continue; /* "a" + ".suffix" (len bytes) is too long */
             }
             host[0] = 'a';
             memcpy(host + 1, mx + 1, len); /* with the NUL */
