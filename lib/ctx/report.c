@@ -1,7 +1,6 @@
 /* TLS reporting on the context (RFC 8460 §4): recording what the MTA saw
  * and making a domain's daily report. What counts as what is decided here
  * (docs/report.md); lib/report keeps and writes it. */
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,37 +15,22 @@
 
 #define ORG_NAME_MAX 256
 
-/* An IPv4 or IPv6 address in text, written canonically: dotted decimal,
- * RFC 5952 for IPv6 (R8460-4-j, E-30). */
-static bool
-canonical_ip(const char *text, char out[MTASTS__MX_IP_MAX])
-{
-    unsigned char bin[16];
-    if (inet_pton(AF_INET, text, bin) == 1) {
-        return inet_ntop(AF_INET, bin, out, MTASTS__MX_IP_MAX) != NULL;
-    }
-    if (inet_pton(AF_INET6, text, bin) == 1) {
-        return inet_ntop(AF_INET6, bin, out, MTASTS__MX_IP_MAX) != NULL;
-    }
-    return false;
-}
-
 int
 mtasts_rpt_record(mtasts_ctx *ctx, const mtasts_result *lookup,
                   const mtasts_mx_check *check, const char *sending_ip,
                   uint32_t sessions)
 {
-    char sip[MTASTS__MX_IP_MAX] = "";
+    char sip[MTASTS__RPT_IP_MAX] = "";
     if (ctx == NULL || lookup == NULL || sessions == 0 ||
-        (sending_ip != NULL && !canonical_ip(sending_ip, sip))) {
+        (sending_ip != NULL && !mtasts__report_canonical_ip(sending_ip, sip))) {
         return MTASTS_ERR_INVALID;
     }
     if (check != NULL && check->status != MTASTS_OK) {
         check = NULL; /* no TLS outcome: not an MTA-STS session (§5.1) */
     }
-    char rip[MTASTS__MX_IP_MAX] = "";
+    char rip[MTASTS__RPT_IP_MAX] = "";
     if (check != NULL && check->ip[0] != '\0' &&
-        !canonical_ip(check->ip, rip)) {
+        !mtasts__report_canonical_ip(check->ip, rip)) {
         rip[0] = '\0';
     }
     const mtasts_policy *policy = lookup->policy;

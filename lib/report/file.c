@@ -13,7 +13,6 @@
  * length is bounded before use, the CRC is checked, names and addresses
  * must be in the canonical form the store writes, policies are parsed
  * again, and a duplicate aggregate or failure detail is refused. */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -112,28 +111,29 @@ mtasts__report_encode(struct mtasts__report *r, unsigned char **out,
     return MTASTS_OK;
 }
 
+struct bytes {
+    const unsigned char *data;
+    size_t len;
+};
+
 static int
 write_cb(FILE *fp, void *arg)
 {
-    const struct mtasts__json *buf = arg;
-    return fwrite(buf->buf, 1, buf->len, fp) == buf->len ? MTASTS_OK
-                                                         : MTASTS_ERR_IO;
+    const struct bytes *b = arg;
+    return fwrite(b->data, 1, b->len, fp) == b->len ? MTASTS_OK : MTASTS_ERR_IO;
 }
 
 int
 mtasts__report_save(struct mtasts__report *r, const char *path)
 {
-    struct mtasts__json buf;
-    mtasts__json_init(&buf);
-    size_t len = 0;
+    struct bytes b = {NULL, 0};
     unsigned char *data = NULL;
-    int rc = mtasts__report_encode(r, &data, &len);
+    int rc = mtasts__report_encode(r, &data, &b.len);
     if (rc != MTASTS_OK) {
         return rc;
     }
-    buf.buf = (char *)data;
-    buf.len = len;
-    rc = mtasts__file_write_atomic(path, write_cb, &buf);
+    b.data = data;
+    rc = mtasts__file_write_atomic(path, write_cb, &b);
     mtasts__free(data);
     return rc;
 }
@@ -193,18 +193,13 @@ take_str8(struct reader *rd, char *out, size_t size)
     return memchr(out, '\0', (size_t)n) == NULL;
 }
 
+/* "" or an address already in the canonical form the store writes. */
 static bool
 canonical_ip_or_empty(const char *s)
 {
-    unsigned char bin[16];
-    char back[INET6_ADDRSTRLEN];
-    if (s[0] == '\0') {
-        return true;
-    }
-    int af = strchr(s, ':') ? AF_INET6 : AF_INET;
-    return inet_pton(af, s, bin) == 1 &&
-           inet_ntop(af, bin, back, sizeof(back)) != NULL &&
-           strcmp(back, s) == 0;
+    char back[MTASTS__RPT_IP_MAX];
+    return s[0] == '\0' ||
+           (mtasts__report_canonical_ip(s, back) && strcmp(back, s) == 0);
 }
 
 static bool

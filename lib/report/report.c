@@ -8,6 +8,7 @@
 #include "report/report.h"
 #include "report/report_int.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,6 +59,15 @@ mtasts__report_free(struct mtasts__report *r)
     mtasts__free(r);
 }
 
+bool
+mtasts__report_canonical_ip(const char *text, char out[MTASTS__RPT_IP_MAX])
+{
+    unsigned char bin[16];
+    int af = strchr(text, ':') != NULL ? AF_INET6 : AF_INET;
+    return inet_pton(af, text, bin) == 1 &&
+           inet_ntop(af, bin, out, MTASTS__RPT_IP_MAX) != NULL;
+}
+
 int64_t
 mtasts__report_day(int64_t t)
 {
@@ -78,8 +88,11 @@ bucket_of(const char *domain, int64_t day)
 static bool
 same_policy(const mtasts_policy *a, const mtasts_policy *b)
 {
+    if (a == b) {
+        return true; /* the usual case: the cached policy object */
+    }
     if (a == NULL || b == NULL) {
-        return a == b;
+        return false;
     }
     size_t la, lb;
     const char *ta = mtasts_policy_text(a, &la);

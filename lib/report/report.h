@@ -49,6 +49,14 @@ int mtasts__report_json(struct mtasts__report *r, const char *domain,
 
 size_t mtasts__report_expire(struct mtasts__report *r, int64_t before);
 
+#define MTASTS__RPT_IP_MAX 48 /* an address in text, NUL included */
+
+/* An IPv4 or IPv6 address in text, written canonically into out: dotted
+ * decimal, RFC 5952 for IPv6 (CHECKLIST R8460-4-j, E-30). false when text is no
+ * address. */
+bool mtasts__report_canonical_ip(const char *text,
+                                 char out[MTASTS__RPT_IP_MAX]);
+
 /* Days since the epoch of a time (floor division). */
 int64_t mtasts__report_day(int64_t t);
 

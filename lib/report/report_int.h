@@ -13,7 +13,6 @@
 
 #define MTASTS__RPT_BUCKETS 4096 /* a power of two */
 #define MTASTS__RPT_CODE_MAX 200 /* bytes of a failure-reason-code kept */
-#define MTASTS__RPT_IP_MAX 48
 
 struct detail {
     mtasts_rpt_result type;
