@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Tests of the mtasts Python binding against the built libmtasts.
 
-    MTASTS_LIBRARY=/path/to/libmtasts.so.0 python3 test_mtasts.py [-v]
+    MTASTS_LIBRARY=/path/to/libmtasts.so.1 python3 test_mtasts.py [-v]
 
 Standard library only (unittest). Nothing leaves the machine: parsing is
 offline, MX certificates are made by tests/unit/gen_mx_certs.py (needs

@@ -12,7 +12,7 @@ library only.
     'refuse'
 
 The shared library is loaded at import: the path in MTASTS_LIBRARY, else
-what ctypes.util.find_library("mtasts") finds, else libmtasts.so.0.
+what ctypes.util.find_library("mtasts") finds, else libmtasts.so.1.
 See README.md beside this package for errors and threads.
 """
 
@@ -45,7 +45,7 @@ def version():
 
 
 def version_string():
-    """The loaded library's version as text, e.g. "0.1.0"."""
+    """The loaded library's version as text, e.g. "1.0.0"."""
     return _lib.text(_lib.lib.mtasts_version_string())
 
 

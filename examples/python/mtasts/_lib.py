@@ -1,4 +1,4 @@
-"""Loading libmtasts.so.0 and declaring the C functions the binding calls.
+"""Loading libmtasts.so.1 and declaring the C functions the binding calls.
 
 Every function used has its argtypes and restype declared here, so that
 ctypes never guesses (a guessed ``int`` return would truncate pointers on
@@ -7,7 +7,7 @@ the C API too, and the binding never looks inside them.
 
 The library is looked for, in order: the path in the environment variable
 MTASTS_LIBRARY; whatever ``ctypes.util.find_library("mtasts")`` finds; the
-SONAME ``libmtasts.so.0`` through the dynamic loader's search path.
+SONAME ``libmtasts.so.1`` through the dynamic loader's search path.
 """
 
 import ctypes
@@ -15,7 +15,7 @@ import ctypes.util
 import os
 
 #: The oldest library release this binding knows (0xMMmmpp).
-MIN_VERSION_NUM = 0x000100
+MIN_VERSION_NUM = 0x010000
 
 #: The one public struct (mtasts.h: mtasts_parse_error). Its leading size
 #: member is set by the caller; the library writes nothing past it.
@@ -51,7 +51,7 @@ def _candidates():
         # fall back to another copy of the library.
         return [path]
     found = ctypes.util.find_library("mtasts")
-    return [p for p in (found, "libmtasts.so.0") if p]
+    return [p for p in (found, "libmtasts.so.1") if p]
 
 
 def _load():
