@@ -131,7 +131,7 @@ echo "pkg-config --static --libs: $static_libs"
 if $cc -std=c11 -Wall -Wextra -Werror -o "$work/consumer" "$consumer" \
        $cflags $libs &&
    LD_LIBRARY_PATH=$dest/$libdir "$work/consumer" "$version"; then
-    if readelf -d "$work/consumer" | grep -q 'NEEDED.*libmtasts\.so\.0'; then
+    if readelf -d "$work/consumer" | grep -q 'NEEDED.*libmtasts\.so\.1'; then
         pass "consumer, shared: built with pkg-config, runs"
     else
         fail "consumer, shared: not linked to libmtasts.so.1"
