@@ -651,7 +651,8 @@ def cache_file(*records):
 
 CACHE_POLICY = (b"version: STSv1\nmode: enforce\nmx: mx.example.com\n"
                 b"max_age: 86400\n")
-TESTING_POLICY = b"version: STSv1\nmode: testing\nmx: *.b.example\nmax_age: 3600\n"
+TESTING_POLICY = (b"version: STSv1\nmode: testing\nmx: *.b.example\n"
+                  b"max_age: 3600\n")
 #: example.com fetched 100 s ago, used 50 s ago; b.example fetched 3500 s
 #: ago (expires in 100 s), used 5000 s ago.
 REC_A = cache_record(b"example.com", b"id1", CACHE_POLICY, NOW - 100, NOW - 50)

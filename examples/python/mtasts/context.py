@@ -227,15 +227,6 @@ def _policy_ptr(policy):
     return policy._handle()
 
 
-def _take(ptr, cls, free):
-    """A ``cls`` owning ``ptr``; ``ptr`` freed if it cannot be made."""
-    try:
-        return cls(ptr)
-    except BaseException:
-        free(ptr)
-        raise
-
-
 class CacheEntry(collections.namedtuple(
         "CacheEntry",
         "domain txt_id mode fetched_at expires last_used policy")):
@@ -418,10 +409,12 @@ class Context(Handle):
     def clock(self, fn):
         self._set_clock(fn)
 
-    def _outcome(self, rc, out, cls, free):
-        """After a call that judges something: the outcome copied into a
-        ``cls`` and the C object freed; or, when the library gave none,
-        the status raised. A clock error is raised either way."""
+    def _outcome(self, rc, out, cls):
+        """After a call that judges something: the outcome as a ``cls``
+        owning the C object (with a store hook's exception attached to a
+        LookupResult); or, when the library gave none, the status raised
+        (from a store hook's exception, if any). A clock error is raised
+        either way."""
         try:
             store_error = self._take_store_error()
             if not out.value:
@@ -429,7 +422,9 @@ class Context(Handle):
                 if rc == errors.Status.ERR_STORE and store_error is not None:
                     raise e from store_error
                 raise e
-            result = _take(out.value, cls, free)
+            # The object owns the pointer from its first statement: if
+            # copying fails, collecting it frees the C object, once.
+            result = cls(out.value)
             if isinstance(result, LookupResult):
                 result.store_error = store_error
             return result
@@ -451,7 +446,7 @@ class Context(Handle):
         d = _cstr(domain, "domain")
         out = ctypes.c_void_p()
         rc = lib.mtasts_lookup_result(self._handle(), d, ctypes.byref(out))
-        return self._outcome(rc, out, LookupResult, lib.mtasts_result_free)
+        return self._outcome(rc, out, LookupResult)
 
     def refresh(self, domain):
         """Refresh one cached domain now (``mtasts_refresh()``): query its
@@ -470,9 +465,9 @@ class Context(Handle):
         d = _cstr(domain, "domain")
         out = ctypes.c_void_p()
         rc = lib.mtasts_refresh(self._handle(), d, ctypes.byref(out))
-        return self._outcome(rc, out, LookupResult, lib.mtasts_result_free)
+        return self._outcome(rc, out, LookupResult)
 
-    # -- the policy cache ------------------------------------------------------
+    # -- the policy cache -----------------------------------------------------
 
     def entries(self):
         """Every cache entry holding a policy, expired ones included
@@ -577,7 +572,7 @@ class Context(Handle):
         errors.check(rc, perr)
         return True
 
-    # -- the second-level store ------------------------------------------------
+    # -- the second-level store -----------------------------------------------
 
     def set_store(self, get, put, delete):
         """Install a second-level store shared by a fleet
@@ -678,7 +673,7 @@ class Context(Handle):
         self._store_error.error = None
         return e
 
-    # -- TLS reporting (RFC 8460) ----------------------------------------------
+    # -- TLS reporting (RFC 8460) ---------------------------------------------
 
     def record(self, lookup, check=None, sending_ip=None, sessions=1):
         """Count the sessions of one delivery attempt to one MX for the
@@ -827,7 +822,7 @@ class Context(Handle):
         rc = lib.mtasts_verify_mx(self._handle(), pol, h, ptrs, lens, n,
                                   ctypes.byref(out))
         del certs
-        return self._outcome(rc, out, MxCheck, lib.mtasts_mx_check_free)
+        return self._outcome(rc, out, MxCheck)
 
     def probe_mx(self, policy, host, addr=None, port=25):
         """Run an SMTP STARTTLS session with an MX host and check it
@@ -851,7 +846,7 @@ class Context(Handle):
         out = ctypes.c_void_p()
         rc = lib.mtasts_probe_mx(self._handle(), pol, h, a, port,
                                  ctypes.byref(out))
-        return self._outcome(rc, out, MxCheck, lib.mtasts_mx_check_free)
+        return self._outcome(rc, out, MxCheck)
 
 
 def _option_property(name):
