@@ -935,6 +935,35 @@ class TestStore(_OfflineContext):
                 else:
                     self.assertIsInstance(r.store_error, exc)
 
+    def test_hook_errors_stay_with_their_thread(self):
+        # Four lookups at once; the store fails for two of the domains.
+        def get(domain):
+            if domain.startswith("bad"):
+                raise LookupError(domain)
+            return None
+        self.ctx.set_store(get, print, print)
+        domains = ["bad1.example", "ok1.example", "bad2.example",
+                   "ok2.example"]
+        results = {}
+
+        def work(d):
+            results[d] = self.ctx.lookup(d)
+        threads = [threading.Thread(target=work, args=(d,)) for d in domains]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(set(results), set(domains))
+        for d, r in results.items():
+            with self.subTest(domain=d):
+                self.assertEqual(r.status, mtasts.Status.ERR_DNS_TEMPFAIL)
+                if d.startswith("bad"):
+                    self.assertEqual(r.store_status, mtasts.Status.ERR_STORE)
+                    self.assertEqual(r.store_error.args, (d,))
+                else:
+                    self.assertEqual(r.store_status, mtasts.Status.OK)
+                    self.assertIsNone(r.store_error)
+
     def test_set_store_argument_errors(self):
         with self.assertRaises(mtasts.InvalidArgument):
             self.ctx.set_store(print, None, print)
