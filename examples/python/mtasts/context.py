@@ -590,6 +590,8 @@ class Context(Handle):
         ``store_error`` the exception; :meth:`remove` raises
         :class:`StoreError` from it. Nothing unwinds through C. A value
         longer than ``STORE_VALUE_MAX`` bytes is refused the same way.
+        The exception is attached to the next result of the thread the
+        hook ran on (two threads sharing one in-flight lookup: one of them).
 
         The hooks run on the threads that run lookups, concurrently, with
         the GIL taken for each call: they must be thread-safe, must not
