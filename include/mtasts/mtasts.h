@@ -1787,7 +1787,8 @@ MTASTS_API void mtasts_tlsrpt_free(mtasts_tlsrpt *r);
  * @param sessions    how many sessions this stands for, at least 1
  * @return MTASTS_OK; MTASTS_ERR_FULL (a new aggregate or failure-details
  *         entry would pass MTASTS_RPT_AGGREGATES_MAX or
- *         MTASTS_RPT_DETAILS_MAX: nothing recorded); MTASTS_ERR_NOMEM;
+ *         MTASTS_RPT_DETAILS_MAX, or a count would pass 2^53: nothing
+ *         recorded); MTASTS_ERR_NOMEM;
  *         MTASTS_ERR_INVALID (ctx or lookup NULL, sessions 0, sending_ip
  *         not an IP address)
  * Ownership: nothing is kept but copies.   Threads: any.   Since: 1.0
