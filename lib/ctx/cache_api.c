@@ -329,3 +329,14 @@ mtasts_result_store_status(const mtasts_result *r)
 {
     return r != NULL ? r->store_status : MTASTS_ERR_INVALID;
 }
+
+int
+mtasts_ctx_set_alert_hook(mtasts_ctx *ctx, mtasts_alert_fn *fn, void *user)
+{
+    if (ctx == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    ctx->eng.alert_fn = fn;
+    ctx->eng.alert_user = fn != NULL ? user : NULL;
+    return MTASTS_OK;
+}

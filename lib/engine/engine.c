@@ -53,6 +53,8 @@ struct mtasts__flight {
     struct waiter *waiters;
     char id[MTASTS_ID_BUFSIZE]; /* the TXT id being fetched */
     bool refresh;               /* started by mtasts_refresh*() */
+    bool failed;                /* finished by fail_keep_cache() */
+    int fail_status;            /* its status, for the alert hook */
     struct mtasts_result result;
 };
 
@@ -195,7 +197,20 @@ finish(struct mtasts__flight *f)
     struct waiter *w = f->waiters;
     f->waiters = NULL;
     f->entry->flight = NULL;
+    /* A failed refresh of a policy that matters: alert, outside the lock
+     * (RFC 8461 §3.3, R8461-3.3-p). Never for mode none. */
+    const struct mtasts__entry *e = f->entry;
+    mtasts_alert_fn *alert = f->eng->alert_fn;
+    mtasts_mode mode = MTASTS_MODE_NONE;
+    int64_t expires = e->expires;
+    if (alert != NULL && f->refresh && f->failed && e->policy != NULL) {
+        mode = mtasts_policy_mode(e->policy);
+    }
     pthread_mutex_unlock(&flight_shard(f)->lock);
+    if (mode != MTASTS_MODE_NONE) {
+        alert(f->result.domain, f->fail_status, mode, expires, f->result.reason,
+              f->eng->alert_user);
+    }
     while (w != NULL) {
         struct waiter *next = w->next;
         w->cb(&f->result, w->user);
@@ -216,6 +231,8 @@ fail_keep_cache(struct mtasts__flight *f, int64_t now, int status,
 {
     struct mtasts__entry *e = f->entry;
     struct mtasts_result *r = &f->result;
+    f->failed = true;
+    f->fail_status = status;
     if (mtasts__entry_usable(e, now)) {
         result_use_entry(r, e, true);
         r->failure = mtasts_policy_mode(e->policy) == MTASTS_MODE_NONE
