@@ -16,7 +16,7 @@
 #include "mtasts/mtasts.h"
 
 #define MTASTS__REASON_MAX 256 /* bytes of a reason text, NUL included */
-#define MTASTS__SHARDS_MAX 16  /* shards of a large cache */
+#define MTASTS__SHARDS_MAX 64  /* shards of a large cache */
 #define MTASTS__SHARD_MIN 1024 /* fewest entries a shard is meant to hold */
 #define MTASTS__DEFAULT_MAX_IDLE_S (180u * 86400u) /* 180 days */
 
@@ -71,8 +71,11 @@ void mtasts__entry_clear_extra(struct mtasts__entry *e);
  * On allocation failure the reason is cleared: it is advisory. */
 void mtasts__entry_set_text(char **slot, const char *text);
 
+/* Each shard on cache lines of its own (64 bytes), so that threads
+ * working in neighbouring shards do not pull each other's locks. */
 struct mtasts__shard {
-    pthread_mutex_t lock; /* guards everything below, and the entries */
+    _Alignas(64) pthread_mutex_t lock; /* guards everything below, and the
+                                         * entries */
     struct mtasts__entry **buckets;
     size_t nbuckets; /* a power of two */
     size_t count;
@@ -85,13 +88,26 @@ struct mtasts__cache {
     size_t nshards; /* a power of two; changed only by set_capacity */
     size_t capacity;
     uint32_t max_idle_s; /* 0: no removal for idleness */
+    uint64_t seed;       /* of the domain hash: random, fixed for life */
 };
 
 int mtasts__cache_init(struct mtasts__cache *c, size_t capacity);
 void mtasts__cache_destroy(struct mtasts__cache *c);
 
-/* Hash of a normalised domain. */
-uint64_t mtasts__cache_hash(const char *domain, size_t len);
+/* A random hash seed (getrandom(), or the clock and an address). */
+uint64_t mtasts__hash_seed(void);
+
+/* A keyed hash of len bytes (not a cryptographic one). */
+uint64_t mtasts__hash(uint64_t seed, const char *s, size_t len);
+
+/* Hash of a normalised domain, keyed with the cache's secret seed (hash
+ * flooding). The high half picks the shard, the low bits the bucket. */
+static inline uint64_t
+mtasts__cache_hash(const struct mtasts__cache *c, const char *domain,
+                   size_t len)
+{
+    return mtasts__hash(c->seed, domain, len);
+}
 
 /* The shard of a hash (lock it before touching its entries). */
 static inline struct mtasts__shard *

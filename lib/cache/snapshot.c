@@ -182,7 +182,7 @@ mtasts__cache_merge(struct mtasts__cache *c,
     for (size_t i = 0; i < s->count; i++) {
         const char *d = mtasts__snapshot_domain(s, i);
         size_t len = s->items[i].domain_len;
-        fresh[i] = mtasts__entry_new(d, len, mtasts__cache_hash(d, len));
+        fresh[i] = mtasts__entry_new(d, len, mtasts__cache_hash(c, d, len));
         if (fresh[i] == NULL) {
             for (size_t j = 0; j < i; j++) {
                 mtasts__entry_free(fresh[j]);

@@ -97,7 +97,7 @@ mtasts_cache_remove(mtasts_ctx *ctx, const char *domain)
         return rc;
     }
     size_t len = strlen(norm);
-    uint64_t hash = mtasts__cache_hash(norm, len);
+    uint64_t hash = mtasts__cache_hash(&ctx->eng.cache, norm, len);
     struct mtasts__shard *sh = mtasts__cache_shard(&ctx->eng.cache, hash);
     pthread_mutex_lock(&sh->lock);
     struct mtasts__entry *e = mtasts__cache_peek(sh, norm, len, hash);

@@ -87,8 +87,14 @@ mtasts__engine_now(const struct mtasts__engine *eng)
     if (eng->clock != NULL) {
         return eng->clock(eng->clock_user);
     }
+    /* Seconds only: the coarse clock (the seconds time(NULL) gives, read
+     * without a hardware counter) is exact enough and cheaper per call. */
     struct timespec ts;
+#ifdef CLOCK_REALTIME_COARSE
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+#else
     clock_gettime(CLOCK_REALTIME, &ts);
+#endif
     return (int64_t)ts.tv_sec;
 }
 
@@ -614,13 +620,13 @@ answer_from_cache(const struct mtasts__engine *eng,
 /* The cache key of a domain as the caller wrote it: its normal form, its
  * length and its hash; or a domain error. */
 static int
-cache_key(const char *domain, char norm[MTASTS_DOMAIN_BUFSIZE], size_t *len,
-          uint64_t *hash)
+cache_key(const struct mtasts__cache *c, const char *domain,
+          char norm[MTASTS_DOMAIN_BUFSIZE], size_t *len, uint64_t *hash)
 {
     int rc = mtasts_domain_normalize(domain, strlen(domain), norm, NULL);
     if (rc == MTASTS_OK) {
         *len = strlen(norm);
-        *hash = mtasts__cache_hash(norm, *len);
+        *hash = mtasts__cache_hash(c, norm, *len);
     }
     return rc;
 }
@@ -637,7 +643,7 @@ struct key {
 static int
 lock_key(struct mtasts__engine *eng, const char *domain, struct key *k)
 {
-    int rc = cache_key(domain, k->norm, &k->len, &k->hash);
+    int rc = cache_key(&eng->cache, domain, k->norm, &k->len, &k->hash);
     if (rc == MTASTS_OK) {
         k->sh = mtasts__cache_shard(&eng->cache, k->hash);
         pthread_mutex_lock(&k->sh->lock);
@@ -645,26 +651,52 @@ lock_key(struct mtasts__engine *eng, const char *domain, struct key *k)
     return rc;
 }
 
+/* The policy of an entry if it answers from the cache alone (shard lock
+ * held; e may be NULL): the entry is used, and the caller gets one
+ * reference; else NULL. Reads the clock once, entry or not. */
+static mtasts_policy *
+take_cached(struct mtasts__engine *eng, struct mtasts__entry *e)
+{
+    int64_t now = mtasts__engine_now(eng);
+    if (e != NULL && e->flight == NULL && mtasts__entry_usable(e, now) &&
+        eng->txt_check_s != 0 &&
+        now - e->txt_checked_at < (int64_t)eng->txt_check_s) {
+        e->last_used = now;
+        return mtasts_policy_ref(e->policy);
+    }
+    return NULL;
+}
+
 int
 mtasts__engine_lookup_cached(struct mtasts__engine *eng, const char *domain,
                              mtasts_policy **out)
 {
-    struct key k;
     *out = NULL;
+    /* The usual caller passes the name as it was cached: normalised. A
+     * cached name is a valid normal form (a fixed point of the
+     * normalisation), so when the bytes as given are one, normalising
+     * them would change nothing: look them up first, and skip the
+     * normalisation when they are found (a third of the cost of a hit). */
+    size_t raw_len = strnlen(domain, MTASTS_DOMAIN_BUFSIZE);
+    if (raw_len < MTASTS_DOMAIN_BUFSIZE) {
+        uint64_t hash = mtasts__cache_hash(&eng->cache, domain, raw_len);
+        struct mtasts__shard *sh = mtasts__cache_shard(&eng->cache, hash);
+        pthread_mutex_lock(&sh->lock);
+        struct mtasts__entry *e = mtasts__cache_find(sh, domain, raw_len, hash);
+        if (e != NULL) {
+            *out = take_cached(eng, e);
+            pthread_mutex_unlock(&sh->lock);
+            return *out != NULL ? MTASTS_OK : MTASTS_ERR_NO_POLICY;
+        }
+        pthread_mutex_unlock(&sh->lock);
+    }
+    struct key k;
     int rc = lock_key(eng, domain, &k);
     if (rc != MTASTS_OK) {
         return rc;
     }
-    struct mtasts__shard *sh = k.sh;
-    int64_t now = mtasts__engine_now(eng);
-    struct mtasts__entry *e = mtasts__cache_find(sh, k.norm, k.len, k.hash);
-    if (e != NULL && e->flight == NULL && mtasts__entry_usable(e, now) &&
-        eng->txt_check_s != 0 &&
-        now - e->txt_checked_at < (int64_t)eng->txt_check_s) {
-        *out = mtasts_policy_ref(e->policy);
-        e->last_used = now;
-    }
-    pthread_mutex_unlock(&sh->lock);
+    *out = take_cached(eng, mtasts__cache_find(k.sh, k.norm, k.len, k.hash));
+    pthread_mutex_unlock(&k.sh->lock);
     return *out != NULL ? MTASTS_OK : MTASTS_ERR_NO_POLICY;
 }
 
