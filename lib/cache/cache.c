@@ -13,6 +13,11 @@
 #include "util/alloc.h"
 
 #define INITIAL_BUCKETS 64
+
+/* The memory figures of docs/cache.md rest on this (64-bit targets). */
+_Static_assert(sizeof(void *) != 8 ||
+                   offsetof(struct mtasts__entry, domain) == 116,
+               "struct mtasts__entry grew: update docs/cache.md");
 #define IDLE_SWEEP 8 /* idle entries dropped at most per insertion */
 
 static size_t
@@ -55,7 +60,8 @@ lock_init(pthread_mutex_t *lock)
 }
 
 static int
-shards_init(struct mtasts__shard *shards, size_t n, size_t capacity)
+shards_init(struct mtasts__shard *shards, size_t n, size_t capacity,
+            uint64_t seed)
 {
     for (size_t i = 0; i < n; i++) {
         struct mtasts__shard *sh = &shards[i];
@@ -71,6 +77,7 @@ shards_init(struct mtasts__shard *shards, size_t n, size_t capacity)
         }
         sh->nbuckets = INITIAL_BUCKETS;
         sh->capacity = share(capacity, n);
+        sh->seed = seed;
     }
     return MTASTS_OK;
 }
@@ -79,12 +86,13 @@ int
 mtasts__cache_init(struct mtasts__cache *c, size_t capacity)
 {
     memset(c, 0, sizeof(*c));
+    c->seed = mtasts__hash_seed();
     size_t n = shards_for(capacity);
     c->shards = mtasts__calloc(n, sizeof(*c->shards));
     if (c->shards == NULL) {
         return MTASTS_ERR_NOMEM;
     }
-    int rc = shards_init(c->shards, n, capacity);
+    int rc = shards_init(c->shards, n, capacity, c->seed);
     if (rc != MTASTS_OK) {
         mtasts__free(c->shards);
         c->shards = NULL;
@@ -93,7 +101,6 @@ mtasts__cache_init(struct mtasts__cache *c, size_t capacity)
     c->nshards = n;
     c->capacity = capacity;
     c->max_idle_s = MTASTS__DEFAULT_MAX_IDLE_S;
-    c->seed = mtasts__hash_seed();
     return MTASTS_OK;
 }
 
@@ -112,7 +119,7 @@ mtasts__entry_set_text(char **slot, const char *text)
 }
 
 struct mtasts__entry *
-mtasts__entry_new(const char *domain, size_t len, uint64_t hash)
+mtasts__entry_new(const char *domain, size_t len)
 {
     /* The name right after the fixed part, not after sizeof's padding. */
     struct mtasts__entry *e =
@@ -121,7 +128,6 @@ mtasts__entry_new(const char *domain, size_t len, uint64_t hash)
         memcpy(e->domain, domain, len);
         e->domain[len] = '\0';
         e->domain_len = (uint16_t)len;
-        e->hash = hash;
     }
     return e;
 }
@@ -290,8 +296,7 @@ mtasts__cache_peek(const struct mtasts__shard *sh, const char *domain,
 {
     struct mtasts__entry *e = sh->buckets[hash & (sh->nbuckets - 1)];
     while (e != NULL) {
-        if (e->hash == hash && e->domain_len == len &&
-            memcmp(e->domain, domain, len) == 0) {
+        if (e->domain_len == len && memcmp(e->domain, domain, len) == 0) {
             return e;
         }
         e = e->hnext;
@@ -317,7 +322,8 @@ mtasts__cache_find(struct mtasts__shard *sh, const char *domain, size_t len,
 static void
 bucket_remove(struct mtasts__shard *sh, struct mtasts__entry *e)
 {
-    struct mtasts__entry **pp = &sh->buckets[e->hash & (sh->nbuckets - 1)];
+    uint64_t hash = mtasts__hash(sh->seed, e->domain, e->domain_len);
+    struct mtasts__entry **pp = &sh->buckets[hash & (sh->nbuckets - 1)];
     while (*pp != e) {
         pp = &(*pp)->hnext;
     }
@@ -327,7 +333,8 @@ bucket_remove(struct mtasts__shard *sh, struct mtasts__entry *e)
 static void
 bucket_add(struct mtasts__shard *sh, struct mtasts__entry *e)
 {
-    size_t b = e->hash & (sh->nbuckets - 1);
+    size_t b = mtasts__hash(sh->seed, e->domain, e->domain_len) &
+               (sh->nbuckets - 1);
     e->hnext = sh->buckets[b];
     sh->buckets[b] = e;
 }
@@ -414,8 +421,10 @@ maybe_grow(struct mtasts__shard *sh)
         struct mtasts__entry *e = sh->buckets[i];
         while (e != NULL) {
             struct mtasts__entry *next = e->hnext;
-            e->hnext = b[e->hash & (n - 1)];
-            b[e->hash & (n - 1)] = e;
+            size_t k = mtasts__hash(sh->seed, e->domain, e->domain_len) &
+                       (n - 1);
+            e->hnext = b[k];
+            b[k] = e;
             e = next;
         }
     }
@@ -443,7 +452,8 @@ mtasts__cache_insert(const struct mtasts__cache *c, struct mtasts__shard *sh,
                      const char *domain, size_t len, uint64_t hash,
                      int64_t now)
 {
-    struct mtasts__entry *e = mtasts__entry_new(domain, len, hash);
+    (void)hash; /* the caller found the shard with it */
+    struct mtasts__entry *e = mtasts__entry_new(domain, len);
     if (e != NULL) {
         e->last_used = now;
         mtasts__cache_link(c, sh, e, now);
@@ -542,7 +552,8 @@ reshard(struct mtasts__cache *c, struct mtasts__shard *shards, size_t n)
         struct mtasts__entry *e = c->shards[i].tail;
         while (e != NULL) {
             struct mtasts__entry *prev = e->prev;
-            struct mtasts__shard *to = mtasts__cache_shard(&next, e->hash);
+            struct mtasts__shard *to =
+                mtasts__cache_shard(&next, mtasts__entry_hash(c, e));
             maybe_grow(to);
             bucket_add(to, e);
             lru_push_front(to, e);
@@ -565,7 +576,8 @@ mtasts__cache_set_capacity(struct mtasts__cache *c, size_t capacity)
     struct mtasts__shard *shards = NULL;
     if (n != c->nshards) {
         shards = mtasts__calloc(n, sizeof(*shards));
-        if (shards != NULL && shards_init(shards, n, capacity) != MTASTS_OK) {
+        if (shards != NULL &&
+            shards_init(shards, n, capacity, c->seed) != MTASTS_OK) {
             mtasts__free(shards);
             shards = NULL;
         }

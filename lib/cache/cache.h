@@ -40,10 +40,12 @@ struct mtasts__entry_extra {
 };
 
 /* What the cache knows of one policy domain (RFC 8461 §5). Laid out
- * without holes: its size is the cache's memory per domain. */
+ * without holes, 116 bytes before the name: with a name of up to 20
+ * bytes the entry is a 144-byte malloc block (docs/cache.md). The hash is
+ * not kept: it is computed again from the name when needed (growing the
+ * table, finding a flight's shard), which is rare. The bucket chain link
+ * sits next to the name, so a probe reads one or two cache lines. */
 struct mtasts__entry {
-    uint64_t hash;
-    struct mtasts__entry *hnext;       /* bucket chain */
     struct mtasts__entry *prev, *next; /* replacement list, newest first */
 
     /* the last successfully fetched policy (one reference), or NULL */
@@ -54,10 +56,11 @@ struct mtasts__entry {
     int64_t expires;        /* fetched_at + max_age */
     int64_t txt_checked_at; /* last completed TXT query */
     int64_t last_used;      /* last lookup (refreshes do not count) */
-    uint16_t domain_len;
+    struct mtasts__entry *hnext; /* bucket chain */
+    char id[MTASTS_ID_BUFSIZE];  /* the policy's TXT id */
     bool referenced; /* used since last placed in the list (CLOCK) */
-    char id[MTASTS_ID_BUFSIZE]; /* the policy's TXT id */
-    char domain[];              /* normalised, NUL-terminated */
+    uint16_t domain_len;
+    char domain[]; /* normalised, NUL-terminated */
 };
 
 /* The entry's extra part, allocated (zeroed) if need be; NULL when out of
@@ -76,6 +79,7 @@ void mtasts__entry_set_text(char **slot, const char *text);
 struct mtasts__shard {
     _Alignas(64) pthread_mutex_t lock; /* guards everything below, and the
                                          * entries */
+    uint64_t seed; /* the cache's hash seed */
     struct mtasts__entry **buckets;
     size_t nbuckets; /* a power of two */
     size_t count;
@@ -128,9 +132,15 @@ struct mtasts__entry *mtasts__cache_peek(const struct mtasts__shard *sh,
                                          const char *domain, size_t len,
                                          uint64_t hash);
 
+/* The hash of an entry's domain (mtasts__cache_hash()). */
+static inline uint64_t
+mtasts__entry_hash(const struct mtasts__cache *c, const struct mtasts__entry *e)
+{
+    return mtasts__cache_hash(c, e->domain, e->domain_len);
+}
+
 /* A new entry, not linked anywhere; NULL when out of memory. */
-struct mtasts__entry *mtasts__entry_new(const char *domain, size_t len,
-                                        uint64_t hash);
+struct mtasts__entry *mtasts__entry_new(const char *domain, size_t len);
 void mtasts__entry_free(struct mtasts__entry *e);
 
 /* Link an entry made by mtasts__entry_new() (for a domain not in the

@@ -190,7 +190,8 @@ mtasts__engine_destroy(struct mtasts__engine *eng)
 static struct mtasts__shard *
 flight_shard(const struct mtasts__flight *f)
 {
-    return mtasts__cache_shard(&f->eng->cache, f->entry->hash);
+    const struct mtasts__cache *c = &f->eng->cache;
+    return mtasts__cache_shard(c, mtasts__entry_hash(c, f->entry));
 }
 
 /* ---- finishing a flight ----------------------------------------------- */
