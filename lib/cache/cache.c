@@ -290,16 +290,46 @@ lru_push_front(struct mtasts__shard *sh, struct mtasts__entry *e)
     }
 }
 
+/* Bucket chain links carry a few bits of the hash in the low bits of the
+ * entry's address (malloc aligns entries to at least 8 bytes, 4 on some
+ * 32-bit targets): a probe skips most entries of other names by their
+ * link alone, without reading them (each entry read is a cache miss in a
+ * large cache). The bits come from the top of the hash, which picks
+ * neither the shard nor the bucket. */
+#define LINK_TAG                                                               \
+    ((uintptr_t)(_Alignof(struct mtasts__entry) >= 8 ? 7 : 3))
+
+static inline uintptr_t
+link_tag(uint64_t hash)
+{
+    return (uintptr_t)(hash >> 61) & LINK_TAG;
+}
+
+static inline uintptr_t
+link_make(struct mtasts__entry *e, uint64_t hash)
+{
+    return (uintptr_t)e | link_tag(hash);
+}
+
+static inline struct mtasts__entry *
+link_entry(uintptr_t link)
+{
+    return (struct mtasts__entry *)(link & ~LINK_TAG);
+}
+
 struct mtasts__entry *
 mtasts__cache_peek(const struct mtasts__shard *sh, const char *domain,
                    size_t len, uint64_t hash)
 {
-    struct mtasts__entry *e = sh->buckets[hash & (sh->nbuckets - 1)];
-    while (e != NULL) {
-        if (e->domain_len == len && memcmp(e->domain, domain, len) == 0) {
+    uintptr_t tag = link_tag(hash);
+    uintptr_t link = sh->buckets[hash & (sh->nbuckets - 1)];
+    while (link != 0) {
+        struct mtasts__entry *e = link_entry(link);
+        if ((link & LINK_TAG) == tag && e->domain_len == len &&
+            memcmp(e->domain, domain, len) == 0) {
             return e;
         }
-        e = e->hnext;
+        link = e->hnext;
     }
     return NULL;
 }
@@ -323,20 +353,28 @@ static void
 bucket_remove(struct mtasts__shard *sh, struct mtasts__entry *e)
 {
     uint64_t hash = mtasts__hash(sh->seed, e->domain, e->domain_len);
-    struct mtasts__entry **pp = &sh->buckets[hash & (sh->nbuckets - 1)];
-    while (*pp != e) {
-        pp = &(*pp)->hnext;
+    uintptr_t *pp = &sh->buckets[hash & (sh->nbuckets - 1)];
+    while (link_entry(*pp) != e) {
+        pp = &link_entry(*pp)->hnext;
     }
     *pp = e->hnext;
+}
+
+/* Put e at the head of its chain in a table of n buckets. */
+static void
+bucket_put(uintptr_t *buckets, size_t n, uint64_t seed,
+           struct mtasts__entry *e)
+{
+    uint64_t hash = mtasts__hash(seed, e->domain, e->domain_len);
+    size_t b = hash & (n - 1);
+    e->hnext = buckets[b];
+    buckets[b] = link_make(e, hash);
 }
 
 static void
 bucket_add(struct mtasts__shard *sh, struct mtasts__entry *e)
 {
-    size_t b = mtasts__hash(sh->seed, e->domain, e->domain_len) &
-               (sh->nbuckets - 1);
-    e->hnext = sh->buckets[b];
-    sh->buckets[b] = e;
+    bucket_put(sh->buckets, sh->nbuckets, sh->seed, e);
 }
 
 void
@@ -413,19 +451,16 @@ maybe_grow(struct mtasts__shard *sh)
         return;
     }
     size_t n = sh->nbuckets * 2;
-    struct mtasts__entry **b = mtasts__calloc(n, sizeof(*b));
+    uintptr_t *b = mtasts__calloc(n, sizeof(*b));
     if (b == NULL) {
         return;
     }
     for (size_t i = 0; i < sh->nbuckets; i++) {
-        struct mtasts__entry *e = sh->buckets[i];
-        while (e != NULL) {
-            struct mtasts__entry *next = e->hnext;
-            size_t k = mtasts__hash(sh->seed, e->domain, e->domain_len) &
-                       (n - 1);
-            e->hnext = b[k];
-            b[k] = e;
-            e = next;
+        uintptr_t link = sh->buckets[i];
+        while (link != 0) {
+            struct mtasts__entry *e = link_entry(link);
+            link = e->hnext;
+            bucket_put(b, n, sh->seed, e);
         }
     }
     mtasts__free(sh->buckets);

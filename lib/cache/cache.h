@@ -56,7 +56,7 @@ struct mtasts__entry {
     int64_t expires;        /* fetched_at + max_age */
     int64_t txt_checked_at; /* last completed TXT query */
     int64_t last_used;      /* last lookup (refreshes do not count) */
-    struct mtasts__entry *hnext; /* bucket chain */
+    uintptr_t hnext; /* bucket chain: a link (cache.c), next entry | tag */
     char id[MTASTS_ID_BUFSIZE];  /* the policy's TXT id */
     bool referenced; /* used since last placed in the list (CLOCK) */
     uint16_t domain_len;
@@ -80,7 +80,7 @@ struct mtasts__shard {
     _Alignas(64) pthread_mutex_t lock; /* guards everything below, and the
                                          * entries */
     uint64_t seed; /* the cache's hash seed */
-    struct mtasts__entry **buckets;
+    uintptr_t *buckets; /* links to the first entry of each chain */
     size_t nbuckets; /* a power of two */
     size_t count;
     size_t capacity;
