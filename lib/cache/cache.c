@@ -82,19 +82,51 @@ shards_init(struct mtasts__shard *shards, size_t n, size_t capacity,
     return MTASTS_OK;
 }
 
+/* The shard array, aligned to 64 bytes as struct mtasts__shard asks
+ * (malloc gives 16): allocated with room to align it and to keep the
+ * allocation's address just before it, for shards_free(). Zeroed. */
+static struct mtasts__shard *
+shards_alloc(size_t n)
+{
+    size_t align = _Alignof(struct mtasts__shard);
+    if (n > (SIZE_MAX - align - sizeof(void *)) / sizeof(struct mtasts__shard)) {
+        return NULL;
+    }
+    size_t size = n * sizeof(struct mtasts__shard) + align + sizeof(void *);
+    unsigned char *raw = mtasts__calloc(1, size);
+    if (raw == NULL) {
+        return NULL;
+    }
+    uintptr_t at = ((uintptr_t)(raw + sizeof(void *)) + align - 1) &
+                   ~(uintptr_t)(align - 1);
+    unsigned char *p = raw + (at - (uintptr_t)raw);
+    memcpy(p - sizeof(void *), &raw, sizeof(raw));
+    return (struct mtasts__shard *)(void *)p;
+}
+
+static void
+shards_free(struct mtasts__shard *shards)
+{
+    if (shards != NULL) {
+        void *raw;
+        memcpy(&raw, (unsigned char *)shards - sizeof(void *), sizeof(raw));
+        mtasts__free(raw);
+    }
+}
+
 int
 mtasts__cache_init(struct mtasts__cache *c, size_t capacity)
 {
     memset(c, 0, sizeof(*c));
     c->seed = mtasts__hash_seed();
     size_t n = shards_for(capacity);
-    c->shards = mtasts__calloc(n, sizeof(*c->shards));
+    c->shards = shards_alloc(n);
     if (c->shards == NULL) {
         return MTASTS_ERR_NOMEM;
     }
     int rc = shards_init(c->shards, n, capacity, c->seed);
     if (rc != MTASTS_OK) {
-        mtasts__free(c->shards);
+        shards_free(c->shards);
         c->shards = NULL;
         return rc;
     }
@@ -194,7 +226,7 @@ mtasts__cache_destroy(struct mtasts__cache *c)
     for (size_t i = 0; i < c->nshards; i++) {
         shard_destroy(&c->shards[i]);
     }
-    mtasts__free(c->shards);
+    shards_free(c->shards);
     memset(c, 0, sizeof(*c));
 }
 
@@ -599,7 +631,7 @@ reshard(struct mtasts__cache *c, struct mtasts__shard *shards, size_t n)
         pthread_mutex_unlock(&c->shards[i].lock);
         pthread_mutex_destroy(&c->shards[i].lock);
     }
-    mtasts__free(c->shards);
+    shards_free(c->shards);
     c->shards = shards;
     c->nshards = n;
 }
@@ -610,10 +642,10 @@ mtasts__cache_set_capacity(struct mtasts__cache *c, size_t capacity)
     size_t n = shards_for(capacity);
     struct mtasts__shard *shards = NULL;
     if (n != c->nshards) {
-        shards = mtasts__calloc(n, sizeof(*shards));
+        shards = shards_alloc(n);
         if (shards != NULL &&
             shards_init(shards, n, capacity, c->seed) != MTASTS_OK) {
-            mtasts__free(shards);
+            shards_free(shards);
             shards = NULL;
         }
     }
@@ -634,6 +666,6 @@ mtasts__cache_set_capacity(struct mtasts__cache *c, size_t capacity)
             mtasts__free(shards[i].buckets);
             pthread_mutex_destroy(&shards[i].lock);
         }
-        mtasts__free(shards);
+        shards_free(shards);
     }
 }
