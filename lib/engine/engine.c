@@ -53,6 +53,7 @@ struct mtasts__flight {
     struct waiter *waiters;
     char id[MTASTS_ID_BUFSIZE]; /* the TXT id being fetched */
     bool refresh;               /* started by mtasts_refresh*() */
+    bool refresh_waits;         /* a refresh started or joined it */
     bool failed;                /* finished by fail_keep_cache() */
     int fail_status;            /* its status, for the alert hook */
     struct mtasts_result result;
@@ -210,7 +211,7 @@ finish(struct mtasts__flight *f)
     mtasts_alert_fn *alert = f->eng->alert_fn;
     mtasts_mode mode = MTASTS_MODE_NONE;
     int64_t expires = e->expires;
-    if (alert != NULL && f->refresh && f->failed && e->policy != NULL) {
+    if (alert != NULL && f->refresh_waits && f->failed && e->policy != NULL) {
         mode = mtasts_policy_mode(e->policy);
     }
     pthread_mutex_unlock(&flight_shard(f)->lock);
@@ -743,9 +744,11 @@ join_or_start(struct mtasts__engine *eng, struct mtasts__shard *sh,
     w->cb = cb;
     w->user = user;
     if (e->flight != NULL) {
-        /* Single flight: share the lookup in progress. */
+        /* Single flight: share the lookup in progress. A refresh that
+         * joins a lookup gets its outcome, and its alert if it fails. */
         w->next = e->flight->waiters;
         e->flight->waiters = w;
+        e->flight->refresh_waits |= refresh;
         pthread_mutex_unlock(&sh->lock);
         return MTASTS_OK;
     }
@@ -760,6 +763,7 @@ join_or_start(struct mtasts__engine *eng, struct mtasts__shard *sh,
     f->entry = e;
     f->waiters = w;
     f->refresh = refresh;
+    f->refresh_waits = refresh;
     e->flight = f;
     result_init(&f->result, e);
     int64_t now = mtasts__engine_now(eng);

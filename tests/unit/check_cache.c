@@ -1424,10 +1424,32 @@ START_TEST(test_cache_refresh_alert_enforce)
     ck_assert_int_eq(A.mode, MTASTS_MODE_TESTING);
     ck_assert_int_eq(A.status, MTASTS_ERR_FETCH);
 
+    /* a refresh that joins a lookup in flight alerts when it fails; the
+     * lookup alone would not */
+    ck_assert_int_eq(mtasts_ctx_set_txt_check_interval_s(ctx, 0), MTASTS_OK);
+    W.hold_dns = true;
+    W.txt = NULL; /* SERVFAIL, far from expiry: no fetch */
+    int looked = 1, refreshed = 1;
+    ck_assert_int_eq(mtasts_lookup_async(ctx, "b.example", record_cb, &looked),
+                     MTASTS_OK);
+    answer_dns(W.held);
+    ck_assert_int_eq(looked, MTASTS_OK); /* the cached policy */
+    ck_assert_int_eq(A.calls, 4);
+    ck_assert_int_eq(mtasts_lookup_async(ctx, "b.example", record_cb, &looked),
+                     MTASTS_OK);
+    ck_assert_int_eq(mtasts_refresh_async(ctx, "b.example", record_cb,
+                                          &refreshed),
+                     MTASTS_OK);
+    answer_dns(W.held);
+    ck_assert_int_eq(refreshed, MTASTS_OK);
+    ck_assert_int_eq(A.calls, 5);
+    ck_assert_int_eq(A.status, MTASTS_ERR_DNS_TEMPFAIL);
+    W.hold_dns = false;
+
     /* removed: no more alerts */
     ck_assert_int_eq(mtasts_ctx_set_alert_hook(ctx, NULL, NULL), MTASTS_OK);
     mtasts_result_free(refresh(ctx, "b.example", MTASTS_OK));
-    ck_assert_int_eq(A.calls, 4);
+    ck_assert_int_eq(A.calls, 5);
     ck_assert_int_eq(mtasts_ctx_set_alert_hook(NULL, alert_hook, &A),
                      MTASTS_ERR_INVALID);
     mtasts_ctx_free(ctx);
