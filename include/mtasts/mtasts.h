@@ -1310,6 +1310,48 @@ MTASTS_API int mtasts_ctx_set_refresh_jitter_s(mtasts_ctx *ctx,
  */
 MTASTS_API int mtasts_ctx_set_random_seed(mtasts_ctx *ctx, uint64_t seed);
 
+/**
+ * A refresh failed for a cached policy that matters (RFC 8461 §3.3:
+ * "alert administrators", CHECKLIST R8461-3.3-p): mtasts_refresh() or
+ * mtasts_refresh_async() of a domain whose cached policy (unexpired or
+ * expired) has mode testing or enforce ended without validating it again:
+ * the TXT query failed or found no usable record, the fetch failed or was
+ * held back by the backoff, the new policy did not parse, or memory ran
+ * out. Never called for a cached policy in mode none, for lookups, or for
+ * a domain with no cached policy. With the refresh loop of docs/cache.md
+ * it comes early (the refresh window) and again at each failed refresh
+ * until the policy is refreshed or expires.
+ * @param domain   the normalised policy domain, NUL-terminated
+ * @param status   what failed: MTASTS_ERR_DNS_TEMPFAIL, MTASTS_ERR_NO_POLICY,
+ *                 MTASTS_ERR_FETCH, MTASTS_ERR_WEBPKI,
+ *                 MTASTS_ERR_POLICY_INVALID, MTASTS_ERR_IO, MTASTS_ERR_NOMEM
+ * @param mode     the cached policy's mode (testing or enforce)
+ * @param expires  the cached policy's expiry (seconds since the epoch, by
+ *                 the ctx's clock); at or before now when already expired
+ * @param message  what happened, as the refresh result's reason
+ * @param user     the pointer given to mtasts_ctx_set_alert_hook()
+ * The strings are valid until the hook returns.
+ * Threads: called from the thread that completes the refresh (the caller
+ * of mtasts_refresh(), or of mtasts_dns_done()/mtasts_https_done()), with
+ * no library lock held, before the refresh's callback runs. It must be
+ * thread-safe and must not call mtasts_ctx_free() or a setter on its ctx.
+ */
+typedef void mtasts_alert_fn(const char *domain, int status, mtasts_mode mode,
+                             int64_t expires, const char *message,
+                             void *user);
+
+/**
+ * Install the refresh-failure alert (see mtasts_alert_fn). Default: none.
+ * @param ctx   the context
+ * @param fn    the hook, or NULL to remove it
+ * @param user  passed to fn
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
+ * Ownership: user is the caller's; it must outlive ctx.
+ * Threads: per ctx.   Since: 1.0
+ */
+MTASTS_API int mtasts_ctx_set_alert_hook(mtasts_ctx *ctx, mtasts_alert_fn *fn,
+                                         void *user);
+
 /* ------------------------------------------------------------------------
  * Policy cache: a second-level store shared by a fleet of MTAs
  *

@@ -1,11 +1,23 @@
+/* glibc's adaptive mutex (PTHREAD_MUTEX_ADAPTIVE_NP) is a GNU extension;
+ * elsewhere the shard locks are plain mutexes. */
+#define _GNU_SOURCE 1
+
 #include "cache/cache.h"
 
 #include <stddef.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "util/alloc.h"
 
 #define INITIAL_BUCKETS 64
+
+/* The memory figures of docs/cache.md rest on this (64-bit targets). */
+_Static_assert(sizeof(void *) != 8 ||
+                   offsetof(struct mtasts__entry, domain) == 116,
+               "struct mtasts__entry grew: update docs/cache.md");
 #define IDLE_SWEEP 8 /* idle entries dropped at most per insertion */
 
 static size_t
@@ -25,14 +37,37 @@ share(size_t capacity, size_t nshards)
     return (capacity + nshards - 1) / nshards;
 }
 
+/* A shard lock: held for a short look (a lookup hit is a probe and a
+ * few stores), so a waiter first spins a little where the C library can
+ * (glibc's adaptive mutex) instead of sleeping in the kernel at once. */
 static int
-shards_init(struct mtasts__shard *shards, size_t n, size_t capacity)
+lock_init(pthread_mutex_t *lock)
+{
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+    pthread_mutexattr_t attr;
+    if (pthread_mutexattr_init(&attr) != 0) {
+        return -1;
+    }
+    int rc = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    if (rc == 0) {
+        rc = pthread_mutex_init(lock, &attr);
+    }
+    pthread_mutexattr_destroy(&attr);
+    return rc;
+#else
+    return pthread_mutex_init(lock, NULL);
+#endif
+}
+
+static int
+shards_init(struct mtasts__shard *shards, size_t n, size_t capacity,
+            uint64_t seed)
 {
     for (size_t i = 0; i < n; i++) {
         struct mtasts__shard *sh = &shards[i];
         memset(sh, 0, sizeof(*sh));
         sh->buckets = mtasts__calloc(INITIAL_BUCKETS, sizeof(*sh->buckets));
-        if (sh->buckets == NULL || pthread_mutex_init(&sh->lock, NULL) != 0) {
+        if (sh->buckets == NULL || lock_init(&sh->lock) != 0) {
             mtasts__free(sh->buckets);
             for (size_t j = 0; j < i; j++) {
                 mtasts__free(shards[j].buckets);
@@ -42,22 +77,56 @@ shards_init(struct mtasts__shard *shards, size_t n, size_t capacity)
         }
         sh->nbuckets = INITIAL_BUCKETS;
         sh->capacity = share(capacity, n);
+        sh->seed = seed;
     }
     return MTASTS_OK;
+}
+
+/* The shard array, aligned to 64 bytes as struct mtasts__shard asks
+ * (malloc gives 16): allocated with room to align it and to keep the
+ * allocation's address just before it, for shards_free(). Zeroed. */
+static struct mtasts__shard *
+shards_alloc(size_t n)
+{
+    size_t align = _Alignof(struct mtasts__shard);
+    if (n > (SIZE_MAX - align - sizeof(void *)) / sizeof(struct mtasts__shard)) {
+        return NULL;
+    }
+    size_t size = n * sizeof(struct mtasts__shard) + align + sizeof(void *);
+    unsigned char *raw = mtasts__calloc(1, size);
+    if (raw == NULL) {
+        return NULL;
+    }
+    uintptr_t at = ((uintptr_t)(raw + sizeof(void *)) + align - 1) &
+                   ~(uintptr_t)(align - 1);
+    unsigned char *p = raw + (at - (uintptr_t)raw);
+    memcpy(p - sizeof(void *), &raw, sizeof(raw));
+    return (struct mtasts__shard *)(void *)p;
+}
+
+static void
+shards_free(struct mtasts__shard *shards)
+{
+    if (shards != NULL) {
+        void *raw;
+        memcpy(&raw, (unsigned char *)shards - sizeof(void *), sizeof(raw));
+        mtasts__free(raw);
+    }
 }
 
 int
 mtasts__cache_init(struct mtasts__cache *c, size_t capacity)
 {
     memset(c, 0, sizeof(*c));
+    c->seed = mtasts__hash_seed();
     size_t n = shards_for(capacity);
-    c->shards = mtasts__calloc(n, sizeof(*c->shards));
+    c->shards = shards_alloc(n);
     if (c->shards == NULL) {
         return MTASTS_ERR_NOMEM;
     }
-    int rc = shards_init(c->shards, n, capacity);
+    int rc = shards_init(c->shards, n, capacity, c->seed);
     if (rc != MTASTS_OK) {
-        mtasts__free(c->shards);
+        shards_free(c->shards);
         c->shards = NULL;
         return rc;
     }
@@ -82,7 +151,7 @@ mtasts__entry_set_text(char **slot, const char *text)
 }
 
 struct mtasts__entry *
-mtasts__entry_new(const char *domain, size_t len, uint64_t hash)
+mtasts__entry_new(const char *domain, size_t len)
 {
     /* The name right after the fixed part, not after sizeof's padding. */
     struct mtasts__entry *e =
@@ -91,7 +160,6 @@ mtasts__entry_new(const char *domain, size_t len, uint64_t hash)
         memcpy(e->domain, domain, len);
         e->domain[len] = '\0';
         e->domain_len = (uint16_t)len;
-        e->hash = hash;
     }
     return e;
 }
@@ -158,23 +226,69 @@ mtasts__cache_destroy(struct mtasts__cache *c)
     for (size_t i = 0; i < c->nshards; i++) {
         shard_destroy(&c->shards[i]);
     }
-    mtasts__free(c->shards);
+    shards_free(c->shards);
     memset(c, 0, sizeof(*c));
 }
 
 uint64_t
-mtasts__cache_hash(const char *domain, size_t len)
+mtasts__hash_seed(void)
 {
-    /* FNV-1a: short keys, no adversarial control over the table size
-     * worth a keyed hash here (names are normalised, bounded, and an
-     * attacker cannot make an MTA look up arbitrary domains cheaply).
-     * The high half picks the shard, the low bits the bucket. */
-    uint64_t h = 0xcbf29ce484222325u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)domain[i];
-        h *= 0x100000001b3u;
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed)) {
+        /* No entropy yet (early boot): the clock and an address, which
+         * an attacker outside the process does not see either. */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        seed = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15u ^
+               (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)&seed;
     }
-    return h ^ (h >> 29);
+    return seed;
+}
+
+/* The 128-bit product of a and b, folded to 64 bits (high half xor low
+ * half): every bit of both inputs reaches most bits of the output. */
+static inline uint64_t
+fold_mul(uint64_t a, uint64_t b)
+{
+#ifdef __SIZEOF_INT128__
+    __extension__ typedef unsigned __int128 u128;
+    u128 r = (u128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+#else
+    uint64_t al = a & 0xffffffffu, ah = a >> 32;
+    uint64_t bl = b & 0xffffffffu, bh = b >> 32;
+    uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+    uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
+    uint64_t lo = (ll & 0xffffffffu) | (mid << 32);
+    uint64_t hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+    return lo ^ hi;
+#endif
+}
+
+uint64_t
+mtasts__hash(uint64_t seed, const char *s, size_t len)
+{
+    /* Keyed folded multiplication over 8-byte words (the construction of
+     * foldhash and wyhash, written here from the idea): a word per step
+     * instead of FNV's byte, and a secret seed per cache so that nobody
+     * outside the process can pick names that collide (hash flooding).
+     * Not a cryptographic PRF; enough to keep chains short. */
+    const uint64_t k1 = seed ^ 0xa0761d6478bd642fu;
+    const uint64_t k2 = (seed << 17 | seed >> 47) ^ 0xe7037ed1a0b428dbu;
+    uint64_t h = fold_mul(seed ^ (uint64_t)len, k2 ^ 0x8ebc6af09c88c6e3u);
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = fold_mul(w ^ k1, h ^ k2);
+        s += 8;
+        len -= 8;
+    }
+    if (len > 0) {
+        uint64_t w = 0;
+        memcpy(&w, s, len);
+        h = fold_mul(w ^ k2, h ^ k1);
+    }
+    return fold_mul(h ^ k1, k2 ^ 0x589965cc75374cc3u);
 }
 
 static void
@@ -208,17 +322,46 @@ lru_push_front(struct mtasts__shard *sh, struct mtasts__entry *e)
     }
 }
 
+/* Bucket chain links carry a few bits of the hash in the low bits of the
+ * entry's address (malloc aligns entries to at least 8 bytes, 4 on some
+ * 32-bit targets): a probe skips most entries of other names by their
+ * link alone, without reading them (each entry read is a cache miss in a
+ * large cache). The bits come from the top of the hash, which picks
+ * neither the shard nor the bucket. */
+#define LINK_TAG                                                               \
+    ((uintptr_t)(_Alignof(struct mtasts__entry) >= 8 ? 7 : 3))
+
+static inline uintptr_t
+link_tag(uint64_t hash)
+{
+    return (uintptr_t)(hash >> 61) & LINK_TAG;
+}
+
+static inline uintptr_t
+link_make(struct mtasts__entry *e, uint64_t hash)
+{
+    return (uintptr_t)e | link_tag(hash);
+}
+
+static inline struct mtasts__entry *
+link_entry(uintptr_t link)
+{
+    return (struct mtasts__entry *)(link & ~LINK_TAG);
+}
+
 struct mtasts__entry *
 mtasts__cache_peek(const struct mtasts__shard *sh, const char *domain,
                    size_t len, uint64_t hash)
 {
-    struct mtasts__entry *e = sh->buckets[hash & (sh->nbuckets - 1)];
-    while (e != NULL) {
-        if (e->hash == hash && e->domain_len == len &&
+    uintptr_t tag = link_tag(hash);
+    uintptr_t link = sh->buckets[hash & (sh->nbuckets - 1)];
+    while (link != 0) {
+        struct mtasts__entry *e = link_entry(link);
+        if ((link & LINK_TAG) == tag && e->domain_len == len &&
             memcmp(e->domain, domain, len) == 0) {
             return e;
         }
-        e = e->hnext;
+        link = e->hnext;
     }
     return NULL;
 }
@@ -241,19 +384,29 @@ mtasts__cache_find(struct mtasts__shard *sh, const char *domain, size_t len,
 static void
 bucket_remove(struct mtasts__shard *sh, struct mtasts__entry *e)
 {
-    struct mtasts__entry **pp = &sh->buckets[e->hash & (sh->nbuckets - 1)];
-    while (*pp != e) {
-        pp = &(*pp)->hnext;
+    uint64_t hash = mtasts__hash(sh->seed, e->domain, e->domain_len);
+    uintptr_t *pp = &sh->buckets[hash & (sh->nbuckets - 1)];
+    while (link_entry(*pp) != e) {
+        pp = &link_entry(*pp)->hnext;
     }
     *pp = e->hnext;
+}
+
+/* Put e at the head of its chain in a table of n buckets. */
+static void
+bucket_put(uintptr_t *buckets, size_t n, uint64_t seed,
+           struct mtasts__entry *e)
+{
+    uint64_t hash = mtasts__hash(seed, e->domain, e->domain_len);
+    size_t b = hash & (n - 1);
+    e->hnext = buckets[b];
+    buckets[b] = link_make(e, hash);
 }
 
 static void
 bucket_add(struct mtasts__shard *sh, struct mtasts__entry *e)
 {
-    size_t b = e->hash & (sh->nbuckets - 1);
-    e->hnext = sh->buckets[b];
-    sh->buckets[b] = e;
+    bucket_put(sh->buckets, sh->nbuckets, sh->seed, e);
 }
 
 void
@@ -330,17 +483,16 @@ maybe_grow(struct mtasts__shard *sh)
         return;
     }
     size_t n = sh->nbuckets * 2;
-    struct mtasts__entry **b = mtasts__calloc(n, sizeof(*b));
+    uintptr_t *b = mtasts__calloc(n, sizeof(*b));
     if (b == NULL) {
         return;
     }
     for (size_t i = 0; i < sh->nbuckets; i++) {
-        struct mtasts__entry *e = sh->buckets[i];
-        while (e != NULL) {
-            struct mtasts__entry *next = e->hnext;
-            e->hnext = b[e->hash & (n - 1)];
-            b[e->hash & (n - 1)] = e;
-            e = next;
+        uintptr_t link = sh->buckets[i];
+        while (link != 0) {
+            struct mtasts__entry *e = link_entry(link);
+            link = e->hnext;
+            bucket_put(b, n, sh->seed, e);
         }
     }
     mtasts__free(sh->buckets);
@@ -367,7 +519,8 @@ mtasts__cache_insert(const struct mtasts__cache *c, struct mtasts__shard *sh,
                      const char *domain, size_t len, uint64_t hash,
                      int64_t now)
 {
-    struct mtasts__entry *e = mtasts__entry_new(domain, len, hash);
+    (void)hash; /* the caller found the shard with it */
+    struct mtasts__entry *e = mtasts__entry_new(domain, len);
     if (e != NULL) {
         e->last_used = now;
         mtasts__cache_link(c, sh, e, now);
@@ -466,7 +619,8 @@ reshard(struct mtasts__cache *c, struct mtasts__shard *shards, size_t n)
         struct mtasts__entry *e = c->shards[i].tail;
         while (e != NULL) {
             struct mtasts__entry *prev = e->prev;
-            struct mtasts__shard *to = mtasts__cache_shard(&next, e->hash);
+            struct mtasts__shard *to =
+                mtasts__cache_shard(&next, mtasts__entry_hash(c, e));
             maybe_grow(to);
             bucket_add(to, e);
             lru_push_front(to, e);
@@ -477,7 +631,7 @@ reshard(struct mtasts__cache *c, struct mtasts__shard *shards, size_t n)
         pthread_mutex_unlock(&c->shards[i].lock);
         pthread_mutex_destroy(&c->shards[i].lock);
     }
-    mtasts__free(c->shards);
+    shards_free(c->shards);
     c->shards = shards;
     c->nshards = n;
 }
@@ -488,9 +642,10 @@ mtasts__cache_set_capacity(struct mtasts__cache *c, size_t capacity)
     size_t n = shards_for(capacity);
     struct mtasts__shard *shards = NULL;
     if (n != c->nshards) {
-        shards = mtasts__calloc(n, sizeof(*shards));
-        if (shards != NULL && shards_init(shards, n, capacity) != MTASTS_OK) {
-            mtasts__free(shards);
+        shards = shards_alloc(n);
+        if (shards != NULL &&
+            shards_init(shards, n, capacity, c->seed) != MTASTS_OK) {
+            shards_free(shards);
             shards = NULL;
         }
     }
@@ -511,6 +666,6 @@ mtasts__cache_set_capacity(struct mtasts__cache *c, size_t capacity)
             mtasts__free(shards[i].buckets);
             pthread_mutex_destroy(&shards[i].lock);
         }
-        mtasts__free(shards);
+        shards_free(shards);
     }
 }

@@ -16,7 +16,7 @@
 #include "mtasts/mtasts.h"
 
 #define MTASTS__REASON_MAX 256 /* bytes of a reason text, NUL included */
-#define MTASTS__SHARDS_MAX 16  /* shards of a large cache */
+#define MTASTS__SHARDS_MAX 64  /* shards of a large cache */
 #define MTASTS__SHARD_MIN 1024 /* fewest entries a shard is meant to hold */
 #define MTASTS__DEFAULT_MAX_IDLE_S (180u * 86400u) /* 180 days */
 
@@ -40,10 +40,12 @@ struct mtasts__entry_extra {
 };
 
 /* What the cache knows of one policy domain (RFC 8461 §5). Laid out
- * without holes: its size is the cache's memory per domain. */
+ * without holes, 116 bytes before the name: with a name of up to 20
+ * bytes the entry is a 144-byte malloc block (docs/cache.md). The hash is
+ * not kept: it is computed again from the name when needed (growing the
+ * table, finding a flight's shard), which is rare. The bucket chain link
+ * sits next to the name, so a probe reads one or two cache lines. */
 struct mtasts__entry {
-    uint64_t hash;
-    struct mtasts__entry *hnext;       /* bucket chain */
     struct mtasts__entry *prev, *next; /* replacement list, newest first */
 
     /* the last successfully fetched policy (one reference), or NULL */
@@ -54,10 +56,11 @@ struct mtasts__entry {
     int64_t expires;        /* fetched_at + max_age */
     int64_t txt_checked_at; /* last completed TXT query */
     int64_t last_used;      /* last lookup (refreshes do not count) */
-    uint16_t domain_len;
+    uintptr_t hnext; /* bucket chain: a link (cache.c), next entry | tag */
+    char id[MTASTS_ID_BUFSIZE];  /* the policy's TXT id */
     bool referenced; /* used since last placed in the list (CLOCK) */
-    char id[MTASTS_ID_BUFSIZE]; /* the policy's TXT id */
-    char domain[];              /* normalised, NUL-terminated */
+    uint16_t domain_len;
+    char domain[]; /* normalised, NUL-terminated */
 };
 
 /* The entry's extra part, allocated (zeroed) if need be; NULL when out of
@@ -71,9 +74,13 @@ void mtasts__entry_clear_extra(struct mtasts__entry *e);
  * On allocation failure the reason is cleared: it is advisory. */
 void mtasts__entry_set_text(char **slot, const char *text);
 
+/* Each shard on cache lines of its own (64 bytes), so that threads
+ * working in neighbouring shards do not pull each other's locks. */
 struct mtasts__shard {
-    pthread_mutex_t lock; /* guards everything below, and the entries */
-    struct mtasts__entry **buckets;
+    _Alignas(64) pthread_mutex_t lock; /* guards everything below, and the
+                                         * entries */
+    uint64_t seed; /* the cache's hash seed */
+    uintptr_t *buckets; /* links to the first entry of each chain */
     size_t nbuckets; /* a power of two */
     size_t count;
     size_t capacity;
@@ -85,13 +92,26 @@ struct mtasts__cache {
     size_t nshards; /* a power of two; changed only by set_capacity */
     size_t capacity;
     uint32_t max_idle_s; /* 0: no removal for idleness */
+    uint64_t seed;       /* of the domain hash: random, fixed for life */
 };
 
 int mtasts__cache_init(struct mtasts__cache *c, size_t capacity);
 void mtasts__cache_destroy(struct mtasts__cache *c);
 
-/* Hash of a normalised domain. */
-uint64_t mtasts__cache_hash(const char *domain, size_t len);
+/* A random hash seed (getrandom(), or the clock and an address). */
+uint64_t mtasts__hash_seed(void);
+
+/* A keyed hash of len bytes (not a cryptographic one). */
+uint64_t mtasts__hash(uint64_t seed, const char *s, size_t len);
+
+/* Hash of a normalised domain, keyed with the cache's secret seed (hash
+ * flooding). The high half picks the shard, the low bits the bucket. */
+static inline uint64_t
+mtasts__cache_hash(const struct mtasts__cache *c, const char *domain,
+                   size_t len)
+{
+    return mtasts__hash(c->seed, domain, len);
+}
 
 /* The shard of a hash (lock it before touching its entries). */
 static inline struct mtasts__shard *
@@ -112,9 +132,15 @@ struct mtasts__entry *mtasts__cache_peek(const struct mtasts__shard *sh,
                                          const char *domain, size_t len,
                                          uint64_t hash);
 
+/* The hash of an entry's domain (mtasts__cache_hash()). */
+static inline uint64_t
+mtasts__entry_hash(const struct mtasts__cache *c, const struct mtasts__entry *e)
+{
+    return mtasts__cache_hash(c, e->domain, e->domain_len);
+}
+
 /* A new entry, not linked anywhere; NULL when out of memory. */
-struct mtasts__entry *mtasts__entry_new(const char *domain, size_t len,
-                                        uint64_t hash);
+struct mtasts__entry *mtasts__entry_new(const char *domain, size_t len);
 void mtasts__entry_free(struct mtasts__entry *e);
 
 /* Link an entry made by mtasts__entry_new() (for a domain not in the

@@ -244,6 +244,7 @@ struct seen {
     const char **name;
     size_t *len;
     size_t mask;
+    uint64_t seed; /* a hostile file cannot aim at one slot */
 };
 
 static int
@@ -256,6 +257,7 @@ seen_init(struct seen *s, size_t count)
     s->name = mtasts__calloc(n, sizeof(*s->name));
     s->len = mtasts__calloc(n, sizeof(*s->len));
     s->mask = n - 1;
+    s->seed = mtasts__hash_seed();
     if (s->name == NULL || s->len == NULL) {
         mtasts__free(s->name);
         mtasts__free(s->len);
@@ -270,7 +272,7 @@ seen_init(struct seen *s, size_t count)
 static bool
 seen_add(struct seen *s, const char *name, size_t len)
 {
-    size_t i = (size_t)mtasts__cache_hash(name, len) & s->mask;
+    size_t i = (size_t)mtasts__hash(s->seed, name, len) & s->mask;
     while (s->name[i] != NULL) {
         if (s->len[i] == len && memcmp(s->name[i], name, len) == 0) {
             return false;

@@ -139,8 +139,8 @@ merge_item(const struct mtasts__cache *c, struct mtasts__shard *sh,
 {
     const struct mtasts__snap_item *it = &s->items[i];
     const char *domain = mtasts__snapshot_domain(s, i);
-    struct mtasts__entry *e =
-        mtasts__cache_find(sh, domain, it->domain_len, fresh->hash);
+    struct mtasts__entry *e = mtasts__cache_find(
+        sh, domain, it->domain_len, mtasts__entry_hash(c, fresh));
     bool used = false;
     if (e == NULL) {
         e = fresh;
@@ -182,7 +182,7 @@ mtasts__cache_merge(struct mtasts__cache *c,
     for (size_t i = 0; i < s->count; i++) {
         const char *d = mtasts__snapshot_domain(s, i);
         size_t len = s->items[i].domain_len;
-        fresh[i] = mtasts__entry_new(d, len, mtasts__cache_hash(d, len));
+        fresh[i] = mtasts__entry_new(d, len);
         if (fresh[i] == NULL) {
             for (size_t j = 0; j < i; j++) {
                 mtasts__entry_free(fresh[j]);
@@ -192,7 +192,8 @@ mtasts__cache_merge(struct mtasts__cache *c,
         }
     }
     for (size_t i = s->count; i-- > 0;) {
-        struct mtasts__shard *sh = mtasts__cache_shard(c, fresh[i]->hash);
+        struct mtasts__shard *sh =
+            mtasts__cache_shard(c, mtasts__entry_hash(c, fresh[i]));
         pthread_mutex_lock(&sh->lock);
         bool used = merge_item(c, sh, s, i, fresh[i], now);
         pthread_mutex_unlock(&sh->lock);

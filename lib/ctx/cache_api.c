@@ -97,7 +97,7 @@ mtasts_cache_remove(mtasts_ctx *ctx, const char *domain)
         return rc;
     }
     size_t len = strlen(norm);
-    uint64_t hash = mtasts__cache_hash(norm, len);
+    uint64_t hash = mtasts__cache_hash(&ctx->eng.cache, norm, len);
     struct mtasts__shard *sh = mtasts__cache_shard(&ctx->eng.cache, hash);
     pthread_mutex_lock(&sh->lock);
     struct mtasts__entry *e = mtasts__cache_peek(sh, norm, len, hash);
@@ -328,4 +328,15 @@ int
 mtasts_result_store_status(const mtasts_result *r)
 {
     return r != NULL ? r->store_status : MTASTS_ERR_INVALID;
+}
+
+int
+mtasts_ctx_set_alert_hook(mtasts_ctx *ctx, mtasts_alert_fn *fn, void *user)
+{
+    if (ctx == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    ctx->eng.alert_fn = fn;
+    ctx->eng.alert_user = fn != NULL ? user : NULL;
+    return MTASTS_OK;
 }

@@ -53,6 +53,9 @@ struct mtasts__flight {
     struct waiter *waiters;
     char id[MTASTS_ID_BUFSIZE]; /* the TXT id being fetched */
     bool refresh;               /* started by mtasts_refresh*() */
+    bool refresh_waits;         /* a refresh started or joined it */
+    bool failed;                /* finished by fail_keep_cache() */
+    int fail_status;            /* its status, for the alert hook */
     struct mtasts_result result;
 };
 
@@ -85,8 +88,14 @@ mtasts__engine_now(const struct mtasts__engine *eng)
     if (eng->clock != NULL) {
         return eng->clock(eng->clock_user);
     }
+    /* Seconds only: the coarse clock (the seconds time(NULL) gives, read
+     * without a hardware counter) is exact enough and cheaper per call. */
     struct timespec ts;
+#ifdef CLOCK_REALTIME_COARSE
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+#else
     clock_gettime(CLOCK_REALTIME, &ts);
+#endif
     return (int64_t)ts.tv_sec;
 }
 
@@ -182,7 +191,8 @@ mtasts__engine_destroy(struct mtasts__engine *eng)
 static struct mtasts__shard *
 flight_shard(const struct mtasts__flight *f)
 {
-    return mtasts__cache_shard(&f->eng->cache, f->entry->hash);
+    const struct mtasts__cache *c = &f->eng->cache;
+    return mtasts__cache_shard(c, mtasts__entry_hash(c, f->entry));
 }
 
 /* ---- finishing a flight ----------------------------------------------- */
@@ -195,7 +205,20 @@ finish(struct mtasts__flight *f)
     struct waiter *w = f->waiters;
     f->waiters = NULL;
     f->entry->flight = NULL;
+    /* A failed refresh of a policy that matters: alert, outside the lock
+     * (RFC 8461 §3.3, R8461-3.3-p). Never for mode none. */
+    const struct mtasts__entry *e = f->entry;
+    mtasts_alert_fn *alert = f->eng->alert_fn;
+    mtasts_mode mode = MTASTS_MODE_NONE;
+    int64_t expires = e->expires;
+    if (alert != NULL && f->refresh_waits && f->failed && e->policy != NULL) {
+        mode = mtasts_policy_mode(e->policy);
+    }
     pthread_mutex_unlock(&flight_shard(f)->lock);
+    if (mode != MTASTS_MODE_NONE) {
+        alert(f->result.domain, f->fail_status, mode, expires, f->result.reason,
+              f->eng->alert_user);
+    }
     while (w != NULL) {
         struct waiter *next = w->next;
         w->cb(&f->result, w->user);
@@ -216,6 +239,8 @@ fail_keep_cache(struct mtasts__flight *f, int64_t now, int status,
 {
     struct mtasts__entry *e = f->entry;
     struct mtasts_result *r = &f->result;
+    f->failed = true;
+    f->fail_status = status;
     if (mtasts__entry_usable(e, now)) {
         result_use_entry(r, e, true);
         r->failure = mtasts_policy_mode(e->policy) == MTASTS_MODE_NONE
@@ -597,13 +622,13 @@ answer_from_cache(const struct mtasts__engine *eng,
 /* The cache key of a domain as the caller wrote it: its normal form, its
  * length and its hash; or a domain error. */
 static int
-cache_key(const char *domain, char norm[MTASTS_DOMAIN_BUFSIZE], size_t *len,
-          uint64_t *hash)
+cache_key(const struct mtasts__cache *c, const char *domain,
+          char norm[MTASTS_DOMAIN_BUFSIZE], size_t *len, uint64_t *hash)
 {
     int rc = mtasts_domain_normalize(domain, strlen(domain), norm, NULL);
     if (rc == MTASTS_OK) {
         *len = strlen(norm);
-        *hash = mtasts__cache_hash(norm, *len);
+        *hash = mtasts__cache_hash(c, norm, *len);
     }
     return rc;
 }
@@ -620,7 +645,7 @@ struct key {
 static int
 lock_key(struct mtasts__engine *eng, const char *domain, struct key *k)
 {
-    int rc = cache_key(domain, k->norm, &k->len, &k->hash);
+    int rc = cache_key(&eng->cache, domain, k->norm, &k->len, &k->hash);
     if (rc == MTASTS_OK) {
         k->sh = mtasts__cache_shard(&eng->cache, k->hash);
         pthread_mutex_lock(&k->sh->lock);
@@ -628,26 +653,52 @@ lock_key(struct mtasts__engine *eng, const char *domain, struct key *k)
     return rc;
 }
 
+/* The policy of an entry if it answers from the cache alone (shard lock
+ * held; e may be NULL): the entry is used, and the caller gets one
+ * reference; else NULL. Reads the clock once, entry or not. */
+static mtasts_policy *
+take_cached(struct mtasts__engine *eng, struct mtasts__entry *e)
+{
+    int64_t now = mtasts__engine_now(eng);
+    if (e != NULL && e->flight == NULL && mtasts__entry_usable(e, now) &&
+        eng->txt_check_s != 0 &&
+        now - e->txt_checked_at < (int64_t)eng->txt_check_s) {
+        e->last_used = now;
+        return mtasts_policy_ref(e->policy);
+    }
+    return NULL;
+}
+
 int
 mtasts__engine_lookup_cached(struct mtasts__engine *eng, const char *domain,
                              mtasts_policy **out)
 {
-    struct key k;
     *out = NULL;
+    /* The usual caller passes the name as it was cached: normalised. A
+     * cached name is a valid normal form (a fixed point of the
+     * normalisation), so when the bytes as given are one, normalising
+     * them would change nothing: look them up first, and skip the
+     * normalisation when they are found (a third of the cost of a hit). */
+    size_t raw_len = strnlen(domain, MTASTS_DOMAIN_BUFSIZE);
+    if (raw_len < MTASTS_DOMAIN_BUFSIZE) {
+        uint64_t hash = mtasts__cache_hash(&eng->cache, domain, raw_len);
+        struct mtasts__shard *sh = mtasts__cache_shard(&eng->cache, hash);
+        pthread_mutex_lock(&sh->lock);
+        struct mtasts__entry *e = mtasts__cache_find(sh, domain, raw_len, hash);
+        if (e != NULL) {
+            *out = take_cached(eng, e);
+            pthread_mutex_unlock(&sh->lock);
+            return *out != NULL ? MTASTS_OK : MTASTS_ERR_NO_POLICY;
+        }
+        pthread_mutex_unlock(&sh->lock);
+    }
+    struct key k;
     int rc = lock_key(eng, domain, &k);
     if (rc != MTASTS_OK) {
         return rc;
     }
-    struct mtasts__shard *sh = k.sh;
-    int64_t now = mtasts__engine_now(eng);
-    struct mtasts__entry *e = mtasts__cache_find(sh, k.norm, k.len, k.hash);
-    if (e != NULL && e->flight == NULL && mtasts__entry_usable(e, now) &&
-        eng->txt_check_s != 0 &&
-        now - e->txt_checked_at < (int64_t)eng->txt_check_s) {
-        *out = mtasts_policy_ref(e->policy);
-        e->last_used = now;
-    }
-    pthread_mutex_unlock(&sh->lock);
+    *out = take_cached(eng, mtasts__cache_find(k.sh, k.norm, k.len, k.hash));
+    pthread_mutex_unlock(&k.sh->lock);
     return *out != NULL ? MTASTS_OK : MTASTS_ERR_NO_POLICY;
 }
 
@@ -693,9 +744,11 @@ join_or_start(struct mtasts__engine *eng, struct mtasts__shard *sh,
     w->cb = cb;
     w->user = user;
     if (e->flight != NULL) {
-        /* Single flight: share the lookup in progress. */
+        /* Single flight: share the lookup in progress. A refresh that
+         * joins a lookup gets its outcome, and its alert if it fails. */
         w->next = e->flight->waiters;
         e->flight->waiters = w;
+        e->flight->refresh_waits |= refresh;
         pthread_mutex_unlock(&sh->lock);
         return MTASTS_OK;
     }
@@ -710,6 +763,7 @@ join_or_start(struct mtasts__engine *eng, struct mtasts__shard *sh,
     f->entry = e;
     f->waiters = w;
     f->refresh = refresh;
+    f->refresh_waits = refresh;
     e->flight = f;
     result_init(&f->result, e);
     int64_t now = mtasts__engine_now(eng);

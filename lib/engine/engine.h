@@ -44,6 +44,8 @@ struct mtasts__engine {
     mtasts_store_put_fn *store_put;
     mtasts_store_delete_fn *store_delete;
     void *store_user;
+    mtasts_alert_fn *alert_fn; /* a refresh failed (R8461-3.3-p), or NULL */
+    void *alert_user;
 };
 
 /* The outcome handed to callbacks (struct mtasts_result, immutable). */

@@ -76,14 +76,16 @@ mtasts_policy_match_mx(const mtasts_policy *p, const char *host)
     size_t len = mtasts__domain_strip_dot(host, strlen(host));
     const char *dot = memchr(host, '.', len);
     size_t rest = dot != NULL ? len - (size_t)(dot + 1 - host) : 0;
+    const struct mtasts__mx *mx = mtasts__policy_mx(p);
     for (size_t i = 0; i < p->mx_count; i++) {
-        const struct mtasts__mx *m = &p->mx[i];
+        const struct mtasts__mx *m = &mx[i];
+        const char *name = mtasts__mx_name(p, m);
         bool text_matches;
         if (m->wildcard) {
-            text_matches = dot != NULL && rest == m->len - 2 &&
-                           mtasts__eq_lower(dot + 1, m->name + 2, rest);
+            text_matches = dot != NULL && rest == (size_t)m->len - 2 &&
+                           mtasts__eq_lower(dot + 1, name + 2, rest);
         } else {
-            text_matches = m->len == len && mtasts__eq_lower(host, m->name, len);
+            text_matches = m->len == len && mtasts__eq_lower(host, name, len);
         }
         if (text_matches) {
             /* Patterns are valid, so only the host needs checking; an

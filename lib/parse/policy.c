@@ -496,25 +496,24 @@ build(const struct pstate *st)
             strings[j] = (char)mtasts__tolower(src[j]);
         }
         strings[n] = '\0';
-        mx[i].name = strings;
-        mx[i].len = (uint32_t)n;
+        mx[i].off = (uint32_t)(strings - (char *)p);
+        mx[i].len = (uint16_t)n;
         mx[i].wildcard = src[0] == '*';
         strings += n + 1;
     }
     memcpy(strings, st->text, st->len);
     strings[st->len] = '\0';
     atomic_init(&p->refs, 1);
-    p->mode = st->mode;
+    p->mode = (uint32_t)st->mode;
     p->max_age = st->max_age > MTASTS_MAX_AGE_MAX ? MTASTS_MAX_AGE_MAX
                                                   : (uint32_t)st->max_age;
     p->warnings = st->warnings;
     if (st->max_age > MTASTS_MAX_AGE_MAX) {
         p->warnings |= MTASTS_POLICY_WARN_MAX_AGE_CLAMPED;
     }
-    p->mx_count = st->mx_count;
-    p->mx = mx;
-    p->text = strings;
-    p->text_len = st->len;
+    p->mx_count = (uint32_t)st->mx_count;
+    p->text_off = (uint32_t)(strings - (char *)p);
+    p->text_len = (uint32_t)st->len;
     return p;
 }
 
@@ -590,7 +589,7 @@ mtasts_policy_unref(mtasts_policy *p)
 mtasts_mode
 mtasts_policy_mode(const mtasts_policy *p)
 {
-    return p != NULL ? p->mode : MTASTS_MODE_NONE;
+    return p != NULL ? (mtasts_mode)p->mode : MTASTS_MODE_NONE;
 }
 
 const char *
@@ -625,7 +624,7 @@ mtasts_policy_mx(const mtasts_policy *p, size_t i)
     if (p == NULL || i >= p->mx_count) {
         return NULL;
     }
-    return p->mx[i].name;
+    return mtasts__mx_name(p, &mtasts__policy_mx(p)[i]);
 }
 
 const char *
@@ -634,7 +633,7 @@ mtasts_policy_text(const mtasts_policy *p, size_t *len_out)
     if (len_out != NULL) {
         *len_out = p != NULL ? p->text_len : 0;
     }
-    return p != NULL ? p->text : NULL;
+    return p != NULL ? (const char *)p + p->text_off : NULL;
 }
 
 uint32_t

@@ -1326,6 +1326,165 @@ START_TEST(test_cache_refresh_errors)
 }
 END_TEST
 
+/* What the alert hook saw. */
+static struct {
+    int calls;
+    char domain[MTASTS_DOMAIN_BUFSIZE];
+    int status;
+    mtasts_mode mode;
+    int64_t expires;
+    char message[256];
+    size_t cached; /* entries seen from inside the hook */
+    mtasts_ctx *ctx;
+} A;
+
+static void
+alert_hook(const char *domain, int status, mtasts_mode mode, int64_t expires,
+           const char *message, void *user)
+{
+    ck_assert_ptr_eq(user, &A);
+    A.calls++;
+    snprintf(A.domain, sizeof(A.domain), "%s", domain);
+    A.status = status;
+    A.mode = mode;
+    A.expires = expires;
+    snprintf(A.message, sizeof(A.message), "%s", message);
+    /* no library lock is held: taking the shard locks does not deadlock */
+    A.cached = cached_count(A.ctx);
+}
+
+static mtasts_ctx *
+alert_ctx(void)
+{
+    memset(&A, 0, sizeof(A));
+    mtasts_ctx *ctx = new_ctx(10);
+    A.ctx = ctx;
+    ck_assert_int_eq(mtasts_ctx_set_alert_hook(ctx, alert_hook, &A),
+                     MTASTS_OK);
+    return ctx;
+}
+
+/* R8461-3.3-p: a failed refresh of an enforce (or testing) policy alerts,
+ * at each failure, early (far from expiry) and again until it expires,
+ * with the status of what failed, the mode and the expiry; a successful
+ * refresh and a failing lookup do not; the hook runs with no lock held. */
+START_TEST(test_cache_refresh_alert_enforce)
+{
+    mtasts_ctx *ctx = alert_ctx();
+    W.body = POL_WEEK;
+    LOOKUP(ctx, "a.example", MTASTS_OK);
+    W.now = T0 + HOUR;
+    mtasts_result_free(refresh(ctx, "a.example", MTASTS_OK));
+    ck_assert_int_eq(A.calls, 0); /* success: no alert */
+
+    W.now = T0 + DAY; /* six days left: an early failure */
+    W.txt = NULL;     /* SERVFAIL */
+    mtasts_result *r = refresh(ctx, "A.Example.", MTASTS_OK);
+    ck_assert(mtasts_result_from_cache(r)); /* the policy still applies */
+    mtasts_result_free(r);
+    ck_assert_int_eq(A.calls, 1);
+    ck_assert_str_eq(A.domain, "a.example");
+    ck_assert_int_eq(A.status, MTASTS_ERR_DNS_TEMPFAIL);
+    ck_assert_int_eq(A.mode, MTASTS_MODE_ENFORCE);
+    ck_assert_int_eq(A.expires, T0 + 7 * DAY);
+    ck_assert_ptr_nonnull(strstr(A.message, "_mta-sts.a.example"));
+    ck_assert_uint_eq(A.cached, 1);
+
+    /* a lookup that fails its TXT re-check is no refresh: no alert */
+    W.now = T0 + 2 * DAY;
+    LOOKUP(ctx, "a.example", MTASTS_OK);
+    ck_assert_int_eq(A.calls, 1);
+
+    /* repeatedly: the next failure alerts again; in the fetch window the
+     * failing fetch is what is reported */
+    W.now = T0 + 6 * DAY + HOUR;
+    W.body = NULL;
+    r = refresh(ctx, "a.example", MTASTS_OK);
+    mtasts_result_free(r);
+    ck_assert_int_eq(A.calls, 2);
+    ck_assert_int_eq(A.status, MTASTS_ERR_FETCH);
+    ck_assert_int_eq(A.expires, T0 + 7 * DAY);
+
+    /* expired and still failing: the alert goes on, expiry in the past */
+    W.now = T0 + 8 * DAY;
+    r = refresh(ctx, "a.example", MTASTS_ERR_DNS_TEMPFAIL);
+    mtasts_result_free(r);
+    ck_assert_int_eq(A.calls, 3);
+    ck_assert_int_le(A.expires, W.now);
+
+    /* a testing policy alerts too */
+    W.txt = "v=STSv1; id=ccc3";
+    W.body = POL_TESTING;
+    LOOKUP(ctx, "b.example", MTASTS_OK);
+    W.txt = "v=STSv1; id=ddd4"; /* a new id whose fetch fails */
+    W.body = NULL;
+    mtasts_result_free(refresh(ctx, "b.example", MTASTS_OK));
+    ck_assert_int_eq(A.calls, 4);
+    ck_assert_str_eq(A.domain, "b.example");
+    ck_assert_int_eq(A.mode, MTASTS_MODE_TESTING);
+    ck_assert_int_eq(A.status, MTASTS_ERR_FETCH);
+
+    /* a refresh that joins a lookup in flight alerts when it fails; the
+     * lookup alone would not */
+    ck_assert_int_eq(mtasts_ctx_set_txt_check_interval_s(ctx, 0), MTASTS_OK);
+    W.hold_dns = true;
+    W.txt = NULL; /* SERVFAIL, far from expiry: no fetch */
+    int looked = 1, refreshed = 1;
+    ck_assert_int_eq(mtasts_lookup_async(ctx, "b.example", record_cb, &looked),
+                     MTASTS_OK);
+    answer_dns(W.held);
+    ck_assert_int_eq(looked, MTASTS_OK); /* the cached policy */
+    ck_assert_int_eq(A.calls, 4);
+    ck_assert_int_eq(mtasts_lookup_async(ctx, "b.example", record_cb, &looked),
+                     MTASTS_OK);
+    ck_assert_int_eq(mtasts_refresh_async(ctx, "b.example", record_cb,
+                                          &refreshed),
+                     MTASTS_OK);
+    answer_dns(W.held);
+    ck_assert_int_eq(refreshed, MTASTS_OK);
+    ck_assert_int_eq(A.calls, 5);
+    ck_assert_int_eq(A.status, MTASTS_ERR_DNS_TEMPFAIL);
+    W.hold_dns = false;
+
+    /* removed: no more alerts */
+    ck_assert_int_eq(mtasts_ctx_set_alert_hook(ctx, NULL, NULL), MTASTS_OK);
+    mtasts_result_free(refresh(ctx, "b.example", MTASTS_OK));
+    ck_assert_int_eq(A.calls, 5);
+    ck_assert_int_eq(mtasts_ctx_set_alert_hook(NULL, alert_hook, &A),
+                     MTASTS_ERR_INVALID);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* R8461-3.3-p: never an alert for a cached policy in mode none, whatever
+ * fails, before or after its expiry; nor for a domain without a policy. */
+START_TEST(test_cache_refresh_alert_none)
+{
+    mtasts_ctx *ctx = alert_ctx();
+    W.body = "version: STSv1\nmode: none\nmax_age: 604800\n";
+    LOOKUP(ctx, "a.example", MTASTS_OK);
+    W.now = T0 + DAY;
+    W.txt = NULL;
+    mtasts_result_free(refresh(ctx, "a.example", MTASTS_OK));
+    W.now = T0 + 6 * DAY + HOUR; /* fetch window: the fetch fails too */
+    W.body = NULL;
+    mtasts_result_free(refresh(ctx, "a.example", MTASTS_OK));
+    ck_assert_int_eq(W.nhttps, 2);
+    W.now = T0 + 8 * DAY;
+    mtasts_result_free(refresh(ctx, "a.example", MTASTS_ERR_DNS_TEMPFAIL));
+    ck_assert_int_eq(A.calls, 0);
+
+    /* an entry with no policy at all (no TXT record): nothing to alert on */
+    W.txt = "v=STSv1; id=";
+    LOOKUP(ctx, "c.example", MTASTS_ERR_NO_POLICY);
+    W.now += DAY;
+    W.txt = NULL;
+    mtasts_result_free(refresh(ctx, "c.example", MTASTS_ERR_DNS_TEMPFAIL));
+    ck_assert_int_eq(A.calls, 0);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
 /* ---- case "store" -------------------------------------------------------- */
 
 #define STORE_SLOTS 8
@@ -1668,6 +1827,8 @@ cache_suite(void)
     tcase_add_test(tc, test_cache_refresh_new_id);
     tcase_add_test(tc, test_cache_refresh_near_expiry);
     tcase_add_test(tc, test_cache_refresh_errors);
+    tcase_add_test(tc, test_cache_refresh_alert_enforce);
+    tcase_add_test(tc, test_cache_refresh_alert_none);
     suite_add_tcase(s, tc);
 
     tc = harness_case("store", store_setup, store_teardown);
