@@ -1,0 +1,34 @@
+/*
+ * Socketmap answers in the default profile of postfix-mta-sts-resolver.
+ * Network-free.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef SOCKETMAP_ANSWER_H
+#define SOCKETMAP_ANSWER_H
+
+#include <stddef.h>
+
+#include <mtasts/mtasts.h>
+
+#include "config.h"
+
+/* The answer without a policy to enforce (note the trailing space). */
+#define SM_NOTFOUND "NOTFOUND "
+
+/*
+ * The answer payload for a lookup outcome, snprintf-style.
+ * An enforce policy (or testing, in a zone with strict-testing) gives
+ * `OK secure match=P1:P2[ servername=hostname]`, patterns in policy order
+ * and `*.example.net` written `.example.net`; anything else (no policy, a
+ * failure, mode none or testing) gives `NOTFOUND `.
+ * @param policy  the policy to apply, or NULL
+ * @param zone    the zone of the request
+ * @param out     receives the payload, NUL-terminated if cap > 0
+ * @return the payload length, which may be cap or more (then out holds a
+ *         truncated prefix)
+ */
+size_t sm_answer_format(const mtasts_policy *policy, const struct sm_zone *zone,
+                        char *out, size_t cap);
+
+#endif
