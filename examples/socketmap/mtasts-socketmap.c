@@ -102,6 +102,7 @@ struct memo {
     mtasts_policy *policy; /* the policy to apply; NULL: none */
     bool known;            /* a lookup has answered (or the cache file) */
     bool in_flight;        /* a worker is looking it up */
+    bool late;             /* in flight past a request's deadline */
     int64_t fresh_until;   /* monotonic ms; later uses re-check */
     int64_t last_used;
 };
@@ -598,6 +599,9 @@ conn_settle(struct conn *c, int64_t now)
             memcpy(a, stack, p->answer_len + 1);
         }
         p->answer = a;
+        if (!p->wait->known) {
+            p->wait->late = true;
+        }
         p->wait = NULL;
         c->waiting--;
     }
@@ -645,7 +649,8 @@ handle_request(struct daemon *d, struct conn *c, const char *payload,
     if (now >= m->fresh_until) {
         lookup_start(d, m);
     }
-    if (m->known) {
+    if (m->known || m->late) {
+        /* Known, or already late for another request: do not wait. */
         conn_answer(c, m, zone);
         return;
     }
@@ -816,6 +821,7 @@ take_results(struct daemon *d)
         m->policy = j->policy;
         m->known = true;
         m->in_flight = false;
+        m->late = false;
         int64_t ttl = (int64_t)d->cfg.answer_ttl_s * 1000;
         if (j->policy != NULL && j->expires > wall &&
             (j->expires - wall) * 1000 < ttl) {
