@@ -134,6 +134,7 @@ struct conn {
     size_t q_head, q_len;
     size_t waiting;  /* pendings with wait != NULL */
     uint32_t events; /* registered with epoll */
+    bool dead;       /* closed; freed after the current epoll batch */
 };
 
 /* ---- the worker pool --------------------------------------------------- */
@@ -169,6 +170,7 @@ struct daemon {
     struct memo_table memo;
     struct pool pool;
     struct conn *conns;
+    struct conn *dead; /* closed in this epoll batch, to free */
     size_t nconns;
 };
 
@@ -488,7 +490,11 @@ conn_close(struct daemon *d, struct conn *c)
         c->next->prev = c->prev;
     }
     free(c->out);
-    free(c);
+    c->out = NULL;
+    /* The epoll batch being handled may still name c: free it later. */
+    c->dead = true;
+    c->next = d->dead;
+    d->dead = c;
     d->nconns--;
     if (d->lfd_paused) {
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
@@ -1149,6 +1155,16 @@ open_listener(struct daemon *d)
 
 /* ---- main loop --------------------------------------------------------- */
 
+static void
+free_dead(struct daemon *d)
+{
+    while (d->dead != NULL) {
+        struct conn *c = d->dead;
+        d->dead = c->next;
+        free(c);
+    }
+}
+
 /* Run until SIGTERM or SIGINT. */
 static void
 run(struct daemon *d)
@@ -1179,10 +1195,10 @@ run(struct daemon *d)
                 return;
             } else {
                 struct conn *c = ptr;
+                if (c->dead) {
+                    continue;
+                }
                 if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-                    /* conn_readable() may close c: events of a closed
-                     * connection in this batch cannot follow, since each
-                     * connection appears once per epoll_wait(). */
                     if (events[i].events & EPOLLOUT) {
                         if (!conn_flush(d, c)) {
                             continue;
@@ -1195,6 +1211,7 @@ run(struct daemon *d)
             }
         }
         timeout = settle_deadlines(d);
+        free_dead(d);
     }
 }
 
@@ -1254,12 +1271,14 @@ main(int argc, char **argv)
     while (d.conns != NULL) {
         conn_close(&d, d.conns);
     }
+    free_dead(&d);
     cache_save(&d, "exit");
     if (!pool_stop(&d.pool, 1000)) {
         /* A worker is inside a lookup that cannot be cancelled: the cache
          * is saved; leave the rest to the exit. */
         fputs(PROG ": stopped (a lookup was still running)\n", stderr);
-        return 0;
+        fflush(NULL);
+        _exit(0); /* no exit handlers while that worker runs */
     }
     memo_clear(&d.memo);
     mtasts_ctx_free(d.ctx);

@@ -29,6 +29,7 @@ from checks import Checks  # noqa: E402
 DAEMON = sys.argv[1]
 ENV = os.environ
 check = Checks()
+LOGS = []  # every daemon's stderr file, checked for sanitizer reports
 
 VALID = ("OK secure match=mail.valid.test:.backup.valid.test "
          "servername=hostname")
@@ -41,6 +42,7 @@ class Daemon:
 
     def __init__(self, workdir, *args, resolver=None, listen="127.0.0.1:0"):
         self.log = os.path.join(workdir, f"daemon-{time.monotonic_ns()}.log")
+        LOGS.append(self.log)
         argv = [DAEMON, "--listen", listen,
                 "--resolver", resolver or ENV["MTASTS_WORLD_RESOLVER"],
                 "--ca-file", ENV["MTASTS_WORLD_CA"],
@@ -425,6 +427,14 @@ def main():
         deadline(workdir)
         zones_and_unix(workdir)
         cache_file(workdir)
+        reports = []
+        for log in LOGS:
+            with open(log) as f:
+                text = f.read()
+            if "Sanitizer" in text or "runtime error" in text:
+                reports.append(text)
+        check("no sanitizer report in any daemon's log", not reports,
+              "\n".join(reports)[:4000])
     return check.finish()
 
 
