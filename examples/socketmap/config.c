@@ -19,6 +19,8 @@ sm_config_init(struct sm_config *c)
     c->workers = 4;
     c->answer_ttl_s = 60;
     c->max_connections = 1024;
+    c->refresh_interval_s = 300;
+    c->refresh_expiring_s = 3600;
     strcpy(c->zones[0].name, "default");
     c->zones[0].servername = true;
     c->zone_count = 1;
@@ -40,6 +42,10 @@ static const struct number_opt number_opts[] = {
     {"answer-ttl-s", offsetof(struct sm_config, answer_ttl_s), 1, 86400},
     {"max-connections", offsetof(struct sm_config, max_connections), 1,
      1000000},
+    {"refresh-interval-s", offsetof(struct sm_config, refresh_interval_s), 1,
+     86400},
+    {"refresh-expiring-s", offsetof(struct sm_config, refresh_expiring_s), 0,
+     31557600},
 };
 
 struct string_opt {

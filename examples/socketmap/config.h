@@ -34,20 +34,24 @@ struct sm_config {
     unsigned long deadline_ms;
     unsigned long workers;
     unsigned long answer_ttl_s;
+    unsigned long refresh_interval_s; /* the periodic save and refresh */
+    unsigned long refresh_expiring_s; /* refresh policies expiring so soon */
     unsigned long max_connections;
     struct sm_zone zones[SM_ZONES_MAX]; /* zones[0] is the default zone */
     size_t zone_count;
 };
 
 /* Defaults: listen 127.0.0.1:8461, deadline 4000 ms, 4 workers, answers
- * re-checked after 60 s, 1024 connections, the default zone with
- * servername=hostname and without strict testing. */
+ * re-checked after 60 s, 1024 connections, every 300 s the cache saved and
+ * the policies in use that expire within 3600 s refreshed, the default zone
+ * with servername=hostname and without strict testing. */
 void sm_config_init(struct sm_config *c);
 
 /*
  * Set a global option (`listen`, `cache`, `resolver`, `ca-file`,
  * `https-port`, `fetch-timeout-ms`, `deadline-ms`, `workers`,
- * `answer-ttl-s`, `max-connections`) or, with zone not NULL, a zone option
+ * `answer-ttl-s`, `max-connections`, `refresh-interval-s`,
+ * `refresh-expiring-s`) or, with zone not NULL, a zone option
  * (`strict-testing`, `servername`: yes/no/true/false/1/0).
  * @return 0, or -1 with a message in err (SM_ERR_MAX bytes)
  */

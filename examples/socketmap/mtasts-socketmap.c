@@ -89,6 +89,10 @@ static const char usage_text[] =
     "  --answer-ttl-s S    an answer is re-checked in the background when\n"
     "                      used after S seconds (default 60)\n"
     "  --max-connections N  (default 1024)\n"
+    "  --refresh-interval-s S  every S seconds (default 300) save the cache\n"
+    "                      file and refresh the policies used in the last\n"
+    "                      7 days that expire within --refresh-expiring-s\n"
+    "  --refresh-expiring-s S  (default 3600)\n"
     "  --help, --version\n"
     "\n"
     "Exit status: 0 after SIGTERM or SIGINT, 64 usage or config error,\n"
@@ -141,6 +145,7 @@ struct conn {
 
 struct job {
     struct job *next;
+    bool refresh; /* mtasts_refresh(), not a lookup */
     char domain[MTASTS_DOMAIN_BUFSIZE];
     int status;
     mtasts_policy *policy;
@@ -347,7 +352,8 @@ worker_main(void *arg)
         pthread_mutex_unlock(&p->lock);
 
         mtasts_result *r = NULL;
-        j->status = mtasts_lookup_result(p->ctx, j->domain, &r);
+        j->status = j->refresh ? mtasts_refresh(p->ctx, j->domain, &r)
+                               : mtasts_lookup_result(p->ctx, j->domain, &r);
         mtasts_policy *pol = r != NULL ? mtasts_result_policy(r) : NULL;
         j->policy = pol != NULL ? mtasts_policy_ref(pol) : NULL;
         j->expires = r != NULL ? mtasts_result_expires(r) : 0;
@@ -395,12 +401,13 @@ pool_start(struct pool *p, mtasts_ctx *ctx, size_t n)
 }
 
 static void
-pool_submit(struct pool *p, const char *domain)
+pool_submit(struct pool *p, const char *domain, bool refresh)
 {
     struct job *j = calloc(1, sizeof(*j));
     if (j == NULL) {
         oom();
     }
+    j->refresh = refresh;
     strcpy(j->domain, domain);
     pthread_mutex_lock(&p->lock);
     if (p->todo_tail != NULL) {
@@ -627,7 +634,7 @@ lookup_start(struct daemon *d, struct memo *m)
 {
     if (!m->in_flight) {
         m->in_flight = true;
-        pool_submit(&d->pool, m->domain);
+        pool_submit(&d->pool, m->domain, false);
     }
 }
 
@@ -818,7 +825,12 @@ take_results(struct daemon *d)
         struct job *j = done;
         done = j->next;
         struct memo *m = memo_find(&d->memo, j->domain);
-        if (m == NULL) { /* cannot happen: in-flight entries stay */
+        if (m == NULL || (j->refresh && j->status == MTASTS_ERR_NOT_FOUND)) {
+            /* No entry (cannot happen: in-flight entries stay), or the
+             * library's entry went before its refresh: keep the answer. */
+            if (m != NULL) {
+                m->in_flight = false;
+            }
             mtasts_policy_unref(j->policy);
             free(j);
             continue;
@@ -933,6 +945,33 @@ cache_load(struct daemon *d)
     mtasts_cache_snapshot_free(s);
     fprintf(stderr, PROG ": %s: %zu policies loaded\n", d->cfg.cache, loaded);
     return 0;
+}
+
+/* Every --refresh-interval-s: refresh the policies in use that expire
+ * soon (RFC 8461 §3.3: before they expire, whether or not mail waits) and
+ * save the cache file. */
+static void
+tick(struct daemon *d)
+{
+    mtasts_cache_snapshot *s = NULL;
+    size_t started = 0;
+    if (mtasts_cache_due(d->ctx, 7 * 86400, (uint32_t)d->cfg.refresh_expiring_s,
+                         0, &s) == MTASTS_OK) {
+        for (size_t i = 0; i < mtasts_cache_snapshot_count(s); i++) {
+            struct memo *m =
+                memo_find(&d->memo, mtasts_cache_snapshot_domain(s, i));
+            if (m != NULL && !m->in_flight) {
+                m->in_flight = true;
+                pool_submit(&d->pool, m->domain, true);
+                started++;
+            }
+        }
+        mtasts_cache_snapshot_free(s);
+    }
+    if (started > 0) {
+        fprintf(stderr, PROG ": refreshing %zu policies\n", started);
+    }
+    cache_save(d, "periodic");
 }
 
 /* ---- setup ------------------------------------------------------------- */
@@ -1171,6 +1210,8 @@ run(struct daemon *d)
 {
     struct epoll_event events[EVENTS_MAX];
     int timeout = -1;
+    int64_t interval = (int64_t)d->cfg.refresh_interval_s * 1000;
+    int64_t next_tick = now_ms() + interval;
     for (;;) {
         int n = epoll_wait(d->epfd, events, EVENTS_MAX, timeout);
         if (n < 0 && errno != EINTR) {
@@ -1212,6 +1253,14 @@ run(struct daemon *d)
         }
         timeout = settle_deadlines(d);
         free_dead(d);
+        int64_t now = now_ms();
+        if (now >= next_tick) {
+            tick(d);
+            next_tick = now + interval;
+        }
+        if (timeout < 0 || next_tick - now < timeout) {
+            timeout = (int)(next_tick - now);
+        }
     }
 }
 

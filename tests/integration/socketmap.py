@@ -11,8 +11,9 @@ sendmail send, pipelining, netstrings split across writes, oversize and
 garbage netstrings (connection closed), a client leaving mid-request, the
 answer deadline with a policy host that hangs (hang.test) and a dead
 resolver, the background fetch that finishes after the deadline, zones
-from --config, a Unix socket, and SIGHUP/SIGTERM saving the cache that a
-restarted daemon answers from with DNS dead. Standard library only.
+from --config, a Unix socket, SIGHUP/SIGTERM saving the cache that a
+restarted daemon answers from with DNS dead, and the periodic save and
+proactive refresh. Standard library only.
 """
 import os
 import signal
@@ -411,6 +412,30 @@ def cache_file(workdir):
     d.stop()
 
 
+def periodic(workdir):
+    # Every second: the cache file saved without a signal, and valid.test
+    # (max_age 86400, within a refresh window of 86400 s) refreshed
+    # through mtasts_refresh() (RFC 8461 §3.3 proactive refresh).
+    cache = os.path.join(workdir, "periodic.cache")
+    d = Daemon(workdir, "--cache", cache, "--refresh-interval-s", "1",
+               "--refresh-expiring-s", "86400")
+    c = d.connect()
+    first = c.ask("valid.test")
+    end = time.monotonic() + 10
+    while time.monotonic() < end and not (
+            os.path.exists(cache) and "refreshing 1 policies" in d.stderr()):
+        time.sleep(0.1)
+    check("periodic tick: cache file saved and the policy in use refreshed",
+          os.path.exists(cache) and "refreshing 1 policies" in d.stderr(),
+          d.stderr())
+    time.sleep(1.2)
+    got = c.ask("valid.test")
+    check("answers go on across refreshes", first == VALID and got == VALID,
+          got)
+    c.close()
+    check("SIGTERM after refreshes: exit 0", d.stop() == 0, d.stderr())
+
+
 def main():
     with tempfile.TemporaryDirectory() as workdir:
         d = Daemon(workdir)
@@ -427,6 +452,7 @@ def main():
         deadline(workdir)
         zones_and_unix(workdir)
         cache_file(workdir)
+        periodic(workdir)
         reports = []
         for log in LOGS:
             with open(log) as f:

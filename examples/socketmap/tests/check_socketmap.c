@@ -296,6 +296,8 @@ START_TEST(test_config_defaults)
     sm_config_init(&c);
     ck_assert_str_eq(c.listen, "127.0.0.1:8461");
     ck_assert_uint_eq(c.deadline_ms, 4000);
+    ck_assert_uint_eq(c.refresh_interval_s, 300);
+    ck_assert_uint_eq(c.refresh_expiring_s, 3600);
     ck_assert_uint_eq(c.zone_count, 1);
     ck_assert_str_eq(c.zones[0].name, "default");
     ck_assert(c.zones[0].servername);
@@ -311,6 +313,7 @@ START_TEST(test_config_file)
                                "  deadline-ms=250  \r\n"
                                "\n"
                                "workers = 2\n"
+                               "refresh-expiring-s = 0\n"
                                "[zone strict]\n"
                                "strict-testing = yes\n"
                                "servername = no\n"
@@ -324,6 +327,7 @@ START_TEST(test_config_file)
     ck_assert_str_eq(c.listen, "unix:/run/mtasts.sock");
     ck_assert_uint_eq(c.deadline_ms, 250);
     ck_assert_uint_eq(c.workers, 2);
+    ck_assert_uint_eq(c.refresh_expiring_s, 0);
     ck_assert_uint_eq(c.zone_count, 2);
     const struct sm_zone *z = sm_config_zone(&c, "strict", 6);
     ck_assert_str_eq(z->name, "strict");
@@ -344,6 +348,7 @@ START_TEST(test_config_errors)
         {"\nworkers = 0\n", "line 2: workers: not a number in range: 0"},
         {"deadline-ms = 12x\n", "line 1: deadline-ms: not a number"},
         {"https-port = 65536\n", "line 1: https-port: not a number"},
+        {"refresh-interval-s = 0\n", "line 1: refresh-interval-s: not a"},
         {"listen\n", "line 1: expected NAME = VALUE"},
         {"[zone]\n", "line 1: expected [zone NAME]"},
         {"[zone a b]\n", "line 1: bad zone name"},
