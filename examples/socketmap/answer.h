@@ -22,13 +22,23 @@
  * `OK secure match=P1:P2[ servername=hostname]`, patterns in policy order
  * and `*.example.net` written `.example.net`; anything else (no policy, a
  * failure, mode none or testing) gives `NOTFOUND `.
+ * In a zone with postfix-tlsrpt the secure answer goes on with the
+ * attributes Postfix 3.10 gives its TLSRPT reports: ` policy_type=sts
+ * policy_domain=DOMAIN`, ` mx_host_pattern=P` for each pattern as written
+ * (`*.` kept), ` { policy_string = LINE }` for each non-empty policy line,
+ * and, when the last refresh failed while the cached policy still
+ * applies, ` policy_failure=sts-policy-fetch-error` (or
+ * `sts-policy-invalid`, `sts-webpki-invalid`).
  * @param policy  the policy to apply, or NULL
+ * @param domain  the policy domain (postfix-tlsrpt only)
+ * @param failure the reportable failure of the last lookup
  * @param zone    the zone of the request
  * @param out     receives the payload, NUL-terminated if cap > 0
  * @return the payload length, which may be cap or more (then out holds a
  *         truncated prefix)
  */
-size_t sm_answer_format(const mtasts_policy *policy, const struct sm_zone *zone,
+size_t sm_answer_format(const mtasts_policy *policy, const char *domain,
+                        mtasts_rpt_result failure, const struct sm_zone *zone,
                         char *out, size_t cap);
 
 #endif

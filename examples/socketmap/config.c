@@ -109,7 +109,8 @@ sm_config_set(struct sm_config *c, struct sm_zone *zone, const char *name,
     if (zone != NULL) {
         bool *flag = strcmp(name, "strict-testing") == 0 ? &zone->strict_testing
                      : strcmp(name, "servername") == 0   ? &zone->servername
-                                                         : NULL;
+                     : strcmp(name, "postfix-tlsrpt") == 0 ? &zone->tlsrpt
+                                                           : NULL;
         if (flag == NULL) {
             return fail(err, "unknown zone option '", name, "'");
         }

@@ -22,6 +22,7 @@ struct sm_zone {
     char name[SM_ZONE_NAME_MAX]; /* "default" for the default zone */
     bool strict_testing;         /* mode testing answered as enforce */
     bool servername;             /* append " servername=hostname" */
+    bool tlsrpt; /* Postfix 3.10 TLSRPT attributes and policy_failure= */
 };
 
 struct sm_config {
@@ -52,7 +53,7 @@ void sm_config_init(struct sm_config *c);
  * `https-port`, `fetch-timeout-ms`, `deadline-ms`, `workers`,
  * `answer-ttl-s`, `max-connections`, `refresh-interval-s`,
  * `refresh-expiring-s`) or, with zone not NULL, a zone option
- * (`strict-testing`, `servername`: yes/no/true/false/1/0).
+ * (`strict-testing`, `servername`, `postfix-tlsrpt`: yes/no/true/false/1/0).
  * @return 0, or -1 with a message in err (SM_ERR_MAX bytes)
  */
 int sm_config_set(struct sm_config *c, struct sm_zone *zone, const char *name,

@@ -88,6 +88,10 @@ static const char usage_text[] =
     "  --workers N         lookup threads (default 4)\n"
     "  --answer-ttl-s S    an answer is re-checked in the background when\n"
     "                      used after S seconds (default 60)\n"
+    "  --postfix-tlsrpt    add the Postfix 3.10 TLSRPT attributes\n"
+    "                      (policy_type=sts, policy_domain, mx_host_pattern,\n"
+    "                      { policy_string = ... }, policy_failure=) to\n"
+    "                      secure answers, in every zone (Postfix 3.10+)\n"
     "  --max-connections N  (default 1024)\n"
     "  --refresh-interval-s S  every S seconds (default 300) save the cache\n"
     "                      file and refresh the policies used in the last\n"
@@ -103,11 +107,12 @@ static const char usage_text[] =
 struct memo {
     struct memo *next; /* hash chain */
     char domain[MTASTS_DOMAIN_BUFSIZE];
-    mtasts_policy *policy; /* the policy to apply; NULL: none */
-    bool known;            /* a lookup has answered (or the cache file) */
-    bool in_flight;        /* a worker is looking it up */
-    bool late;             /* in flight past a request's deadline */
-    int64_t fresh_until;   /* monotonic ms; later uses re-check */
+    mtasts_policy *policy;     /* the policy to apply; NULL: none */
+    mtasts_rpt_result failure; /* of the last lookup (postfix-tlsrpt) */
+    bool known;                /* a lookup has answered (or the cache file) */
+    bool in_flight;            /* a worker is looking it up */
+    bool late;                 /* in flight past a request's deadline */
+    int64_t fresh_until;       /* monotonic ms; later uses re-check */
     int64_t last_used;
 };
 
@@ -149,6 +154,7 @@ struct job {
     char domain[MTASTS_DOMAIN_BUFSIZE];
     int status;
     mtasts_policy *policy;
+    mtasts_rpt_result failure;
     int64_t expires; /* wall clock, s */
 };
 
@@ -357,6 +363,7 @@ worker_main(void *arg)
         mtasts_policy *pol = r != NULL ? mtasts_result_policy(r) : NULL;
         j->policy = pol != NULL ? mtasts_policy_ref(pol) : NULL;
         j->expires = r != NULL ? mtasts_result_expires(r) : 0;
+        j->failure = r != NULL ? mtasts_result_failure(r) : MTASTS_RPT_NONE;
         mtasts_result_free(r);
 
         pthread_mutex_lock(&p->lock);
@@ -545,12 +552,14 @@ answer_alloc(const struct memo *m, const struct sm_zone *zone, size_t *len,
              char *stack, size_t stack_cap)
 {
     const mtasts_policy *p = m != NULL && m->known ? m->policy : NULL;
-    *len = sm_answer_format(p, zone, stack, stack_cap);
+    const char *domain = m != NULL ? m->domain : "";
+    mtasts_rpt_result failure = m != NULL ? m->failure : MTASTS_RPT_NONE;
+    *len = sm_answer_format(p, domain, failure, zone, stack, stack_cap);
     if (*len < stack_cap) {
         return stack;
     }
     char *heap = xmalloc(*len + 1);
-    sm_answer_format(p, zone, heap, *len + 1);
+    sm_answer_format(p, domain, failure, zone, heap, *len + 1);
     return heap;
 }
 
@@ -837,6 +846,7 @@ take_results(struct daemon *d)
         }
         mtasts_policy_unref(m->policy);
         m->policy = j->policy;
+        m->failure = j->failure;
         m->known = true;
         m->in_flight = false;
         m->late = false;
@@ -1056,6 +1066,13 @@ parse_args(int argc, char **argv, struct sm_config *cfg)
     }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--postfix-tlsrpt") == 0) {
+            /* A flag: every zone gets the TLSRPT attributes. */
+            for (size_t z = 0; z < cfg->zone_count; z++) {
+                cfg->zones[z].tlsrpt = true;
+            }
+            continue;
+        }
         if (strncmp(a, "--", 2) != 0) {
             return usage_error("unexpected argument", a);
         }

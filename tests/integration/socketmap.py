@@ -35,6 +35,14 @@ LOGS = []  # every daemon's stderr file, checked for sanitizer reports
 VALID = ("OK secure match=mail.valid.test:.backup.valid.test "
          "servername=hostname")
 NOTFOUND = "NOTFOUND "
+TLSRPT_VALID = (" policy_type=sts policy_domain=valid.test"
+                " mx_host_pattern=mail.valid.test"
+                " mx_host_pattern=*.backup.valid.test"
+                " { policy_string = version: STSv1 }"
+                " { policy_string = mode: enforce }"
+                " { policy_string = mx: mail.valid.test }"
+                " { policy_string = mx: *.backup.valid.test }"
+                " { policy_string = max_age: 86400 }")
 IO_TIMEOUT_S = 20
 
 
@@ -350,7 +358,8 @@ def zones_and_unix(workdir):
     with open(conf, "w") as f:
         f.write("# zones\ndeadline-ms = 3000\n"
                 "[zone strict]\nstrict-testing = yes\n"
-                "[zone old]\nservername = no\n")
+                "[zone old]\nservername = no\n"
+                "[zone report]\npostfix-tlsrpt = yes\n")
     path = os.path.join(workdir, "sm.sock")
     d = Daemon(workdir, "--config", conf, listen="unix:" + path)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -367,6 +376,12 @@ def zones_and_unix(workdir):
     got = c.ask("valid.test", name="old")
     check("zone with servername = no", got ==
           "OK secure match=mail.valid.test:.backup.valid.test", got)
+    got = c.ask("valid.test", name="report")
+    check("zone with postfix-tlsrpt = yes: Postfix 3.10 TLSRPT attributes",
+          got == VALID + TLSRPT_VALID, got)
+    got = c.ask("none.test", name="report")
+    check("zone with postfix-tlsrpt: mode none stays NOTFOUND",
+          got == NOTFOUND, got)
     c.close()
     rc = d.stop()
     check("unix socket removed at exit", rc == 0 and
@@ -408,6 +423,30 @@ def cache_file(workdir):
           "(R8461-3.3-m)", got == [VALID,
           "OK secure match=mail.deleg.test servername=hostname", NOTFOUND],
           got)
+    c.close()
+    d.stop()
+
+    # --postfix-tlsrpt with the policy host unreachable: the refresh in
+    # the window fetches, fails, and the cached policy still applies with
+    # policy_failure (RFC 8460 sts-policy-fetch-error).
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    d = Daemon(workdir, "--cache", cache, "--postfix-tlsrpt",
+               "--https-port", str(dead_port), "--refresh-interval-s", "1",
+               "--refresh-expiring-s", "86400", "--fetch-timeout-ms", "2000")
+    c = d.connect()
+    got = c.ask("valid.test")
+    check("--postfix-tlsrpt: the TLSRPT attributes after the answer",
+          got.startswith(VALID + TLSRPT_VALID), got)
+    end = time.monotonic() + 15
+    while time.monotonic() < end and "policy_failure=" not in got:
+        time.sleep(0.2)
+        got = c.ask("valid.test")
+    check("a failed refresh while the cached policy applies: "
+          "policy_failure=sts-policy-fetch-error",
+          got == VALID + TLSRPT_VALID +
+          " policy_failure=sts-policy-fetch-error", got)
     c.close()
     d.stop()
 

@@ -244,19 +244,22 @@ START_TEST(test_answer_enforce)
         POLICY("enforce", "mx: mail.example.com\r\nmx: *.Backup.example.net\r\n"
                           "mx: alt.example.org\r\n"));
     char out[256];
-    size_t n = sm_answer_format(p, &c.zones[0], out, sizeof(out));
+    size_t n = sm_answer_format(p, "example.com", MTASTS_RPT_NONE, &c.zones[0],
+                                out, sizeof(out));
     ck_assert_str_eq(out, "OK secure match=mail.example.com:"
                           ".backup.example.net:alt.example.org "
                           "servername=hostname");
     ck_assert_uint_eq(n, strlen(out));
     /* Without servername. */
     c.zones[0].servername = false;
-    sm_answer_format(p, &c.zones[0], out, sizeof(out));
+    sm_answer_format(p, "example.com", MTASTS_RPT_NONE, &c.zones[0], out,
+                     sizeof(out));
     ck_assert_str_eq(out, "OK secure match=mail.example.com:"
                           ".backup.example.net:alt.example.org");
     /* snprintf-style: the length needed, a truncated prefix. */
     char small[10];
-    ck_assert_uint_eq(sm_answer_format(p, &c.zones[0], small, sizeof(small)),
+    ck_assert_uint_eq(sm_answer_format(p, "example.com", MTASTS_RPT_NONE,
+                                       &c.zones[0], small, sizeof(small)),
                       n - strlen(" servername=hostname"));
     ck_assert_str_eq(small, "OK secure");
     mtasts_policy_unref(p);
@@ -268,23 +271,80 @@ START_TEST(test_answer_notfound)
     struct sm_config c;
     sm_config_init(&c);
     char out[256];
-    ck_assert_uint_eq(sm_answer_format(NULL, &c.zones[0], out, sizeof(out)), 9);
+    ck_assert_uint_eq(sm_answer_format(NULL, "example.com", MTASTS_RPT_NONE,
+                                       &c.zones[0], out, sizeof(out)),
+                      9);
     ck_assert_str_eq(out, "NOTFOUND ");
     mtasts_policy *t = policy(POLICY("testing", "mx: mail.example.com\r\n"));
-    sm_answer_format(t, &c.zones[0], out, sizeof(out));
+    sm_answer_format(t, "example.com", MTASTS_RPT_NONE, &c.zones[0], out,
+                     sizeof(out));
     ck_assert_str_eq(out, "NOTFOUND ");
     mtasts_policy *none = policy(POLICY("none", ""));
-    sm_answer_format(none, &c.zones[0], out, sizeof(out));
+    sm_answer_format(none, "example.com", MTASTS_RPT_NONE, &c.zones[0], out,
+                     sizeof(out));
     ck_assert_str_eq(out, "NOTFOUND ");
     /* strict testing: testing is enforced, none still is not. */
     c.zones[0].strict_testing = true;
-    sm_answer_format(t, &c.zones[0], out, sizeof(out));
+    sm_answer_format(t, "example.com", MTASTS_RPT_NONE, &c.zones[0], out,
+                     sizeof(out));
     ck_assert_str_eq(out, "OK secure match=mail.example.com "
                           "servername=hostname");
-    sm_answer_format(none, &c.zones[0], out, sizeof(out));
+    sm_answer_format(none, "example.com", MTASTS_RPT_NONE, &c.zones[0], out,
+                     sizeof(out));
     ck_assert_str_eq(out, "NOTFOUND ");
     mtasts_policy_unref(t);
     mtasts_policy_unref(none);
+}
+END_TEST
+
+START_TEST(test_answer_tlsrpt)
+{
+    struct sm_config c;
+    sm_config_init(&c);
+    char err[SM_ERR_MAX] = "";
+    ck_assert_int_eq(
+        sm_config_parse(&c, "[zone default]\npostfix-tlsrpt = yes\n", 36, err),
+        0);
+    ck_assert(c.zones[0].tlsrpt);
+    mtasts_policy *p = policy("version: STSv1\r\nmode: enforce\r\n"
+                              "mx: mail.example.com\r\nmx: *.example.net\r\n"
+                              "max_age: 86400\r\n");
+    char out[1024];
+    size_t n = sm_answer_format(p, "example.com", MTASTS_RPT_NONE, &c.zones[0],
+                                out, sizeof(out));
+    static const char want[] =
+        "OK secure match=mail.example.com:.example.net servername=hostname"
+        " policy_type=sts policy_domain=example.com"
+        " mx_host_pattern=mail.example.com mx_host_pattern=*.example.net"
+        " { policy_string = version: STSv1 } { policy_string = mode: enforce }"
+        " { policy_string = mx: mail.example.com }"
+        " { policy_string = mx: *.example.net }"
+        " { policy_string = max_age: 86400 }";
+    ck_assert_str_eq(out, want);
+    ck_assert_uint_eq(n, strlen(want));
+    /* A failed refresh while the cached policy applies. */
+    sm_answer_format(p, "example.com", MTASTS_RPT_STS_WEBPKI_INVALID,
+                     &c.zones[0], out, sizeof(out));
+    ck_assert_str_eq(out + strlen(want), " policy_failure=sts-webpki-invalid");
+    sm_answer_format(p, "example.com", MTASTS_RPT_STS_POLICY_FETCH_ERROR,
+                     &c.zones[0], out, sizeof(out));
+    ck_assert_str_eq(out + strlen(want),
+                     " policy_failure=sts-policy-fetch-error");
+    /* Other result types are not policy failures. */
+    sm_answer_format(p, "example.com", MTASTS_RPT_CERTIFICATE_EXPIRED,
+                     &c.zones[0], out, sizeof(out));
+    ck_assert_str_eq(out, want);
+    /* No policy: still NOTFOUND, nothing to attach attributes to. */
+    sm_answer_format(NULL, "example.com", MTASTS_RPT_STS_POLICY_FETCH_ERROR,
+                     &c.zones[0], out, sizeof(out));
+    ck_assert_str_eq(out, "NOTFOUND ");
+    /* Truncated into a small buffer: the full length, a prefix. */
+    char small[40];
+    ck_assert_uint_eq(sm_answer_format(p, "example.com", MTASTS_RPT_NONE,
+                                       &c.zones[0], small, sizeof(small)),
+                      strlen(want));
+    ck_assert(strncmp(small, want, sizeof(small) - 1) == 0);
+    mtasts_policy_unref(p);
 }
 END_TEST
 
@@ -410,6 +470,7 @@ main(void)
     tcase_add_test(tc, test_key_every_byte);
     tcase_add_test(tc, test_answer_enforce);
     tcase_add_test(tc, test_answer_notfound);
+    tcase_add_test(tc, test_answer_tlsrpt);
     tcase_add_test(tc, test_config_defaults);
     tcase_add_test(tc, test_config_file);
     tcase_add_test(tc, test_config_errors);
