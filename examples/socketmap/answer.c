@@ -26,6 +26,15 @@ put(char *out, size_t cap, size_t *len, const char *s)
     put_n(out, cap, len, s, strlen(s));
 }
 
+/* A discovery failure that temp-on-failure answers TEMP (answer.h). */
+static bool
+failed(int status)
+{
+    return status == MTASTS_ERR_DNS_TEMPFAIL || status == MTASTS_ERR_FETCH ||
+           status == MTASTS_ERR_WEBPKI || status == MTASTS_ERR_POLICY_INVALID ||
+           status == MTASTS_ERR_IO || status == MTASTS_ERR_NOMEM;
+}
+
 /* The TLSRPT attributes of Postfix 3.10 (answer.h). */
 static void
 put_tlsrpt(const mtasts_policy *policy, const char *domain,
@@ -66,7 +75,7 @@ put_tlsrpt(const mtasts_policy *policy, const char *domain,
 }
 
 size_t
-sm_answer_format(const mtasts_policy *policy, const char *domain,
+sm_answer_format(const mtasts_policy *policy, const char *domain, int status,
                  mtasts_rpt_result failure, const struct sm_zone *zone,
                  char *out, size_t cap)
 {
@@ -80,6 +89,11 @@ sm_answer_format(const mtasts_policy *policy, const char *domain,
                   (mode == MTASTS_MODE_TESTING && zone->strict_testing);
     size_t count = policy != NULL ? mtasts_policy_mx_count(policy) : 0;
     if (!secure || count == 0) {
+        if (zone->temp_on_failure && policy == NULL && failed(status)) {
+            put(out, cap, &len, "TEMP MTA-STS policy discovery failed: ");
+            put(out, cap, &len, mtasts_status_name(status));
+            return len;
+        }
         put(out, cap, &len, SM_NOTFOUND);
         return len;
     }

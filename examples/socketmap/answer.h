@@ -29,8 +29,14 @@
  * and, when the last refresh failed while the cached policy still
  * applies, ` policy_failure=sts-policy-fetch-error` (or
  * `sts-policy-invalid`, `sts-webpki-invalid`).
+ * In a zone with temp-on-failure, a discovery that failed with nothing
+ * cached (status MTASTS_ERR_DNS_TEMPFAIL, _FETCH, _WEBPKI,
+ * _POLICY_INVALID, _IO or _NOMEM, no policy) gives `TEMP ...` instead of
+ * `NOTFOUND `: the MTA defers the mail rather than sending it without
+ * MTA-STS (RFC 8461 §3.3 lets it fail open; this is the cautious choice).
  * @param policy  the policy to apply, or NULL
  * @param domain  the policy domain (postfix-tlsrpt only)
+ * @param status  the status of the last lookup (MTASTS_OK with a policy)
  * @param failure the reportable failure of the last lookup
  * @param zone    the zone of the request
  * @param out     receives the payload, NUL-terminated if cap > 0
@@ -38,7 +44,7 @@
  *         truncated prefix)
  */
 size_t sm_answer_format(const mtasts_policy *policy, const char *domain,
-                        mtasts_rpt_result failure, const struct sm_zone *zone,
-                        char *out, size_t cap);
+                        int status, mtasts_rpt_result failure,
+                        const struct sm_zone *zone, char *out, size_t cap);
 
 #endif

@@ -110,7 +110,9 @@ sm_config_set(struct sm_config *c, struct sm_zone *zone, const char *name,
         bool *flag = strcmp(name, "strict-testing") == 0 ? &zone->strict_testing
                      : strcmp(name, "servername") == 0   ? &zone->servername
                      : strcmp(name, "postfix-tlsrpt") == 0 ? &zone->tlsrpt
-                                                           : NULL;
+                     : strcmp(name, "temp-on-failure") == 0
+                         ? &zone->temp_on_failure
+                         : NULL;
         if (flag == NULL) {
             return fail(err, "unknown zone option '", name, "'");
         }

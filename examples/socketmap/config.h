@@ -23,6 +23,7 @@ struct sm_zone {
     bool strict_testing;         /* mode testing answered as enforce */
     bool servername;             /* append " servername=hostname" */
     bool tlsrpt; /* Postfix 3.10 TLSRPT attributes and policy_failure= */
+    bool temp_on_failure; /* TEMP, not NOTFOUND, when discovery failed */
 };
 
 struct sm_config {
@@ -53,7 +54,8 @@ void sm_config_init(struct sm_config *c);
  * `https-port`, `fetch-timeout-ms`, `deadline-ms`, `workers`,
  * `answer-ttl-s`, `max-connections`, `refresh-interval-s`,
  * `refresh-expiring-s`) or, with zone not NULL, a zone option
- * (`strict-testing`, `servername`, `postfix-tlsrpt`: yes/no/true/false/1/0).
+ * (`strict-testing`, `servername`, `postfix-tlsrpt`, `temp-on-failure`:
+ * yes/no/true/false/1/0).
  * @return 0, or -1 with a message in err (SM_ERR_MAX bytes)
  */
 int sm_config_set(struct sm_config *c, struct sm_zone *zone, const char *name,

@@ -108,6 +108,7 @@ struct memo {
     struct memo *next; /* hash chain */
     char domain[MTASTS_DOMAIN_BUFSIZE];
     mtasts_policy *policy;     /* the policy to apply; NULL: none */
+    int status;                /* of the last lookup */
     mtasts_rpt_result failure; /* of the last lookup (postfix-tlsrpt) */
     bool known;                /* a lookup has answered (or the cache file) */
     bool in_flight;            /* a worker is looking it up */
@@ -554,12 +555,14 @@ answer_alloc(const struct memo *m, const struct sm_zone *zone, size_t *len,
     const mtasts_policy *p = m != NULL && m->known ? m->policy : NULL;
     const char *domain = m != NULL ? m->domain : "";
     mtasts_rpt_result failure = m != NULL ? m->failure : MTASTS_RPT_NONE;
-    *len = sm_answer_format(p, domain, failure, zone, stack, stack_cap);
+    /* Not known yet (the deadline passed): no failure to speak of. */
+    int status = m != NULL && m->known ? m->status : MTASTS_OK;
+    *len = sm_answer_format(p, domain, status, failure, zone, stack, stack_cap);
     if (*len < stack_cap) {
         return stack;
     }
     char *heap = xmalloc(*len + 1);
-    sm_answer_format(p, domain, failure, zone, heap, *len + 1);
+    sm_answer_format(p, domain, status, failure, zone, heap, *len + 1);
     return heap;
 }
 
@@ -847,6 +850,7 @@ take_results(struct daemon *d)
         mtasts_policy_unref(m->policy);
         m->policy = j->policy;
         m->failure = j->failure;
+        m->status = j->status;
         m->known = true;
         m->in_flight = false;
         m->late = false;

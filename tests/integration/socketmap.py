@@ -359,7 +359,8 @@ def zones_and_unix(workdir):
         f.write("# zones\ndeadline-ms = 3000\n"
                 "[zone strict]\nstrict-testing = yes\n"
                 "[zone old]\nservername = no\n"
-                "[zone report]\npostfix-tlsrpt = yes\n")
+                "[zone report]\npostfix-tlsrpt = yes\n"
+                "[zone cautious]\ntemp-on-failure = yes\n")
     path = os.path.join(workdir, "sm.sock")
     d = Daemon(workdir, "--config", conf, listen="unix:" + path)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -382,6 +383,16 @@ def zones_and_unix(workdir):
     got = c.ask("none.test", name="report")
     check("zone with postfix-tlsrpt: mode none stays NOTFOUND",
           got == NOTFOUND, got)
+    got = [c.ask(k, name="cautious") for k in
+           ("notfound.test", "expired.test", "nxdomain.test", "valid.test")]
+    check("zone with temp-on-failure: TEMP for failed discovery, NOTFOUND "
+          "without a policy, OK for a policy",
+          got == ["TEMP MTA-STS policy discovery failed: MTASTS_ERR_FETCH",
+                  "TEMP MTA-STS policy discovery failed: MTASTS_ERR_WEBPKI",
+                  NOTFOUND, VALID], got)
+    got = c.ask("notfound.test")
+    check("the default zone still fails open (NOTFOUND)", got == NOTFOUND,
+          got)
     c.close()
     rc = d.stop()
     check("unix socket removed at exit", rc == 0 and

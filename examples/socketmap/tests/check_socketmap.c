@@ -244,22 +244,23 @@ START_TEST(test_answer_enforce)
         POLICY("enforce", "mx: mail.example.com\r\nmx: *.Backup.example.net\r\n"
                           "mx: alt.example.org\r\n"));
     char out[256];
-    size_t n = sm_answer_format(p, "example.com", MTASTS_RPT_NONE, &c.zones[0],
-                                out, sizeof(out));
+    size_t n = sm_answer_format(p, "example.com", MTASTS_OK, MTASTS_RPT_NONE,
+                                &c.zones[0], out, sizeof(out));
     ck_assert_str_eq(out, "OK secure match=mail.example.com:"
                           ".backup.example.net:alt.example.org "
                           "servername=hostname");
     ck_assert_uint_eq(n, strlen(out));
     /* Without servername. */
     c.zones[0].servername = false;
-    sm_answer_format(p, "example.com", MTASTS_RPT_NONE, &c.zones[0], out,
-                     sizeof(out));
+    sm_answer_format(p, "example.com", MTASTS_OK, MTASTS_RPT_NONE, &c.zones[0],
+                     out, sizeof(out));
     ck_assert_str_eq(out, "OK secure match=mail.example.com:"
                           ".backup.example.net:alt.example.org");
     /* snprintf-style: the length needed, a truncated prefix. */
     char small[10];
-    ck_assert_uint_eq(sm_answer_format(p, "example.com", MTASTS_RPT_NONE,
-                                       &c.zones[0], small, sizeof(small)),
+    ck_assert_uint_eq(sm_answer_format(p, "example.com", MTASTS_OK,
+                                       MTASTS_RPT_NONE, &c.zones[0], small,
+                                       sizeof(small)),
                       n - strlen(" servername=hostname"));
     ck_assert_str_eq(small, "OK secure");
     mtasts_policy_unref(p);
@@ -271,26 +272,27 @@ START_TEST(test_answer_notfound)
     struct sm_config c;
     sm_config_init(&c);
     char out[256];
-    ck_assert_uint_eq(sm_answer_format(NULL, "example.com", MTASTS_RPT_NONE,
-                                       &c.zones[0], out, sizeof(out)),
+    ck_assert_uint_eq(sm_answer_format(NULL, "example.com", MTASTS_OK,
+                                       MTASTS_RPT_NONE, &c.zones[0], out,
+                                       sizeof(out)),
                       9);
     ck_assert_str_eq(out, "NOTFOUND ");
     mtasts_policy *t = policy(POLICY("testing", "mx: mail.example.com\r\n"));
-    sm_answer_format(t, "example.com", MTASTS_RPT_NONE, &c.zones[0], out,
-                     sizeof(out));
+    sm_answer_format(t, "example.com", MTASTS_OK, MTASTS_RPT_NONE, &c.zones[0],
+                     out, sizeof(out));
     ck_assert_str_eq(out, "NOTFOUND ");
     mtasts_policy *none = policy(POLICY("none", ""));
-    sm_answer_format(none, "example.com", MTASTS_RPT_NONE, &c.zones[0], out,
-                     sizeof(out));
+    sm_answer_format(none, "example.com", MTASTS_OK, MTASTS_RPT_NONE,
+                     &c.zones[0], out, sizeof(out));
     ck_assert_str_eq(out, "NOTFOUND ");
     /* strict testing: testing is enforced, none still is not. */
     c.zones[0].strict_testing = true;
-    sm_answer_format(t, "example.com", MTASTS_RPT_NONE, &c.zones[0], out,
-                     sizeof(out));
+    sm_answer_format(t, "example.com", MTASTS_OK, MTASTS_RPT_NONE, &c.zones[0],
+                     out, sizeof(out));
     ck_assert_str_eq(out, "OK secure match=mail.example.com "
                           "servername=hostname");
-    sm_answer_format(none, "example.com", MTASTS_RPT_NONE, &c.zones[0], out,
-                     sizeof(out));
+    sm_answer_format(none, "example.com", MTASTS_OK, MTASTS_RPT_NONE,
+                     &c.zones[0], out, sizeof(out));
     ck_assert_str_eq(out, "NOTFOUND ");
     mtasts_policy_unref(t);
     mtasts_policy_unref(none);
@@ -310,8 +312,8 @@ START_TEST(test_answer_tlsrpt)
                               "mx: mail.example.com\r\nmx: *.example.net\r\n"
                               "max_age: 86400\r\n");
     char out[1024];
-    size_t n = sm_answer_format(p, "example.com", MTASTS_RPT_NONE, &c.zones[0],
-                                out, sizeof(out));
+    size_t n = sm_answer_format(p, "example.com", MTASTS_OK, MTASTS_RPT_NONE,
+                                &c.zones[0], out, sizeof(out));
     static const char want[] =
         "OK secure match=mail.example.com:.example.net servername=hostname"
         " policy_type=sts policy_domain=example.com"
@@ -323,28 +325,74 @@ START_TEST(test_answer_tlsrpt)
     ck_assert_str_eq(out, want);
     ck_assert_uint_eq(n, strlen(want));
     /* A failed refresh while the cached policy applies. */
-    sm_answer_format(p, "example.com", MTASTS_RPT_STS_WEBPKI_INVALID,
+    sm_answer_format(p, "example.com", MTASTS_OK, MTASTS_RPT_STS_WEBPKI_INVALID,
                      &c.zones[0], out, sizeof(out));
     ck_assert_str_eq(out + strlen(want), " policy_failure=sts-webpki-invalid");
-    sm_answer_format(p, "example.com", MTASTS_RPT_STS_POLICY_FETCH_ERROR,
-                     &c.zones[0], out, sizeof(out));
+    sm_answer_format(p, "example.com", MTASTS_OK,
+                     MTASTS_RPT_STS_POLICY_FETCH_ERROR, &c.zones[0], out,
+                     sizeof(out));
     ck_assert_str_eq(out + strlen(want),
                      " policy_failure=sts-policy-fetch-error");
     /* Other result types are not policy failures. */
-    sm_answer_format(p, "example.com", MTASTS_RPT_CERTIFICATE_EXPIRED,
-                     &c.zones[0], out, sizeof(out));
+    sm_answer_format(p, "example.com", MTASTS_OK,
+                     MTASTS_RPT_CERTIFICATE_EXPIRED, &c.zones[0], out,
+                     sizeof(out));
     ck_assert_str_eq(out, want);
     /* No policy: still NOTFOUND, nothing to attach attributes to. */
-    sm_answer_format(NULL, "example.com", MTASTS_RPT_STS_POLICY_FETCH_ERROR,
-                     &c.zones[0], out, sizeof(out));
+    sm_answer_format(NULL, "example.com", MTASTS_OK,
+                     MTASTS_RPT_STS_POLICY_FETCH_ERROR, &c.zones[0], out,
+                     sizeof(out));
     ck_assert_str_eq(out, "NOTFOUND ");
     /* Truncated into a small buffer: the full length, a prefix. */
     char small[40];
-    ck_assert_uint_eq(sm_answer_format(p, "example.com", MTASTS_RPT_NONE,
-                                       &c.zones[0], small, sizeof(small)),
+    ck_assert_uint_eq(sm_answer_format(p, "example.com", MTASTS_OK,
+                                       MTASTS_RPT_NONE, &c.zones[0], small,
+                                       sizeof(small)),
                       strlen(want));
     ck_assert(strncmp(small, want, sizeof(small) - 1) == 0);
     mtasts_policy_unref(p);
+}
+END_TEST
+
+START_TEST(test_answer_temp_on_failure)
+{
+    struct sm_config c;
+    sm_config_init(&c);
+    char err[SM_ERR_MAX] = "";
+    static const char conf[] = "[zone cautious]\ntemp-on-failure = yes\n";
+    ck_assert_int_eq(sm_config_parse(&c, conf, sizeof(conf) - 1, err), 0);
+    const struct sm_zone *z = sm_config_zone(&c, "cautious", 8);
+    ck_assert(z->temp_on_failure && !c.zones[0].temp_on_failure);
+    char out[256];
+    static const int failures[] = {
+        MTASTS_ERR_DNS_TEMPFAIL,   MTASTS_ERR_FETCH, MTASTS_ERR_WEBPKI,
+        MTASTS_ERR_POLICY_INVALID, MTASTS_ERR_IO,    MTASTS_ERR_NOMEM};
+    for (size_t i = 0; i < ARRAY_LEN(failures); i++) {
+        sm_answer_format(NULL, "example.com", failures[i], MTASTS_RPT_NONE, z,
+                         out, sizeof(out));
+        char want[128];
+        snprintf(want, sizeof(want), "TEMP MTA-STS policy discovery failed: %s",
+                 mtasts_status_name(failures[i]));
+        ck_assert_str_eq(out, want);
+        /* The default zone fails open. */
+        sm_answer_format(NULL, "example.com", failures[i], MTASTS_RPT_NONE,
+                         &c.zones[0], out, sizeof(out));
+        ck_assert_str_eq(out, "NOTFOUND ");
+    }
+    /* No policy at all, a bad key, mode none: not failures. */
+    static const int not_failures[] = {MTASTS_OK, MTASTS_ERR_NO_POLICY,
+                                       MTASTS_ERR_BAD_DOMAIN,
+                                       MTASTS_ERR_NOT_ASCII};
+    for (size_t i = 0; i < ARRAY_LEN(not_failures); i++) {
+        sm_answer_format(NULL, "example.com", not_failures[i], MTASTS_RPT_NONE,
+                         z, out, sizeof(out));
+        ck_assert_str_eq(out, "NOTFOUND ");
+    }
+    mtasts_policy *none = policy(POLICY("none", ""));
+    sm_answer_format(none, "example.com", MTASTS_OK, MTASTS_RPT_NONE, z, out,
+                     sizeof(out));
+    ck_assert_str_eq(out, "NOTFOUND ");
+    mtasts_policy_unref(none);
 }
 END_TEST
 
@@ -471,6 +519,7 @@ main(void)
     tcase_add_test(tc, test_answer_enforce);
     tcase_add_test(tc, test_answer_notfound);
     tcase_add_test(tc, test_answer_tlsrpt);
+    tcase_add_test(tc, test_answer_temp_on_failure);
     tcase_add_test(tc, test_config_defaults);
     tcase_add_test(tc, test_config_file);
     tcase_add_test(tc, test_config_errors);
