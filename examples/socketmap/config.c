@@ -99,7 +99,7 @@ sm_config_is_option(const char *name)
             return true;
         }
     }
-    return false;
+    return strcmp(name, "reuse-port") == 0 || strcmp(name, "socket-mode") == 0;
 }
 
 int
@@ -134,6 +134,20 @@ sm_config_set(struct sm_config *c, struct sm_zone *zone, const char *name,
             return fail(err, name, ": not a number in range: ", value);
         }
         *(unsigned long *)(void *)((char *)c + o->offset) = v;
+        return 0;
+    }
+    if (strcmp(name, "reuse-port") == 0) {
+        if (parse_bool(value, &c->reuse_port) != 0) {
+            return fail(err, name, ": not yes or no: ", value);
+        }
+        return 0;
+    }
+    if (strcmp(name, "socket-mode") == 0) {
+        size_t n = strlen(value);
+        if (n == 0 || n > 4 || strspn(value, "01234567") != n) {
+            return fail(err, name, ": not an octal mode: ", value);
+        }
+        strcpy(c->socket_mode, value);
         return 0;
     }
     for (size_t i = 0; i < COUNT(string_opts); i++) {

@@ -30,6 +30,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +70,8 @@ static const char usage_text[] =
     "An MTA-STS (RFC 8461) policy daemon for Postfix's socketmap table\n"
     "(smtp_tls_policy_maps = socketmap:inet:127.0.0.1:8461:postfix) and\n"
     "sendmail. Runs in the foreground; SIGTERM saves the cache and stops,\n"
-    "SIGHUP saves the cache.\n"
+    "SIGHUP saves the cache. With NOTIFY_SOCKET set (systemd Type=notify)\n"
+    "it sends READY=1 once it listens and STOPPING=1 at SIGTERM.\n"
     "\n"
     "  --listen ADDR:PORT | [ADDR6]:PORT | unix:PATH\n"
     "                      where to listen (default: 127.0.0.1:8461)\n"
@@ -93,6 +95,8 @@ static const char usage_text[] =
     "                      { policy_string = ... }, policy_failure=) to\n"
     "                      secure answers, in every zone (Postfix 3.10+)\n"
     "  --max-connections N  (default 1024)\n"
+    "  --socket-mode MODE  octal mode of the unix: socket, e.g. 660\n"
+    "  --reuse-port yes    SO_REUSEPORT: several daemons on one port\n"
     "  --refresh-interval-s S  every S seconds (default 300) save the cache\n"
     "                      file and refresh the policies used in the last\n"
     "                      7 days that expire within --refresh-expiring-s\n"
@@ -1152,6 +1156,13 @@ open_listener(struct daemon *d)
             return EXIT_OSERR;
         }
         strcpy(d->unix_path, sun.sun_path);
+        if (d->cfg.socket_mode[0] != '\0' &&
+            chmod(sun.sun_path, (mode_t)strtoul(d->cfg.socket_mode, NULL, 8)) !=
+                0) {
+            fprintf(stderr, PROG ": %s: chmod: %s\n", l, strerror(errno));
+            close(fd);
+            return EXIT_OSERR;
+        }
     } else {
         char host[SM_PATH_MAX];
         const char *colon = strrchr(l, ':');
@@ -1178,6 +1189,8 @@ open_listener(struct daemon *d)
         int one = 1;
         if (fd < 0 ||
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+            (d->cfg.reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+                                             sizeof(one)) != 0) ||
             bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
             fprintf(stderr, PROG ": %s: %s\n", l, strerror(errno));
             freeaddrinfo(ai);
@@ -1211,6 +1224,35 @@ open_listener(struct daemon *d)
                 ss.ss_family == AF_INET6 ? "]" : "", port);
     }
     return -1;
+}
+
+/* Tell the service manager (systemd's sd_notify protocol: one datagram
+ * to the Unix socket in NOTIFY_SOCKET, '@' for the abstract namespace);
+ * nothing without NOTIFY_SOCKET. */
+static void
+notify(const char *state)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+        strlen(path) >= sizeof(sun.sun_path)) {
+        return;
+    }
+    size_t n = strlen(path);
+    memcpy(sun.sun_path, path, n);
+    if (path[0] == '@') {
+        sun.sun_path[0] = '\0';
+    }
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return;
+    }
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+    if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sun,
+               len) < 0) {
+        fprintf(stderr, PROG ": NOTIFY_SOCKET: %s\n", strerror(errno));
+    }
+    close(fd);
 }
 
 /* ---- main loop --------------------------------------------------------- */
@@ -1332,7 +1374,11 @@ main(int argc, char **argv)
         return EXIT_OSERR;
     }
 
+    char ready[64];
+    snprintf(ready, sizeof(ready), "READY=1\nMAINPID=%ld", (long)getpid());
+    notify(ready);
     run(&d);
+    notify("STOPPING=1");
 
     close(d.lfd);
     if (d.unix_path[0] != '\0') {

@@ -12,8 +12,8 @@ garbage netstrings (connection closed), a client leaving mid-request, the
 answer deadline with a policy host that hangs (hang.test) and a dead
 resolver, the background fetch that finishes after the deadline, zones
 from --config, a Unix socket, SIGHUP/SIGTERM saving the cache that a
-restarted daemon answers from with DNS dead, and the periodic save and
-proactive refresh. Standard library only.
+restarted daemon answers from with DNS dead, the periodic save and
+proactive refresh, systemd notify, --reuse-port and --socket-mode. Standard library only.
 """
 import os
 import signal
@@ -49,7 +49,8 @@ IO_TIMEOUT_S = 20
 class Daemon:
     """One mtasts-socketmap process; stop() sends SIGTERM and waits."""
 
-    def __init__(self, workdir, *args, resolver=None, listen="127.0.0.1:0"):
+    def __init__(self, workdir, *args, resolver=None, listen="127.0.0.1:0",
+                 env=None):
         self.log = os.path.join(workdir, f"daemon-{time.monotonic_ns()}.log")
         LOGS.append(self.log)
         argv = [DAEMON, "--listen", listen,
@@ -58,7 +59,7 @@ class Daemon:
                 "--https-port", ENV["MTASTS_WORLD_HTTPS_PORT"],
                 "--fetch-timeout-ms", "8000", *args]
         with open(self.log, "w") as f:
-            self.proc = subprocess.Popen(argv, stderr=f)
+            self.proc = subprocess.Popen(argv, stderr=f, env=env)
         self.port = None
         end = time.monotonic() + 10
         while time.monotonic() < end and self.proc.poll() is None:
@@ -486,6 +487,46 @@ def periodic(workdir):
     check("SIGTERM after refreshes: exit 0", d.stop() == 0, d.stderr())
 
 
+def operations(workdir):
+    # systemd's notify protocol: READY=1 once listening, STOPPING=1 at
+    # SIGTERM, as datagrams to NOTIFY_SOCKET.
+    path = os.path.join(workdir, "notify.sock")
+    n = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    n.bind(path)
+    n.settimeout(IO_TIMEOUT_S)
+    d = Daemon(workdir, env=dict(ENV, NOTIFY_SOCKET=path))
+    msg = n.recv(256).decode()
+    check("NOTIFY_SOCKET: READY=1 with MAINPID once listening",
+          msg == f"READY=1\nMAINPID={d.proc.pid}", msg)
+    rc = d.stop()
+    msg = n.recv(256).decode()
+    check("NOTIFY_SOCKET: STOPPING=1 at SIGTERM", msg == "STOPPING=1" and
+          rc == 0, f"{msg!r} rc={rc}")
+    n.close()
+
+    # SO_REUSEPORT: a second daemon on the same port with --reuse-port;
+    # without it the bind fails (exit 71).
+    a = Daemon(workdir, "--reuse-port", "yes")
+    b = Daemon(workdir, "--reuse-port", "yes",
+               listen=f"127.0.0.1:{a.port}")
+    got = [a.connect().ask("192.0.2.1"), b.connect().ask("192.0.2.1")]
+    check("--reuse-port: two daemons on one port, both answer",
+          b.port == a.port and got == [NOTFOUND, NOTFOUND], got)
+    p = subprocess.run([DAEMON, "--listen", f"127.0.0.1:{a.port}"],
+                       capture_output=True, timeout=30, check=False)
+    check("without --reuse-port the port is taken: exit 71",
+          p.returncode == 71, p.stderr)
+    a.stop()
+    b.stop()
+
+    # --socket-mode for a unix: socket.
+    sock = os.path.join(workdir, "mode.sock")
+    d = Daemon(workdir, "--socket-mode", "600", listen="unix:" + sock)
+    mode = os.stat(sock).st_mode & 0o777
+    check("--socket-mode 600: the socket's mode", mode == 0o600, oct(mode))
+    d.stop()
+
+
 def main():
     with tempfile.TemporaryDirectory() as workdir:
         d = Daemon(workdir)
@@ -503,6 +544,7 @@ def main():
         zones_and_unix(workdir)
         cache_file(workdir)
         periodic(workdir)
+        operations(workdir)
         reports = []
         for log in LOGS:
             with open(log) as f:

@@ -422,6 +422,8 @@ START_TEST(test_config_file)
                                "\n"
                                "workers = 2\n"
                                "refresh-expiring-s = 0\n"
+                               "socket-mode = 0660\n"
+                               "reuse-port = yes\n"
                                "[zone strict]\n"
                                "strict-testing = yes\n"
                                "servername = no\n"
@@ -436,6 +438,8 @@ START_TEST(test_config_file)
     ck_assert_uint_eq(c.deadline_ms, 250);
     ck_assert_uint_eq(c.workers, 2);
     ck_assert_uint_eq(c.refresh_expiring_s, 0);
+    ck_assert_str_eq(c.socket_mode, "0660");
+    ck_assert(c.reuse_port);
     ck_assert_uint_eq(c.zone_count, 2);
     const struct sm_zone *z = sm_config_zone(&c, "strict", 6);
     ck_assert_str_eq(z->name, "strict");
@@ -457,6 +461,10 @@ START_TEST(test_config_errors)
         {"deadline-ms = 12x\n", "line 1: deadline-ms: not a number"},
         {"https-port = 65536\n", "line 1: https-port: not a number"},
         {"refresh-interval-s = 0\n", "line 1: refresh-interval-s: not a"},
+        {"socket-mode = 0x1\n", "line 1: socket-mode: not an octal mode"},
+        {"socket-mode = 12345\n", "line 1: socket-mode: not an octal mode"},
+        {"socket-mode = 689\n", "line 1: socket-mode: not an octal mode"},
+        {"reuse-port = sometimes\n", "line 1: reuse-port: not yes or no"},
         {"listen\n", "line 1: expected NAME = VALUE"},
         {"[zone]\n", "line 1: expected [zone NAME]"},
         {"[zone a b]\n", "line 1: bad zone name"},
@@ -483,6 +491,8 @@ START_TEST(test_config_errors)
     /* Options by name, as the command line sets them. */
     ck_assert(sm_config_is_option("ca-file"));
     ck_assert(!sm_config_is_option("config"));
+    ck_assert(sm_config_is_option("reuse-port"));
+    ck_assert(sm_config_is_option("socket-mode"));
     ck_assert(!sm_config_is_option("strict-testing"));
 }
 END_TEST
