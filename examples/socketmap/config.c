@@ -99,7 +99,8 @@ sm_config_is_option(const char *name)
             return true;
         }
     }
-    return strcmp(name, "reuse-port") == 0 || strcmp(name, "socket-mode") == 0;
+    return strcmp(name, "reuse-port") == 0 ||
+           strcmp(name, "socket-mode") == 0 || strcmp(name, "user") == 0;
 }
 
 int
@@ -140,6 +141,13 @@ sm_config_set(struct sm_config *c, struct sm_zone *zone, const char *name,
         if (parse_bool(value, &c->reuse_port) != 0) {
             return fail(err, name, ": not yes or no: ", value);
         }
+        return 0;
+    }
+    if (strcmp(name, "user") == 0) {
+        if (value[0] == '\0' || strlen(value) >= sizeof(c->user)) {
+            return fail(err, name, ": empty or too long", "");
+        }
+        strcpy(c->user, value);
         return 0;
     }
     if (strcmp(name, "socket-mode") == 0) {

@@ -31,6 +31,7 @@ struct sm_config {
     char cache[SM_PATH_MAX];        /* "" : no cache file */
     char resolver[SM_PATH_MAX];     /* "" : /etc/resolv.conf */
     char ca_file[SM_PATH_MAX];      /* "" : the system bundle */
+    char user[SM_ZONE_NAME_MAX];    /* "" : keep the starting user */
     unsigned long https_port;       /* 0: 443 */
     unsigned long fetch_timeout_ms; /* 0: the library's default */
     unsigned long deadline_ms;
@@ -55,7 +56,8 @@ void sm_config_init(struct sm_config *c);
  * Set a global option (`listen`, `cache`, `resolver`, `ca-file`,
  * `https-port`, `fetch-timeout-ms`, `deadline-ms`, `workers`,
  * `answer-ttl-s`, `max-connections`, `refresh-interval-s`,
- * `refresh-expiring-s`, `socket-mode` (octal), `reuse-port` (yes/no)) or, with
+ * `refresh-expiring-s`, `socket-mode` (octal), `reuse-port` (yes/no),
+ * `user`) or, with
  * zone not NULL, a zone option
  * (`strict-testing`, `servername`, `postfix-tlsrpt`, `temp-on-failure`:
  * yes/no/true/false/1/0).

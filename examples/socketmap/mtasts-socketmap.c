@@ -23,11 +23,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -97,6 +99,8 @@ static const char usage_text[] =
     "  --max-connections N  (default 1024)\n"
     "  --socket-mode MODE  octal mode of the unix: socket, e.g. 660\n"
     "  --reuse-port yes    SO_REUSEPORT: several daemons on one port\n"
+    "  --user NAME         after binding and reading the CA and cache\n"
+    "                      files, run as NAME (and its groups)\n"
     "  --refresh-interval-s S  every S seconds (default 300) save the cache\n"
     "                      file and refresh the policies used in the last\n"
     "                      7 days that expire within --refresh-expiring-s\n"
@@ -1255,6 +1259,32 @@ notify(const char *state)
     close(fd);
 }
 
+/* After the bind: become --user (its uid, primary group and groups).
+ * -1 to go on, or an exit status. */
+static int
+drop_privileges(const struct sm_config *cfg)
+{
+    if (cfg->user[0] == '\0') {
+        return -1;
+    }
+    errno = 0;
+    struct passwd *pw = getpwnam(cfg->user);
+    if (pw == NULL) {
+        fprintf(stderr, PROG ": --user %s: no such user\n", cfg->user);
+        return EXIT_USAGE;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        fprintf(stderr, PROG ": --user %s: %s\n", cfg->user, strerror(errno));
+        return EXIT_OSERR;
+    }
+    if (pw->pw_uid != 0 && setuid(0) == 0) {
+        fputs(PROG ": --user: root could be regained\n", stderr);
+        return EXIT_OSERR;
+    }
+    return -1;
+}
+
 /* ---- main loop --------------------------------------------------------- */
 
 static void
@@ -1354,6 +1384,12 @@ main(int argc, char **argv)
     }
     if (cache_load(&d) != 0) {
         oom();
+    }
+    /* As root still: the CA file and the cache file are read; saving the
+     * cache later needs the user's write access to its directory. */
+    rc = drop_privileges(&d.cfg);
+    if (rc >= 0) {
+        return rc;
     }
 
     /* Signals go to the loop only: blocked before the workers start. */

@@ -519,6 +519,27 @@ def operations(workdir):
     a.stop()
     b.stop()
 
+    # --user after the bind (only when the test runs as root).
+    if os.geteuid() == 0:
+        d = Daemon(workdir, "--user", "nobody")
+        with open(f"/proc/{d.proc.pid}/status") as f:
+            uid = [ln.split()[1:] for ln in f if ln.startswith("Uid:")][0]
+        c = d.connect()
+        got = [c.ask("[192.0.2.1]"), c.ask("valid.test")]
+        check("--user nobody: every uid is nobody's after the bind, and a "
+              "lookup works (CA file read before)",
+              set(uid) == {"65534"} and got == [NOTFOUND, VALID],
+              f"{uid} {got!r}")
+        c.close()
+        d.stop()
+    else:
+        print("(--user: not root, not tried)")
+    p = subprocess.run([DAEMON, "--user", "no-such-user-here",
+                        "--listen", "127.0.0.1:0"], capture_output=True,
+                       timeout=30, check=False)
+    check("--user with an unknown user: exit 64", p.returncode == 64,
+          p.stderr)
+
     # --socket-mode for a unix: socket.
     sock = os.path.join(workdir, "mode.sock")
     d = Daemon(workdir, "--socket-mode", "600", listen="unix:" + sock)

@@ -424,6 +424,7 @@ START_TEST(test_config_file)
                                "refresh-expiring-s = 0\n"
                                "socket-mode = 0660\n"
                                "reuse-port = yes\n"
+                               "user = mtasts\n"
                                "[zone strict]\n"
                                "strict-testing = yes\n"
                                "servername = no\n"
@@ -440,6 +441,7 @@ START_TEST(test_config_file)
     ck_assert_uint_eq(c.refresh_expiring_s, 0);
     ck_assert_str_eq(c.socket_mode, "0660");
     ck_assert(c.reuse_port);
+    ck_assert_str_eq(c.user, "mtasts");
     ck_assert_uint_eq(c.zone_count, 2);
     const struct sm_zone *z = sm_config_zone(&c, "strict", 6);
     ck_assert_str_eq(z->name, "strict");
@@ -465,6 +467,7 @@ START_TEST(test_config_errors)
         {"socket-mode = 12345\n", "line 1: socket-mode: not an octal mode"},
         {"socket-mode = 689\n", "line 1: socket-mode: not an octal mode"},
         {"reuse-port = sometimes\n", "line 1: reuse-port: not yes or no"},
+        {"user = \n", "line 1: name or value empty"},
         {"listen\n", "line 1: expected NAME = VALUE"},
         {"[zone]\n", "line 1: expected [zone NAME]"},
         {"[zone a b]\n", "line 1: bad zone name"},
