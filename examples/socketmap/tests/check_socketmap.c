@@ -467,7 +467,7 @@ START_TEST(test_config_errors)
         {"socket-mode = 12345\n", "line 1: socket-mode: not an octal mode"},
         {"socket-mode = 689\n", "line 1: socket-mode: not an octal mode"},
         {"reuse-port = sometimes\n", "line 1: reuse-port: not yes or no"},
-        {"user = \n", "line 1: name or value empty"},
+        {"user = \n", "line 1: user: empty or too long"},
         {"listen\n", "line 1: expected NAME = VALUE"},
         {"[zone]\n", "line 1: expected [zone NAME]"},
         {"[zone a b]\n", "line 1: bad zone name"},
