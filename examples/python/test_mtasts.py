@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Tests of the mtasts Python binding against the built libmtasts.
 
-    MTASTS_LIBRARY=/path/to/libmtasts.so.0 python3 test_mtasts.py [-v]
+    MTASTS_LIBRARY=/path/to/libmtasts.so.1 python3 test_mtasts.py [-v]
 
 Standard library only (unittest). Nothing leaves the machine: parsing is
 offline, MX certificates are made by tests/unit/gen_mx_certs.py (needs
@@ -13,9 +13,12 @@ a loopback UDP port that never answers. meson runs this file in suite
 import ctypes
 import doctest
 import gc
+import gzip
+import json
 import os
 import pathlib
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -23,6 +26,7 @@ import threading
 import time
 import unittest
 import weakref
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -630,6 +634,531 @@ class TestVerifyMx(unittest.TestCase):
             self.ctx.verify_mx(None, "mx.example.com", [None])
 
 
+def cache_record(domain, txt_id, text, fetched, used, max_age=86400):
+    """One record of docs/cache-format.md (also a store value), written
+    here independently of the library."""
+    body = (struct.pack(">qqqBBI", fetched, fetched + max_age, used,
+                        len(domain), len(txt_id), len(text))
+            + domain + txt_id + text)
+    data = b"MSR\x01" + struct.pack(">I", 8 + len(body) + 4) + body
+    return data + struct.pack(">I", zlib.crc32(data))
+
+
+def cache_file(*records):
+    return (b"\x89MTSC\r\n\x1a" + struct.pack(">HHI", 1, 0, len(records))
+            + b"".join(records))
+
+
+CACHE_POLICY = (b"version: STSv1\nmode: enforce\nmx: mx.example.com\n"
+                b"max_age: 86400\n")
+TESTING_POLICY = (b"version: STSv1\nmode: testing\nmx: *.b.example\n"
+                  b"max_age: 3600\n")
+#: example.com fetched 100 s ago, used 50 s ago; b.example fetched 3500 s
+#: ago (expires in 100 s), used 5000 s ago.
+REC_A = cache_record(b"example.com", b"id1", CACHE_POLICY, NOW - 100, NOW - 50)
+REC_B = cache_record(b"b.example", b"20260101T000000", TESTING_POLICY,
+                     NOW - 3500, NOW - 5000, max_age=3600)
+
+
+class _OfflineContext(unittest.TestCase):
+    """A context whose resolver is a loopback port that never answers (a
+    lookup costs the 200 ms DNS timeout), at the fixed time NOW, and a
+    temporary directory."""
+
+    def setUp(self):
+        dead = _silent_udp_port()
+        self.addCleanup(dead.close)
+        self.resolver = "127.0.0.1@%d" % dead.getsockname()[1]
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        self.dir = pathlib.Path(tmp.name)
+        self.ctx = self.context()
+
+    def context(self, **options):
+        c = mtasts.Context(resolver=self.resolver, dns_timeout_ms=200,
+                           clock=lambda: NOW, refresh_jitter_s=0, **options)
+        self.addCleanup(c.close)
+        return c
+
+    def write(self, name, data):
+        path = self.dir / name
+        path.write_bytes(data)
+        return path
+
+
+class TestCache(_OfflineContext):
+
+    def test_load_entries_save_load_round_trip(self):
+        f = self.write("in.cache", cache_file(REC_A, REC_B))
+        self.assertTrue(self.ctx.load(f))
+        got = {e.domain: e for e in self.ctx.entries()}
+        self.assertEqual(set(got), {"example.com", "b.example"})
+        a = got["example.com"]
+        self.assertIsInstance(a, mtasts.CacheEntry)
+        self.assertEqual((a.txt_id, a.mode, a.fetched_at, a.expires,
+                          a.last_used),
+                         ("id1", mtasts.Mode.ENFORCE, NOW - 100,
+                          NOW - 100 + 86400, NOW - 50))
+        self.assertEqual(a.policy.raw, CACHE_POLICY)
+        self.assertIs(got["b.example"].mode, mtasts.Mode.TESTING)
+        with self.assertRaises(AttributeError):
+            a.domain = "x"                      # an immutable record
+        out = self.dir / "out.cache"
+        self.ctx.save(out)
+        self.assertEqual(out.stat().st_mode & 0o777, 0o600)
+        # A second context reads back exactly the same entries.
+        other = self.context()
+        self.assertTrue(other.load(str(out).encode()))
+        again = {e.domain: e[:6] for e in other.entries()}
+        self.assertEqual(again, {d: e[:6] for d, e in got.items()})
+        # The encoding is canonical: the very records written above, in
+        # some order, after a header with count 2.
+        data = out.read_bytes()
+        self.assertEqual(data[:16], b"\x89MTSC\r\n\x1a"
+                         + struct.pack(">HHI", 1, 0, 2))
+        self.assertIn(data[16:], (REC_A + REC_B, REC_B + REC_A))
+
+    def test_a_loaded_policy_answers_a_lookup(self):
+        self.ctx.load(self.write("c", cache_file(REC_A)))
+        r = self.ctx.lookup("Example.COM.")
+        self.assertTrue(r.ok, r.reason)
+        self.assertTrue(r.from_cache)
+        self.assertEqual(r.txt_id, "id1")
+        self.assertEqual(r.expires, NOW - 100 + 86400)
+        # The TXT check failed (dead resolver): reported, policy kept.
+        self.assertIs(r.failure, mtasts.RptResult.STS_POLICY_FETCH_ERROR)
+        self.assertEqual(r.store_status, mtasts.Status.OK)
+        self.assertIsNone(r.store_error)
+        self.assertEqual(self.ctx.entries()[0].last_used, NOW)
+
+    def test_load_missing_file(self):
+        with self.assertRaises(mtasts.NotFound):
+            self.ctx.load(self.dir / "none.cache")
+        self.assertFalse(self.ctx.load(self.dir / "none.cache",
+                                       missing_ok=True))
+        with self.assertRaises(mtasts.LocalIOError):
+            self.ctx.load(self.dir)             # not a regular file
+
+    def test_load_refusals_carry_offset_and_message(self):
+        good = cache_file(REC_A)
+        flipped = bytearray(good)
+        flipped[-1] ^= 0xFF                      # the record's CRC
+        cases = [
+            (b"\x89MTSX" + good[5:], mtasts.CacheFormat, 0,
+             "not a cache file (bad magic)"),
+            (good[:8] + b"\x00\x02" + good[10:], mtasts.CacheFormat, 8,
+             "cache file version not supported"),
+            (bytes(flipped), mtasts.CacheCorrupt, len(good) - 4,
+             "record checksum mismatch"),          # at the checksum
+            (good + b"x", mtasts.CacheCorrupt, len(good),
+             "bytes after the last record"),
+            (cache_file(REC_A, REC_A), mtasts.CacheCorrupt,
+             16 + len(REC_A) + 38, "domain appears twice"),  # its domain
+            (good[:-3], mtasts.CacheCorrupt, None, "record truncated"),
+        ]
+        for data, exc, offset, message in cases:
+            with self.subTest(message=message):
+                with self.assertRaises(exc) as cm:
+                    self.ctx.load(self.write("bad.cache", data))
+                e = cm.exception
+                self.assertEqual(e.message, message)
+                if offset is not None:
+                    self.assertEqual(e.offset, offset)
+                self.assertLessEqual(e.offset, len(data))
+                self.assertEqual((e.line, e.column), (0, 0))
+                self.assertIn(message, str(e))
+                self.assertEqual(self.ctx.entries(), [])   # unchanged
+
+    def test_save_errors(self):
+        with self.assertRaises(mtasts.LocalIOError):
+            self.ctx.save(self.dir / "no-such-dir" / "c")
+        with self.assertRaises(mtasts.InvalidArgument):
+            self.ctx.save("")
+        with self.assertRaises(mtasts.InvalidArgument):
+            self.ctx.save("a\0b")
+        with self.assertRaises(mtasts.InvalidArgument):
+            self.ctx.load(42)
+        self.ctx.close()
+        with self.assertRaises(mtasts.InvalidArgument):
+            self.ctx.save(self.dir / "c")
+
+    def test_remove_clear_remove_idle(self):
+        f = self.write("c", cache_file(REC_A, REC_B))
+        self.ctx.load(f)
+        self.ctx.remove("EXAMPLE.com.")
+        self.assertEqual([e.domain for e in self.ctx.entries()],
+                         ["b.example"])
+        with self.assertRaises(mtasts.NotFound):
+            self.ctx.remove("example.com")
+        with self.assertRaises(mtasts.BadDomain):
+            self.ctx.remove("bad..example")
+        with self.assertRaises(mtasts.NotAscii):
+            self.ctx.remove("bücher.example")
+        self.assertEqual(self.ctx.clear(), 1)
+        self.assertEqual(self.ctx.clear(), 0)
+        # b.example was last used 5000 s ago, example.com 50 s ago.
+        self.ctx.load(f)
+        self.assertEqual(self.ctx.remove_idle(), 0)   # default 180 days
+        self.ctx.cache_max_idle_s = 1000
+        self.assertEqual(self.ctx.remove_idle(), 1)
+        self.assertEqual([e.domain for e in self.ctx.entries()],
+                         ["example.com"])
+        # load() itself skips idle entries.
+        self.ctx.clear()
+        self.ctx.load(f)
+        self.assertEqual(len(self.ctx.entries()), 1)
+
+    def test_due(self):
+        self.ctx.load(self.write("c", cache_file(REC_A, REC_B)))
+        self.assertEqual(self.ctx.due(), [])     # every rule off
+        # b.example expires in 100 s; example.com in a day.
+        due = self.ctx.due(expiring_within_s=3600)
+        self.assertEqual([e.domain for e in due], ["b.example"])
+        # ... but it was not used within the last 1000 s.
+        self.assertEqual(self.ctx.due(used_within_s=1000,
+                                      expiring_within_s=3600), [])
+        self.assertEqual(len(self.ctx.due(expiring_within_s=2 * 86400)), 2)
+        # A loaded policy's TXT record counts as not checked: both due.
+        self.assertEqual(len(self.ctx.due(recheck_after_s=60)), 2)
+        for bad in (-1, 2**32, "1"):
+            with self.assertRaises(mtasts.InvalidArgument):
+                self.ctx.due(expiring_within_s=bad)
+
+    def test_refresh(self):
+        with self.assertRaises(mtasts.NotFound):
+            self.ctx.refresh("example.com")
+        self.ctx.load(self.write("c", cache_file(REC_A)))
+        r = self.ctx.refresh("example.com")
+        self.assertIsInstance(r, mtasts.LookupResult)
+        self.assertTrue(r.ok, r.reason)          # the cached policy stays
+        self.assertEqual(r.txt_id, "id1")
+        self.assertIs(r.failure, mtasts.RptResult.STS_POLICY_FETCH_ERROR)
+        # A refresh is no use: last_used is still the file's.
+        self.assertEqual(self.ctx.entries()[0].last_used, NOW - 50)
+        with self.assertRaises(mtasts.BadDomain):
+            self.ctx.refresh("-bad.example")
+
+    def test_cache_options(self):
+        c = self.context(cache_capacity=1, cache_max_idle_s=0,
+                         refresh_fetch_window_s=3600, random_seed=2**64 - 1)
+        self.assertEqual(c.random_seed, 2**64 - 1)
+        self.assertEqual(c.refresh_jitter_s, 0)
+        c.load(self.write("c", cache_file(REC_A, REC_B)))
+        self.assertEqual(len(c.entries()), 1)    # capacity 1
+        with self.assertRaises(mtasts.InvalidArgument):
+            c.refresh_fetch_window_s = 31557601  # the library's bound
+        with self.assertRaises(mtasts.InvalidArgument):
+            c.refresh_jitter_s = 31557601
+        with self.assertRaises(mtasts.InvalidArgument):
+            c.random_seed = 2**64                # would wrap in C
+        with self.assertRaises(mtasts.InvalidArgument):
+            c.cache_max_idle_s = -1
+
+
+class TestStore(_OfflineContext):
+
+    def dict_store(self, ctx=None):
+        data, calls = {}, []
+
+        def get(domain):
+            calls.append(("get", domain))
+            return data.get(domain)
+
+        def put(domain, value, ttl_s):
+            calls.append(("put", domain, ttl_s))
+            data[domain] = value
+
+        def delete(domain):
+            calls.append(("delete", domain))
+            data.pop(domain, None)
+        (ctx or self.ctx).set_store(get, put, delete)
+        return data, calls
+
+    def test_store_serves_a_policy_and_remove_deletes(self):
+        data, calls = self.dict_store()
+        data["example.com"] = REC_A
+        r = self.ctx.lookup("example.com")
+        self.assertTrue(r.ok, r.reason)
+        self.assertTrue(r.from_cache)
+        self.assertEqual(r.policy.raw, CACHE_POLICY)
+        self.assertEqual(r.store_status, mtasts.Status.OK)
+        self.assertEqual(calls, [("get", "example.com")])
+        self.assertEqual(self.ctx.store[0].__name__, "get")
+        self.ctx.remove("Example.com")
+        self.assertEqual(calls[-1], ("delete", "example.com"))
+        self.assertNotIn("example.com", data)
+        # With a store, removing an unknown domain is no error.
+        self.ctx.remove("unknown.example")
+        # No store: the hooks are no longer called.
+        self.ctx.set_store(None, None, None)
+        self.assertIsNone(self.ctx.store)
+        n = len(calls)
+        self.ctx.lookup("example.com")
+        self.assertEqual(len(calls), n)
+
+    def test_a_hook_that_raises_is_a_store_failure(self):
+        def boom(*args):
+            raise KeyError(args[0])
+        self.ctx.set_store(boom, boom, boom)
+        r = self.ctx.lookup("example.com")       # went on without a store
+        self.assertEqual(r.status, mtasts.Status.ERR_DNS_TEMPFAIL)
+        self.assertEqual(r.store_status, mtasts.Status.ERR_STORE)
+        self.assertIsInstance(r.store_error, KeyError)
+        self.assertEqual(r.store_error.args, ("example.com",))
+        with self.assertRaises(mtasts.StoreError) as cm:
+            self.ctx.remove("example.com")
+        self.assertIsInstance(cm.exception.__cause__, KeyError)
+        self.assertTrue(cm.exception.is_temporary)
+        # The error was taken: the next result does not inherit it.
+        self.ctx.set_store(lambda d: None, boom, boom)
+        r = self.ctx.lookup("example.com")
+        self.assertEqual(r.store_status, mtasts.Status.OK)
+        self.assertIsNone(r.store_error)
+
+    def test_bad_values_from_get(self):
+        cases = [
+            (b"garbage", mtasts.Status.ERR_CACHE_CORRUPT, None),
+            (cache_record(b"other.example", b"id1", CACHE_POLICY, NOW, NOW),
+             mtasts.Status.ERR_CACHE_CORRUPT, None),     # another domain
+            (b"x" * (mtasts.STORE_VALUE_MAX + 1), mtasts.Status.ERR_STORE,
+             mtasts.TooLarge),
+            ("not bytes", mtasts.Status.ERR_STORE, TypeError),
+        ]
+        for value, store_status, exc in cases:
+            with self.subTest(store_status=store_status, exc=exc):
+                self.ctx.set_store(lambda d, v=value: v, print, print)
+                r = self.ctx.lookup("example.com")
+                self.assertIsNone(r.policy)
+                self.assertEqual(r.store_status, store_status)
+                if exc is None:
+                    self.assertIsNone(r.store_error)
+                else:
+                    self.assertIsInstance(r.store_error, exc)
+
+    def test_hook_errors_stay_with_their_thread(self):
+        # Four lookups at once; the store fails for two of the domains.
+        def get(domain):
+            if domain.startswith("bad"):
+                raise LookupError(domain)
+            return None
+        self.ctx.set_store(get, print, print)
+        domains = ["bad1.example", "ok1.example", "bad2.example",
+                   "ok2.example"]
+        results = {}
+
+        def work(d):
+            results[d] = self.ctx.lookup(d)
+        threads = [threading.Thread(target=work, args=(d,)) for d in domains]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(set(results), set(domains))
+        for d, r in results.items():
+            with self.subTest(domain=d):
+                self.assertEqual(r.status, mtasts.Status.ERR_DNS_TEMPFAIL)
+                if d.startswith("bad"):
+                    self.assertEqual(r.store_status, mtasts.Status.ERR_STORE)
+                    self.assertEqual(r.store_error.args, (d,))
+                else:
+                    self.assertEqual(r.store_status, mtasts.Status.OK)
+                    self.assertIsNone(r.store_error)
+
+    def test_set_store_argument_errors(self):
+        with self.assertRaises(mtasts.InvalidArgument):
+            self.ctx.set_store(print, None, print)
+        with self.assertRaises(mtasts.InvalidArgument):
+            self.ctx.set_store(print, print, "delete")
+        self.assertIsNone(self.ctx.store)
+
+    def test_hooks_stay_alive_with_the_context(self):
+        data, calls = self.dict_store()
+        data["example.com"] = REC_A
+        ref = weakref.ref(self.ctx._store_cbs[0])
+        gc.collect()                              # nothing else holds them
+        self.assertTrue(self.ctx.lookup("example.com").ok)
+        self.ctx.close()
+        gc.collect()
+        self.assertIsNone(ref())
+
+
+class TestReports(_OfflineContext):
+    """Records from a lookup answered by a loaded policy and from
+    verify_mx() on gen_mx_certs.py's certificates."""
+
+    ORG, CONTACT = "Example Sender", "tlsrpt@sender.example"
+    #: RFC 8460 §4.4 member names.
+    TOP = {"organization-name", "date-range", "contact-info", "report-id",
+           "policies"}
+    POLICY_KEYS = {"policy-type", "policy-string", "policy-domain",
+                   "mx-host"}
+    DETAIL_KEYS = {"result-type", "sending-mta-ip", "receiving-mx-hostname",
+                   "receiving-mx-helo", "receiving-ip",
+                   "failed-session-count", "additional-information",
+                   "failure-reason-code"}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = tempfile.TemporaryDirectory()
+        subprocess.run(["/usr/bin/python3", GEN_MX_CERTS, "--out",
+                        cls.certs.name], check=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.certs.cleanup()
+
+    def der(self, *names):
+        return [pathlib.Path(self.certs.name, n + ".der").read_bytes()
+                for n in names]
+
+    def setUp(self):
+        super().setUp()
+        self.ctx.ca_file = pathlib.Path(self.certs.name, "ca.pem")
+        self.ctx.load(self.write("c", cache_file(REC_A)))
+        self.lookup = self.ctx.lookup("example.com")
+        self.assertTrue(self.lookup.ok, self.lookup.reason)
+
+    def record_day(self, ctx=None):
+        ctx = ctx or self.ctx
+        bad = ctx.verify_mx(self.lookup.policy, "mx.example.com",
+                            self.der("expired", "int"))
+        good = ctx.verify_mx(self.lookup.policy, "mx.example.com",
+                             self.der("rsa_ok", "int"))
+        ctx.record(self.lookup, bad, "2001:0DB8:0:0:0:0:0:1", 5)
+        ctx.record(self.lookup, good, "192.0.2.1", 3)
+
+    def test_json_has_the_rfc_8460_fields(self):
+        self.record_day()
+        text = self.ctx.report_json("example.com", NOW + 3600, self.ORG,
+                                    self.CONTACT)
+        rep = json.loads(text)
+        self.assertEqual(set(rep), self.TOP)
+        self.assertEqual(rep["organization-name"], self.ORG)
+        self.assertEqual(rep["contact-info"], self.CONTACT)
+        self.assertEqual(rep["date-range"],
+                         {"start-datetime": "2026-01-01T00:00:00Z",
+                          "end-datetime": "2026-01-01T23:59:59Z"})
+        self.assertEqual(rep["report-id"],
+                         "20260101.example.com@sender.example")
+        [pol] = rep["policies"]
+        self.assertEqual(set(pol), {"policy", "summary", "failure-details"})
+        self.assertEqual(set(pol["policy"]), self.POLICY_KEYS)
+        self.assertEqual(pol["policy"]["policy-type"], "sts")
+        self.assertEqual(pol["policy"]["policy-domain"], "example.com")
+        self.assertEqual(pol["policy"]["policy-string"],
+                         CACHE_POLICY.decode().splitlines())
+        self.assertEqual(pol["policy"]["mx-host"], ["mx.example.com"])
+        self.assertEqual(pol["summary"],
+                         {"total-successful-session-count": 3,
+                          "total-failure-session-count": 5})
+        for d in pol["failure-details"]:
+            self.assertLessEqual(set(d), self.DETAIL_KEYS)
+        by_type = {d["result-type"]: d for d in pol["failure-details"]}
+        expired = by_type["certificate-expired"]
+        self.assertEqual(expired["failed-session-count"], 5)
+        self.assertEqual(expired["sending-mta-ip"], "2001:db8::1")  # RFC 5952
+        self.assertEqual(expired["receiving-mx-hostname"], "mx.example.com")
+        self.assertEqual(expired["failure-reason-code"],
+                         "certificate-expired")
+        # The lookup's failed TXT check (dead resolver) is reported too.
+        self.assertIn("sts-policy-fetch-error", by_type)
+
+    def test_gzip_and_mail(self):
+        self.record_day()
+        text = self.ctx.report_json("example.com", NOW, self.ORG,
+                                    self.CONTACT)
+        gz, name = self.ctx.report_gzip("example.com", NOW, self.ORG,
+                                        self.CONTACT)
+        self.assertEqual(gzip.decompress(gz).decode(), text)
+        self.assertEqual(name, "sender.example!example.com!%d!%d.json.gz"
+                         % (NOW, NOW + 86399))
+        rua = mtasts.tlsrpt_parse("v=TLSRPTv1; rua=mailto:tls@example.com")
+        msg = self.ctx.report_mail("example.com", NOW, self.ORG,
+                                   self.CONTACT, rua.rua[0])
+        self.assertIsInstance(msg, bytes)
+        head, _, body = msg.partition(b"\r\n\r\n")
+        self.assertIn(b"\r\nTo: <tls@example.com>\r\n", b"\r\n" + head)
+        self.assertIn(b"TLS-Report-Domain: example.com", head)
+        self.assertIn(b"TLS-Report-Submitter: sender.example", head)
+        self.assertIn(b'report-type="tlsrpt"', head)
+        self.assertIn(name.encode(), body)
+        self.assertEqual(
+            msg, self.ctx.report_mail("example.com", NOW, self.ORG,
+                                      self.CONTACT, "mailto:tls@example.com"))
+
+    def test_report_errors(self):
+        with self.assertRaises(mtasts.NoData):
+            self.ctx.report_json("example.com", NOW, self.ORG, self.CONTACT)
+        self.record_day()
+        with self.assertRaises(mtasts.NoData):
+            self.ctx.report_json("example.com", NOW - 86400, self.ORG,
+                                 self.CONTACT)
+        with self.assertRaises(mtasts.NoData):
+            self.ctx.report_gzip("other.example", NOW, self.ORG,
+                                 self.CONTACT)
+        with self.assertRaises(mtasts.BadDomain):
+            self.ctx.report_json("bad..example", NOW, self.ORG, self.CONTACT)
+        for org, contact in (("", self.CONTACT), ("x" * 257, self.CONTACT),
+                             (self.ORG, "no-at-sign"), (self.ORG, "a\0b")):
+            with self.subTest(org=org[:10], contact=contact):
+                with self.assertRaises(mtasts.InvalidArgument):
+                    self.ctx.report_json("example.com", NOW, org, contact)
+        with self.assertRaises(mtasts.InvalidArgument):
+            self.ctx.report_json("example.com", 2**63, self.ORG, self.CONTACT)
+        with self.assertRaises(mtasts.InvalidArgument):
+            self.ctx.report_mail("example.com", NOW, self.ORG, self.CONTACT,
+                                 "https://r.example/x")
+
+    def test_record_errors(self):
+        with self.assertRaises(mtasts.InvalidArgument):
+            self.ctx.record(self.lookup, None, "not-an-ip")
+        with self.assertRaises(mtasts.InvalidArgument):
+            self.ctx.record(self.lookup, None, None, sessions=0)
+        with self.assertRaises(mtasts.InvalidArgument):
+            self.ctx.record(self.lookup, None, None, sessions=2**32)
+        with self.assertRaises(mtasts.InvalidArgument):
+            self.ctx.record("example.com")
+        with self.assertRaises(mtasts.InvalidArgument):
+            self.ctx.record(self.lookup, "check")
+        closed = self.ctx.lookup("example.com")
+        closed.close()
+        self.assertTrue(closed.ok)                # the copies stay
+        with self.assertRaises(mtasts.InvalidArgument):
+            self.ctx.record(closed)
+
+    def test_save_load_expire(self):
+        self.record_day()
+        text = self.ctx.report_json("example.com", NOW, self.ORG,
+                                    self.CONTACT)
+        path = self.dir / "reports"
+        self.ctx.report_save(path)
+        other = self.context()
+        self.assertTrue(other.report_load(path))
+        self.assertEqual(other.report_json("example.com", NOW, self.ORG,
+                                           self.CONTACT), text)
+        self.assertEqual(other.report_expire(NOW), 0)   # same day stays
+        self.assertGreaterEqual(other.report_expire(NOW + 86400), 1)
+        with self.assertRaises(mtasts.NoData):
+            other.report_json("example.com", NOW, self.ORG, self.CONTACT)
+        # Errors.
+        with self.assertRaises(mtasts.NotFound):
+            other.report_load(self.dir / "none")
+        self.assertFalse(other.report_load(self.dir / "none",
+                                           missing_ok=True))
+        with self.assertRaises(mtasts.LocalIOError):
+            other.report_save(self.dir / "no-such-dir" / "r")
+        data = path.read_bytes()
+        for bad in (b"garbage", data[:-1], data + b"\0"):
+            with self.subTest(size=len(bad)):
+                with self.assertRaises(mtasts.ReportFileError) as cm:
+                    other.report_load(self.write("bad", bad))
+                self.assertTrue(cm.exception.message)
+                self.assertLessEqual(cm.exception.offset, len(bad))
+                self.assertEqual(cm.exception.line, 0)
+        with self.assertRaises(mtasts.NoData):   # nothing was merged
+            other.report_json("example.com", NOW, self.ORG, self.CONTACT)
+
+
 class _MallInfo2(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in (
         "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
@@ -680,6 +1209,17 @@ class TestNoLeaks(unittest.TestCase):
                              clock=lambda: NOW,
                              resolver="127.0.0.1@%d" % _closed_udp_port())
         self.addCleanup(ctx.close)
+        ctx.set_store(lambda d: None, lambda d, v, t: None, lambda d: None)
+        # save() fsyncs twice: on tmpfs that is free, on a disk 4 ms.
+        shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+        files = tempfile.TemporaryDirectory(dir=shm)
+        self.addCleanup(files.cleanup)
+        cache = pathlib.Path(files.name, "in.cache")
+        cache.write_bytes(cache_file(REC_A))
+        corrupt = pathlib.Path(files.name, "bad.cache")
+        corrupt.write_bytes(cache_file(REC_A)[:-1])
+        saved = pathlib.Path(files.name, "out.cache")
+        reports = pathlib.Path(files.name, "reports")
 
         def once():
             with mtasts.Policy(POLICY) as p:          # closed explicitly
@@ -696,6 +1236,26 @@ class TestNoLeaks(unittest.TestCase):
                 pass
             r = ctx.lookup("example.com")             # refused at once
             self.assertEqual(r.status, mtasts.Status.ERR_DNS_TEMPFAIL)
+            # The cache and the reports (the same aggregate each round).
+            ctx.load(cache)
+            self.assertEqual(len(ctx.entries()), 1)
+            self.assertEqual(len(ctx.due(expiring_within_s=2 * 86400)), 1)
+            ctx.save(saved)
+            r = ctx.lookup("example.com")             # the loaded policy
+            chk = ctx.verify_mx(r.policy, "mx.example.com", chain)
+            ctx.record(r, chk, "192.0.2.1")
+            json.loads(ctx.report_json("example.com", NOW, "Org",
+                                       "r@sender.example"))
+            ctx.report_gzip("example.com", NOW, "Org", "r@sender.example")
+            ctx.report_save(reports)
+            with mtasts.Context(clock=lambda: NOW) as other:
+                other.report_load(reports)
+            try:
+                ctx.load(corrupt)
+            except mtasts.CacheCorrupt:
+                pass
+            ctx.remove("example.com")
+            self.assertEqual(ctx.clear(), 0)
 
         for _ in range(200):                          # warm caches up
             once()

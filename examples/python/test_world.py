@@ -10,8 +10,11 @@ runs it in suite 'integration' when the world can run. Standard library
 only.
 """
 
+import json
 import os
 import sys
+import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -100,6 +103,81 @@ class TestWorld(unittest.TestCase):
                       mtasts.Verdict.DELIVER_REPORT)
         self.assertIs(mtasts.decide(r.policy, bad.host, bad),
                       mtasts.Verdict.REFUSE)
+
+    def test_cache_save_load_and_store(self):
+        store, puts = {}, []
+
+        def put(domain, value, ttl_s):
+            puts.append((domain, ttl_s))
+            store[domain] = value
+        self.ctx.set_store(store.get, put, lambda d: store.pop(d, None))
+        r = self.ctx.lookup("valid.test")
+        self.assertTrue(r.ok, r.reason)
+        self.assertEqual(r.store_status, mtasts.Status.OK)
+        # The fetched policy went to the store, as a cache file record.
+        self.assertEqual([d for d, _ in puts], ["valid.test"])
+        self.assertGreater(puts[0][1], 0)
+        self.assertEqual(store["valid.test"][:3], b"MSR")
+        [entry] = self.ctx.entries()
+        self.assertEqual((entry.domain, entry.txt_id, entry.expires),
+                         ("valid.test", "valid1", r.expires))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "policies.cache")
+            self.ctx.save(path)
+            with world_context() as other:
+                self.assertTrue(other.load(path))
+                self.assertEqual([e[:6] for e in other.entries()],
+                                 [entry[:6]])
+                again = other.lookup("valid.test")
+                self.assertTrue(again.from_cache, again.reason)
+                self.assertEqual(again.policy.raw, r.policy.raw)
+        # A node with an empty memory takes the policy from the store.
+        with world_context() as node:
+            node.set_store(store.get, put, lambda d: store.pop(d, None))
+            shared = node.lookup("valid.test")
+            self.assertTrue(shared.from_cache, shared.reason)
+            self.assertEqual(shared.store_status, mtasts.Status.OK)
+            self.assertEqual(len(puts), 1)      # no second fetch
+        fresh = self.ctx.refresh("valid.test")
+        self.assertTrue(fresh.ok, fresh.reason)
+        self.assertEqual(fresh.txt_id, "valid1")
+        self.ctx.remove("valid.test")
+        self.assertEqual(store, {})
+        self.assertEqual(self.ctx.entries(), [])
+
+    def test_report_after_probes(self):
+        r = self.ctx.lookup("mxprobe.test")
+        self.assertTrue(r.ok, r.reason)
+        port = int(os.environ["MTASTS_WORLD_SMTP_PORT"])
+        now = int(time.time())
+        for host in ("valid.mx.test", "wrongname.mx.test"):
+            chk = self.ctx.probe_mx(r.policy, host, port=port)
+            self.assertEqual(chk.status, mtasts.Status.OK, chk.reason)
+            self.ctx.record(r, chk, "127.0.0.1")
+        rep = json.loads(self.ctx.report_json("mxprobe.test", now, "Test",
+                                              "tlsrpt@sender.test"))
+        [pol] = rep["policies"]
+        self.assertEqual(pol["policy"]["policy-domain"], "mxprobe.test")
+        self.assertEqual(pol["summary"],
+                         {"total-successful-session-count": 1,
+                          "total-failure-session-count": 1})
+        # wrongname.mx.test is outside the policy (validation-failure,
+        # mx-mismatch) and its certificate names another host: two
+        # entries for the one failed session (docs/report.md).
+        got = {(d["result-type"], d["failure-reason-code"]): d
+               for d in pol["failure-details"]}
+        self.assertEqual(set(got), {
+            ("validation-failure", "mx-mismatch"),
+            ("certificate-host-mismatch", "certificate-host-mismatch")})
+        for d in got.values():
+            self.assertEqual(d["receiving-mx-hostname"], "wrongname.mx.test")
+            self.assertEqual(d["sending-mta-ip"], "127.0.0.1")
+            self.assertEqual(d["failed-session-count"], 1)
+            self.assertIn("receiving-ip", d)
+        msg = self.ctx.report_mail("mxprobe.test", now, "Test",
+                                   "tlsrpt@sender.test",
+                                   "mailto:tlsrpt@mxprobe.test")
+        self.assertIn(b"TLS-Report-Domain: mxprobe.test\r\n", msg)
 
 
 if __name__ == "__main__":

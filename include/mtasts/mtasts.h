@@ -25,14 +25,14 @@ extern "C" {
  * mtasts_version_string() are pure.
  * ---------------------------------------------------------------------- */
 
-#define MTASTS_VERSION_MAJOR 0
-#define MTASTS_VERSION_MINOR 1
+#define MTASTS_VERSION_MAJOR 1
+#define MTASTS_VERSION_MINOR 0
 #define MTASTS_VERSION_PATCH 0
 /** The version as 0xMMmmpp, for compile-time comparisons. */
 #define MTASTS_VERSION_NUM                                                     \
     ((MTASTS_VERSION_MAJOR << 16) | (MTASTS_VERSION_MINOR << 8) |              \
      MTASTS_VERSION_PATCH)
-#define MTASTS_VERSION_STRING "0.1.0"
+#define MTASTS_VERSION_STRING "1.0.0"
 
 /* The export macro: every public function carries it. */
 #if defined(_WIN32) || defined(__CYGWIN__)
@@ -53,14 +53,14 @@ extern "C" {
  * The library's version at run time, as MTASTS_VERSION_NUM (0xMMmmpp).
  * Compare it with MTASTS_VERSION_NUM to detect a header/library mismatch.
  * @return the version number of the loaded library
- * Ownership: none.   Threads: pure.   Since: 0.1
+ * Ownership: none.   Threads: pure.   Since: 1.0
  */
 MTASTS_API uint32_t mtasts_version(void);
 
 /**
- * The library's version at run time as text, e.g. "0.1.0".
+ * The library's version at run time as text, e.g. "1.0.0".
  * @return a static NUL-terminated string, never NULL
- * Ownership: static storage; do not free.   Threads: pure.   Since: 0.1
+ * Ownership: static storage; do not free.   Threads: pure.   Since: 1.0
  */
 MTASTS_API const char *mtasts_version_string(void);
 
@@ -131,7 +131,7 @@ typedef enum mtasts_status {
  * A short English description of a status code.
  * @param status  any int; MTASTS_OK gives "success"
  * @return a static string, never NULL; "unknown status" for unknown values
- * Ownership: static storage; do not free.   Threads: pure.   Since: 0.1
+ * Ownership: static storage; do not free.   Threads: pure.   Since: 1.0
  */
 MTASTS_API const char *mtasts_strerror(int status);
 
@@ -140,7 +140,7 @@ MTASTS_API const char *mtasts_strerror(int status);
  * and machine-readable output.
  * @param status  any int
  * @return a static string, never NULL; "MTASTS_UNKNOWN" for unknown values
- * Ownership: static storage; do not free.   Threads: pure.   Since: 0.1
+ * Ownership: static storage; do not free.   Threads: pure.   Since: 1.0
  */
 MTASTS_API const char *mtasts_status_name(int status);
 
@@ -152,7 +152,7 @@ MTASTS_API const char *mtasts_status_name(int status);
  * @param status  any int
  * @return true for MTASTS_ERR_SYNTAX, MTASTS_ERR_TOO_LARGE,
  *         MTASTS_ERR_BAD_DOMAIN and MTASTS_ERR_NOT_ASCII; false otherwise
- * Threads: pure.   Since: 0.1
+ * Threads: pure.   Since: 1.0
  */
 MTASTS_API bool mtasts_status_is_bad_input(int status);
 
@@ -166,7 +166,7 @@ MTASTS_API bool mtasts_status_is_bad_input(int status);
  *         MTASTS_ERR_FETCH, MTASTS_ERR_WEBPKI, MTASTS_ERR_POLICY_INVALID,
  *         MTASTS_ERR_CONNECT, MTASTS_ERR_TIMEOUT, MTASTS_ERR_PROTOCOL,
  *         MTASTS_ERR_STORE
- * Threads: pure.   Since: 0.1
+ * Threads: pure.   Since: 1.0
  */
 MTASTS_API bool mtasts_status_is_temporary(int status);
 
@@ -244,7 +244,7 @@ typedef struct mtasts_parse_error {
  *         address literal...), MTASTS_ERR_NOT_ASCII (a byte above 0x7F: a
  *         U-label must be converted to an A-label first), MTASTS_ERR_INVALID
  *         (name NULL with len > 0, or out NULL)
- * Ownership: out is the caller's buffer.   Threads: pure.   Since: 0.1
+ * Ownership: out is the caller's buffer.   Threads: pure.   Since: 1.0
  */
 MTASTS_API int mtasts_domain_normalize(const char *name, size_t len,
                                        char out[MTASTS_DOMAIN_BUFSIZE],
@@ -269,7 +269,7 @@ MTASTS_API int mtasts_domain_normalize(const char *name, size_t len,
  * @param id_out  receives the NUL-terminated id; "" on any error
  * @return MTASTS_OK, MTASTS_ERR_SYNTAX, MTASTS_ERR_INVALID (record NULL with
  *         len > 0, or id_out NULL)
- * Ownership: id_out is the caller's buffer.   Threads: pure.   Since: 0.1
+ * Ownership: id_out is the caller's buffer.   Threads: pure.   Since: 1.0
  */
 MTASTS_API int mtasts_txt_parse(const char *record, size_t len,
                                 char id_out[MTASTS_ID_BUFSIZE]);
@@ -282,7 +282,7 @@ MTASTS_API int mtasts_txt_parse(const char *record, size_t len,
  * @param err     may be NULL; on MTASTS_ERR_SYNTAX gives line 1, the column
  *                of the offending byte and a message
  * @return as mtasts_txt_parse()
- * Ownership: id_out and err are the caller's.   Threads: pure.   Since: 0.1
+ * Ownership: id_out and err are the caller's.   Threads: pure.   Since: 1.0
  */
 MTASTS_API int mtasts_txt_diagnose(const char *record, size_t len,
                                    char id_out[MTASTS_ID_BUFSIZE],
@@ -304,7 +304,7 @@ MTASTS_API int mtasts_txt_diagnose(const char *record, size_t len,
  *         domain has no usable policy, but a tool can tell a broken record
  *         from a missing one), MTASTS_ERR_INVALID (records or lens NULL with
  *         n > 0, a NULL record with a non-zero length, id_out NULL)
- * Ownership: id_out is the caller's buffer.   Threads: pure.   Since: 0.1
+ * Ownership: id_out is the caller's buffer.   Threads: pure.   Since: 1.0
  */
 MTASTS_API int mtasts_txt_select(const char *const *records,
                                  const size_t *lens, size_t n,
@@ -342,7 +342,7 @@ MTASTS_API int mtasts_txt_select(const char *const *records,
  *         MTASTS_POLICY_MAX), MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (out NULL,
  *         or text NULL with len > 0)
  * Ownership: caller owns *out; release with mtasts_policy_unref().
- * Threads: pure.   Since: 0.1
+ * Threads: pure.   Since: 1.0
  */
 MTASTS_API int mtasts_policy_parse(const char *text, size_t len,
                                    mtasts_policy **out,
@@ -353,7 +353,7 @@ MTASTS_API int mtasts_policy_parse(const char *text, size_t len,
  * @param p  a policy, or NULL
  * @return p
  * Ownership: the caller owns the new reference.
- * Threads: immutable (atomic).   Since: 0.1
+ * Threads: immutable (atomic).   Since: 1.0
  */
 MTASTS_API mtasts_policy *mtasts_policy_ref(mtasts_policy *p);
 
@@ -362,14 +362,14 @@ MTASTS_API mtasts_policy *mtasts_policy_ref(mtasts_policy *p);
  * @param p  a policy, or NULL (nothing happens)
  * Ownership: the caller's reference is gone; pointers borrowed from p stay
  * valid only while another reference lives.
- * Threads: immutable (atomic).   Since: 0.1
+ * Threads: immutable (atomic).   Since: 1.0
  */
 MTASTS_API void mtasts_policy_unref(mtasts_policy *p);
 
 /**
  * The policy's mode.
  * @param p  a policy; NULL gives MTASTS_MODE_NONE (no active policy)
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API mtasts_mode mtasts_policy_mode(const mtasts_policy *p);
 
@@ -378,21 +378,21 @@ MTASTS_API mtasts_mode mtasts_policy_mode(const mtasts_policy *p);
  * @param m  a mode
  * @return "enforce", "testing", "none", or "unknown" for other values;
  *         never NULL
- * Ownership: static storage.   Threads: pure.   Since: 0.1
+ * Ownership: static storage.   Threads: pure.   Since: 1.0
  */
 MTASTS_API const char *mtasts_mode_name(mtasts_mode m);
 
 /**
  * The policy's max_age in seconds, after clamping to MTASTS_MAX_AGE_MAX.
  * @param p  a policy; NULL gives 0
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API uint32_t mtasts_policy_max_age(const mtasts_policy *p);
 
 /**
  * The number of `mx` patterns in the policy (0 is possible in mode none).
  * @param p  a policy; NULL gives 0
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API size_t mtasts_policy_mx_count(const mtasts_policy *p);
 
@@ -404,7 +404,7 @@ MTASTS_API size_t mtasts_policy_mx_count(const mtasts_policy *p);
  * @return a NUL-terminated string, or NULL when p is NULL or i is out of
  *         range
  * Ownership: borrowed; valid while the caller holds a reference to p.
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API const char *mtasts_policy_mx(const mtasts_policy *p, size_t i);
 
@@ -414,7 +414,7 @@ MTASTS_API const char *mtasts_policy_mx(const mtasts_policy *p, size_t i);
  * @param len_out  may be NULL; receives the length in bytes (0 for NULL p)
  * @return the bytes, followed by a NUL that is not counted; NULL for NULL p
  * Ownership: borrowed; valid while the caller holds a reference to p.
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API const char *mtasts_policy_text(const mtasts_policy *p,
                                           size_t *len_out);
@@ -422,7 +422,7 @@ MTASTS_API const char *mtasts_policy_text(const mtasts_policy *p,
 /**
  * Leniencies applied while parsing: a bit set of MTASTS_POLICY_WARN_*.
  * @param p  a policy; NULL gives 0
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API uint32_t mtasts_policy_warnings(const mtasts_policy *p);
 
@@ -433,7 +433,7 @@ MTASTS_API uint32_t mtasts_policy_warnings(const mtasts_policy *p);
  * @param host  the MX host name as published in the MX record, NUL-terminated
  * @return true on a match; false otherwise, and when p or host is NULL or
  *         host is not a valid ASCII host name
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API bool mtasts_policy_match_mx(const mtasts_policy *p,
                                        const char *host);
@@ -450,7 +450,7 @@ MTASTS_API bool mtasts_policy_match_mx(const mtasts_policy *p,
  * @param pattern  a policy mx pattern, NUL-terminated
  * @param host     an MX host name, NUL-terminated
  * @return true on a match; false otherwise and when either is NULL
- * Threads: pure.   Since: 0.1
+ * Threads: pure.   Since: 1.0
  */
 MTASTS_API bool mtasts_mx_pattern_match(const char *pattern,
                                         const char *host);
@@ -482,7 +482,7 @@ typedef enum mtasts_rpt_result {
  * @param r  a result type
  * @return a static string, never NULL: "none" for MTASTS_RPT_NONE,
  *         "unknown" for values outside the enum
- * Threads: pure.   Since: 0.1
+ * Threads: pure.   Since: 1.0
  */
 MTASTS_API const char *mtasts_rpt_result_name(mtasts_rpt_result r);
 
@@ -517,7 +517,7 @@ typedef int64_t mtasts_clock_fn(void *user);
  * @param out  receives the context; NULL on any error
  * @return MTASTS_OK, MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (out NULL)
  * Ownership: the caller owns *out; release with mtasts_ctx_free().
- * Threads: any.   Since: 0.1
+ * Threads: any.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_new(mtasts_ctx **out);
 
@@ -527,7 +527,7 @@ MTASTS_API int mtasts_ctx_new(mtasts_ctx **out);
  * @param ctx  a context, or NULL (nothing happens); no lookup may be in
  *             flight and no other thread may use ctx
  * Threads: per ctx; never from a hook or callback of the same ctx.
- * Since: 0.1
+ * Since: 1.0
  */
 MTASTS_API void mtasts_ctx_free(mtasts_ctx *ctx);
 
@@ -535,7 +535,7 @@ MTASTS_API void mtasts_ctx_free(mtasts_ctx *ctx);
  * Timeout for establishing the HTTPS connection to the policy host (TCP
  * and TLS handshake), in milliseconds. Default 10000.
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, ms 0 or above 600000)
- * Threads: per ctx.   Since: 0.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_connect_timeout_ms(mtasts_ctx *ctx,
                                                  uint32_t ms);
@@ -546,7 +546,7 @@ MTASTS_API int mtasts_ctx_set_connect_timeout_ms(mtasts_ctx *ctx,
  * that trickles one byte at a time. Default 60000 (RFC 8461 §3.3 suggests
  * one minute).
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, ms 0 or above 600000)
- * Threads: per ctx.   Since: 0.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_fetch_timeout_ms(mtasts_ctx *ctx, uint32_t ms);
 
@@ -554,7 +554,7 @@ MTASTS_API int mtasts_ctx_set_fetch_timeout_ms(mtasts_ctx *ctx, uint32_t ms);
  * Timeout of one DNS query (all retries included), in milliseconds.
  * Default 5000.
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, ms 0 or above 600000)
- * Threads: per ctx.   Since: 0.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_dns_timeout_ms(mtasts_ctx *ctx, uint32_t ms);
 
@@ -563,7 +563,7 @@ MTASTS_API int mtasts_ctx_set_dns_timeout_ms(mtasts_ctx *ctx, uint32_t ms);
  * never truncated. Default and maximum MTASTS_POLICY_MAX (64 KiB).
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, bytes 0 or above
  *         MTASTS_POLICY_MAX)
- * Threads: per ctx.   Since: 0.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_body_max(mtasts_ctx *ctx, size_t bytes);
 
@@ -574,7 +574,7 @@ MTASTS_API int mtasts_ctx_set_body_max(mtasts_ctx *ctx, size_t bytes);
  * @param path  a file; NULL returns to the system bundle
  * @return MTASTS_OK, MTASTS_ERR_IO (unreadable, or holds no certificate),
  *         MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx NULL)
- * Ownership: the path is copied.   Threads: per ctx.   Since: 0.1
+ * Ownership: the path is copied.   Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_ca_file(mtasts_ctx *ctx, const char *path);
 
@@ -584,7 +584,7 @@ MTASTS_API int mtasts_ctx_set_ca_file(mtasts_ctx *ctx, const char *path);
  * @param dir  a directory; NULL returns to the system bundle
  * @return MTASTS_OK, MTASTS_ERR_IO (unreadable, or no certificate found),
  *         MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx NULL)
- * Ownership: the path is copied.   Threads: per ctx.   Since: 0.1
+ * Ownership: the path is copied.   Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_ca_dir(mtasts_ctx *ctx, const char *dir);
 
@@ -595,7 +595,7 @@ MTASTS_API int mtasts_ctx_set_ca_dir(mtasts_ctx *ctx, const char *dir);
  * @param addr  the resolver; NULL returns to /etc/resolv.conf
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, not an address literal,
  *         port 0 or above 65535)
- * Ownership: copied.   Threads: per ctx.   Since: 0.1
+ * Ownership: copied.   Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_resolver(mtasts_ctx *ctx, const char *addr);
 
@@ -603,7 +603,7 @@ MTASTS_API int mtasts_ctx_set_resolver(mtasts_ctx *ctx, const char *addr);
  * Most domains the policy cache holds; past it, the least recently used
  * entry is dropped. Default 100000.
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, entries 0)
- * Threads: per ctx.   Since: 0.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_cache_capacity(mtasts_ctx *ctx, size_t entries);
 
@@ -612,7 +612,7 @@ MTASTS_API int mtasts_ctx_set_cache_capacity(mtasts_ctx *ctx, size_t entries);
  * domain and TXT id (a new id may be fetched at once), in seconds
  * (RFC 8461 §3.3 says five minutes or longer). Default 300.
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, above 86400)
- * Threads: per ctx.   Since: 0.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_fetch_backoff_s(mtasts_ctx *ctx,
                                               uint32_t seconds);
@@ -622,7 +622,7 @@ MTASTS_API int mtasts_ctx_set_fetch_backoff_s(mtasts_ctx *ctx,
  * cached) is remembered as such, so that a busy MTA does not ask DNS on
  * every message, in seconds. 0 disables. Default 300.
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, above 86400)
- * Threads: per ctx.   Since: 0.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_no_policy_ttl_s(mtasts_ctx *ctx,
                                               uint32_t seconds);
@@ -633,7 +633,7 @@ MTASTS_API int mtasts_ctx_set_no_policy_ttl_s(mtasts_ctx *ctx,
  * lookup answers from memory (RFC 8461 §5.1 step 1). 0 checks on every
  * lookup. Default 600.
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, above 86400)
- * Threads: per ctx.   Since: 0.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_txt_check_interval_s(mtasts_ctx *ctx,
                                                    uint32_t seconds);
@@ -644,7 +644,7 @@ MTASTS_API int mtasts_ctx_set_txt_check_interval_s(mtasts_ctx *ctx,
  * @param user  passed to fn
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
  * Ownership: user is the caller's; it must outlive ctx.
- * Threads: per ctx.   Since: 0.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_clock(mtasts_ctx *ctx, mtasts_clock_fn *fn,
                                     void *user);
@@ -653,7 +653,7 @@ MTASTS_API int mtasts_ctx_set_clock(mtasts_ctx *ctx, mtasts_clock_fn *fn,
  * The TCP port of policy hosts. RFC 8461 fixes 443; change it only in tests,
  * so that they need no privileged port. Default 443.
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, port 0)
- * Threads: per ctx.   Since: 0.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_https_port(mtasts_ctx *ctx, uint16_t port);
 
@@ -723,7 +723,7 @@ typedef int mtasts_https_get_fn(mtasts_req *req, const char *host,
  * @param user  passed to fn
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
  * Ownership: user is the caller's; it must outlive ctx.
- * Threads: per ctx.   Since: 0.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_dns_txt_hook(mtasts_ctx *ctx,
                                            mtasts_dns_txt_fn *fn, void *user);
@@ -734,7 +734,7 @@ MTASTS_API int mtasts_ctx_set_dns_txt_hook(mtasts_ctx *ctx,
  * @param user  passed to fn
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
  * Ownership: user is the caller's; it must outlive ctx.
- * Threads: per ctx.   Since: 0.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_https_get_hook(mtasts_ctx *ctx,
                                              mtasts_https_get_fn *fn,
@@ -753,7 +753,7 @@ MTASTS_API int mtasts_ctx_set_https_get_hook(mtasts_ctx *ctx,
  *         it whatever rcode says (out of memory: a local failure; a record
  *         too long: a temporary DNS failure), so a subset of the records
  *         is never judged.
- * Threads: any thread.   Since: 0.1
+ * Threads: any thread.   Since: 1.0
  */
 MTASTS_API int mtasts_dns_add_txt(mtasts_req *req, const char *record,
                                   size_t len);
@@ -768,7 +768,7 @@ MTASTS_API int mtasts_dns_add_txt(mtasts_req *req, const char *record,
  * @return MTASTS_OK, MTASTS_ERR_STATE (not a DNS request; req is not
  *         freed), MTASTS_ERR_INVALID (req NULL, rcode unknown; req is not
  *         freed)
- * Threads: any thread.   Since: 0.1
+ * Threads: any thread.   Since: 1.0
  */
 MTASTS_API int mtasts_dns_done(mtasts_req *req, mtasts_dns_rcode rcode,
                                const char *reason);
@@ -782,7 +782,7 @@ MTASTS_API int mtasts_dns_done(mtasts_req *req, mtasts_dns_rcode rcode,
  * @return MTASTS_OK, MTASTS_ERR_NOMEM (the request then fails at done as
  *         a local failure), MTASTS_ERR_STATE (not an HTTPS request, or
  *         called twice), MTASTS_ERR_INVALID (req NULL)
- * Threads: any thread.   Since: 0.1
+ * Threads: any thread.   Since: 1.0
  */
 MTASTS_API int mtasts_https_response(mtasts_req *req, unsigned http_status,
                                      const char *content_type);
@@ -798,7 +798,7 @@ MTASTS_API int mtasts_https_response(mtasts_req *req, unsigned http_status,
  *         failure: a body with a gap is never parsed), MTASTS_ERR_STATE (no response head yet, or not
  *         an HTTPS request), MTASTS_ERR_INVALID (req NULL, data NULL with
  *         len > 0)
- * Threads: any thread.   Since: 0.1
+ * Threads: any thread.   Since: 1.0
  */
 MTASTS_API int mtasts_https_body(mtasts_req *req, const void *data,
                                  size_t len);
@@ -818,7 +818,7 @@ MTASTS_API int mtasts_https_body(mtasts_req *req, const void *data,
  * @return MTASTS_OK, MTASTS_ERR_STATE (not an HTTPS request; req is not
  *         freed), MTASTS_ERR_INVALID (req NULL or another status; req is
  *         not freed)
- * Threads: any thread.   Since: 0.1
+ * Threads: any thread.   Since: 1.0
  */
 MTASTS_API int mtasts_https_done(mtasts_req *req, int status,
                                  const char *reason);
@@ -861,7 +861,7 @@ typedef void mtasts_lookup_fn(const mtasts_result *result, void *user);
  *         MTASTS_ERR_NOT_ASCII (convert U-labels to A-labels first),
  *         MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx, domain or cb NULL);
  *         on any error cb never runs
- * Threads: any thread.   Since: 0.1
+ * Threads: any thread.   Since: 1.0
  */
 MTASTS_API int mtasts_lookup_async(mtasts_ctx *ctx, const char *domain,
                                    mtasts_lookup_fn *cb, void *user);
@@ -886,7 +886,7 @@ MTASTS_API int mtasts_lookup_async(mtasts_ctx *ctx, const char *domain,
  *         cannot read the system CA bundle), MTASTS_ERR_INVALID (ctx,
  *         domain or out NULL)
  * Ownership: the caller owns *out; release with mtasts_policy_unref().
- * Threads: any thread.   Since: 0.1
+ * Threads: any thread.   Since: 1.0
  */
 MTASTS_API int mtasts_lookup(mtasts_ctx *ctx, const char *domain,
                              mtasts_policy **out);
@@ -900,7 +900,7 @@ MTASTS_API int mtasts_lookup(mtasts_ctx *ctx, const char *domain,
  *             started or while its result was copied (MTASTS_ERR_NOMEM)
  * @return as mtasts_lookup()
  * Ownership: the caller owns *out; release with mtasts_result_free().
- * Threads: any thread.   Since: 0.1
+ * Threads: any thread.   Since: 1.0
  */
 MTASTS_API int mtasts_lookup_result(mtasts_ctx *ctx, const char *domain,
                                     mtasts_result **out);
@@ -909,27 +909,27 @@ MTASTS_API int mtasts_lookup_result(mtasts_ctx *ctx, const char *domain,
  * The status of the lookup: MTASTS_OK when a policy is to be applied, or
  * one of the discovery statuses listed at mtasts_lookup().
  * @param r  a result; NULL gives MTASTS_ERR_INVALID
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API int mtasts_result_status(const mtasts_result *r);
 
 /**
  * The policy to apply, or NULL when the status is not MTASTS_OK.
  * Ownership: borrowed from r; take a reference with mtasts_policy_ref()
- * to keep it longer.   Threads: immutable.   Since: 0.1
+ * to keep it longer.   Threads: immutable.   Since: 1.0
  */
 MTASTS_API mtasts_policy *mtasts_result_policy(const mtasts_result *r);
 
 /**
  * The normalised policy domain (lower case, no trailing dot).
- * Ownership: borrowed from r.   Threads: immutable.   Since: 0.1
+ * Ownership: borrowed from r.   Threads: immutable.   Since: 1.0
  */
 MTASTS_API const char *mtasts_result_domain(const mtasts_result *r);
 
 /**
  * The id of the policy applied, or else of the TXT record seen; "" when
  * none is known.
- * Ownership: borrowed from r.   Threads: immutable.   Since: 0.1
+ * Ownership: borrowed from r.   Threads: immutable.   Since: 1.0
  */
 MTASTS_API const char *mtasts_result_txt_id(const mtasts_result *r);
 
@@ -939,35 +939,35 @@ MTASTS_API const char *mtasts_result_txt_id(const mtasts_result *r);
  * MTASTS_RPT_STS_WEBPKI_INVALID, or MTASTS_RPT_NONE. It is set even when a
  * cached policy answered (a failed refresh is reportable unless that
  * policy's mode is none, in which case it is MTASTS_RPT_NONE).
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API mtasts_rpt_result mtasts_result_failure(const mtasts_result *r);
 
 /**
  * A short human-readable reason for a failure or for no policy, e.g.
  * "HTTP status 404 (only 200 is accepted)"; "" when there is none.
- * Ownership: borrowed from r.   Threads: immutable.   Since: 0.1
+ * Ownership: borrowed from r.   Threads: immutable.   Since: 1.0
  */
 MTASTS_API const char *mtasts_result_reason(const mtasts_result *r);
 
 /**
  * Whether the policy came from the cache rather than a fetch made by this
  * lookup.
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API bool mtasts_result_from_cache(const mtasts_result *r);
 
 /**
  * When the applied policy expires (its fetch time plus max_age), in seconds
  * since the Unix epoch by the context's clock; 0 without a policy.
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API int64_t mtasts_result_expires(const mtasts_result *r);
 
 /**
  * Free a result from mtasts_lookup_result().
  * @param r  a result, or NULL
- * Threads: per result.   Since: 0.1
+ * Threads: per result.   Since: 1.0
  */
 MTASTS_API void mtasts_result_free(mtasts_result *r);
 
@@ -1005,7 +1005,7 @@ typedef struct mtasts_cache_snapshot mtasts_cache_snapshot;
  * Ownership: the caller owns *out; release with
  *            mtasts_cache_snapshot_free(). It holds a reference to each
  *            policy, so later changes to the cache do not affect it.
- * Threads: any thread.   Since: 0.1
+ * Threads: any thread.   Since: 1.0
  */
 MTASTS_API int mtasts_cache_snapshot_new(mtasts_ctx *ctx,
                                          mtasts_cache_snapshot **out);
@@ -1013,7 +1013,7 @@ MTASTS_API int mtasts_cache_snapshot_new(mtasts_ctx *ctx,
 /**
  * The number of entries in a snapshot.
  * @param s  a snapshot; NULL gives 0
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API size_t mtasts_cache_snapshot_count(const mtasts_cache_snapshot *s);
 
@@ -1022,7 +1022,7 @@ MTASTS_API size_t mtasts_cache_snapshot_count(const mtasts_cache_snapshot *s);
  * @param s  a snapshot
  * @param i  index below mtasts_cache_snapshot_count()
  * @return a NUL-terminated string; NULL when s is NULL or i out of range
- * Ownership: borrowed from s.   Threads: immutable.   Since: 0.1
+ * Ownership: borrowed from s.   Threads: immutable.   Since: 1.0
  */
 MTASTS_API const char *
 mtasts_cache_snapshot_domain(const mtasts_cache_snapshot *s, size_t i);
@@ -1032,7 +1032,7 @@ mtasts_cache_snapshot_domain(const mtasts_cache_snapshot *s, size_t i);
  * @param s  a snapshot
  * @param i  index below mtasts_cache_snapshot_count()
  * @return a NUL-terminated string; NULL when s is NULL or i out of range
- * Ownership: borrowed from s.   Threads: immutable.   Since: 0.1
+ * Ownership: borrowed from s.   Threads: immutable.   Since: 1.0
  */
 MTASTS_API const char *
 mtasts_cache_snapshot_txt_id(const mtasts_cache_snapshot *s, size_t i);
@@ -1043,7 +1043,7 @@ mtasts_cache_snapshot_txt_id(const mtasts_cache_snapshot *s, size_t i);
  * @param i  index below mtasts_cache_snapshot_count()
  * @return the policy; NULL when s is NULL or i out of range
  * Ownership: borrowed from s; take a reference with mtasts_policy_ref()
- *            to keep it longer.   Threads: immutable.   Since: 0.1
+ *            to keep it longer.   Threads: immutable.   Since: 1.0
  */
 MTASTS_API mtasts_policy *
 mtasts_cache_snapshot_policy(const mtasts_cache_snapshot *s, size_t i);
@@ -1053,7 +1053,7 @@ mtasts_cache_snapshot_policy(const mtasts_cache_snapshot *s, size_t i);
  * @param s  a snapshot
  * @param i  index below mtasts_cache_snapshot_count()
  * @return the mode; MTASTS_MODE_NONE when s is NULL or i out of range
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API mtasts_mode
 mtasts_cache_snapshot_mode(const mtasts_cache_snapshot *s, size_t i);
@@ -1064,7 +1064,7 @@ mtasts_cache_snapshot_mode(const mtasts_cache_snapshot *s, size_t i);
  * @param s  a snapshot
  * @param i  index below mtasts_cache_snapshot_count()
  * @return the time; 0 when s is NULL or i out of range
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API int64_t
 mtasts_cache_snapshot_fetched_at(const mtasts_cache_snapshot *s, size_t i);
@@ -1075,7 +1075,7 @@ mtasts_cache_snapshot_fetched_at(const mtasts_cache_snapshot *s, size_t i);
  * @param s  a snapshot
  * @param i  index below mtasts_cache_snapshot_count()
  * @return the time; 0 when s is NULL or i out of range
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API int64_t
 mtasts_cache_snapshot_expires(const mtasts_cache_snapshot *s, size_t i);
@@ -1086,7 +1086,7 @@ mtasts_cache_snapshot_expires(const mtasts_cache_snapshot *s, size_t i);
  * @param s  a snapshot
  * @param i  index below mtasts_cache_snapshot_count()
  * @return the time; 0 when s is NULL or i out of range
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API int64_t
 mtasts_cache_snapshot_last_used(const mtasts_cache_snapshot *s, size_t i);
@@ -1094,7 +1094,7 @@ mtasts_cache_snapshot_last_used(const mtasts_cache_snapshot *s, size_t i);
 /**
  * Free a snapshot and its policy references.
  * @param s  a snapshot, or NULL (nothing happens)
- * Threads: per snapshot.   Since: 0.1
+ * Threads: per snapshot.   Since: 1.0
  */
 MTASTS_API void mtasts_cache_snapshot_free(mtasts_cache_snapshot *s);
 
@@ -1112,7 +1112,7 @@ MTASTS_API void mtasts_cache_snapshot_free(mtasts_cache_snapshot *s);
  *         no store), MTASTS_ERR_STORE (the store's delete failed; the
  *         in-memory entry is removed all the same), MTASTS_ERR_BAD_DOMAIN,
  *         MTASTS_ERR_NOT_ASCII, MTASTS_ERR_INVALID (ctx or domain NULL)
- * Threads: any thread.   Since: 0.1
+ * Threads: any thread.   Since: 1.0
  */
 MTASTS_API int mtasts_cache_remove(mtasts_ctx *ctx, const char *domain);
 
@@ -1122,7 +1122,7 @@ MTASTS_API int mtasts_cache_remove(mtasts_ctx *ctx, const char *domain);
  * @param removed_out  may be NULL; receives the number of entries removed
  *                     (0 on error)
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
- * Threads: any thread.   Since: 0.1
+ * Threads: any thread.   Since: 1.0
  */
 MTASTS_API int mtasts_cache_clear(mtasts_ctx *ctx, size_t *removed_out);
 
@@ -1135,7 +1135,7 @@ MTASTS_API int mtasts_cache_clear(mtasts_ctx *ctx, size_t *removed_out);
  * longer mails the domain. 0 keeps entries however long they are unused.
  * Default 15552000 (180 days).
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
- * Threads: per ctx.   Since: 0.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_cache_max_idle_s(mtasts_ctx *ctx,
                                                uint32_t seconds);
@@ -1148,7 +1148,7 @@ MTASTS_API int mtasts_ctx_set_cache_max_idle_s(mtasts_ctx *ctx,
  * @param removed_out  may be NULL; receives the number removed (0 on
  *                     error)
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
- * Threads: any thread.   Since: 0.1
+ * Threads: any thread.   Since: 1.0
  */
 MTASTS_API int mtasts_cache_remove_idle(mtasts_ctx *ctx, size_t *removed_out);
 
@@ -1169,7 +1169,7 @@ MTASTS_API int mtasts_cache_remove_idle(mtasts_ctx *ctx, size_t *removed_out);
  *         directory failed: the new file is in place but may not survive
  *         a crash), MTASTS_ERR_NOMEM,
  *         MTASTS_ERR_INVALID (ctx or path NULL, path empty)
- * Ownership: nothing is kept.   Threads: any thread.   Since: 0.1
+ * Ownership: nothing is kept.   Threads: any thread.   Since: 1.0
  */
 MTASTS_API int mtasts_cache_save(mtasts_ctx *ctx, const char *path);
 
@@ -1200,7 +1200,7 @@ MTASTS_API int mtasts_cache_save(mtasts_ctx *ctx, const char *path);
  *         bad length or checksum, a policy that no longer parses, a bad
  *         domain or id, a repeated domain, an absurd count, trailing
  *         bytes), MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx or path NULL)
- * Ownership: nothing is kept.   Threads: any thread.   Since: 0.1
+ * Ownership: nothing is kept.   Threads: any thread.   Since: 1.0
  */
 MTASTS_API int mtasts_cache_load(mtasts_ctx *ctx, const char *path,
                                  mtasts_parse_error *err);
@@ -1229,7 +1229,7 @@ MTASTS_API int mtasts_cache_load(mtasts_ctx *ctx, const char *path,
  *         NULL)
  * Ownership: the caller owns *out; release with
  *            mtasts_cache_snapshot_free().
- * Threads: any thread.   Since: 0.1
+ * Threads: any thread.   Since: 1.0
  */
 MTASTS_API int mtasts_cache_due(mtasts_ctx *ctx, uint32_t used_within_s,
                                 uint32_t expiring_within_s,
@@ -1261,7 +1261,7 @@ MTASTS_API int mtasts_cache_due(mtasts_ctx *ctx, uint32_t used_within_s,
  *         instead), MTASTS_ERR_BAD_DOMAIN, MTASTS_ERR_NOT_ASCII,
  *         MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx, domain or cb NULL);
  *         on any error cb never runs
- * Threads: any thread.   Since: 0.1
+ * Threads: any thread.   Since: 1.0
  */
 MTASTS_API int mtasts_refresh_async(mtasts_ctx *ctx, const char *domain,
                                     mtasts_lookup_fn *cb, void *user);
@@ -1277,7 +1277,7 @@ MTASTS_API int mtasts_refresh_async(mtasts_ctx *ctx, const char *domain,
  * @return the statuses of mtasts_lookup(), and MTASTS_ERR_NOT_FOUND (the
  *         domain has no cache entry; *out NULL)
  * Ownership: the caller owns *out; release with mtasts_result_free().
- * Threads: any thread; never from a hook of the same ctx.   Since: 0.1
+ * Threads: any thread; never from a hook of the same ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_refresh(mtasts_ctx *ctx, const char *domain,
                               mtasts_result **out);
@@ -1287,7 +1287,7 @@ MTASTS_API int mtasts_refresh(mtasts_ctx *ctx, const char *domain,
  * an unchanged TXT id, in seconds. 0 fetches only on a new id (the policy
  * may then expire while in use). Default 86400 (one day).
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, above 31557600)
- * Threads: per ctx.   Since: 0.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_refresh_fetch_window_s(mtasts_ctx *ctx,
                                                      uint32_t seconds);
@@ -1296,7 +1296,7 @@ MTASTS_API int mtasts_ctx_set_refresh_fetch_window_s(mtasts_ctx *ctx,
  * The most by which mtasts_cache_due() widens an entry's windows, at
  * random, in seconds. 0: no jitter. Default 3600.
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, above 31557600)
- * Threads: per ctx.   Since: 0.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_refresh_jitter_s(mtasts_ctx *ctx,
                                                uint32_t seconds);
@@ -1306,7 +1306,7 @@ MTASTS_API int mtasts_ctx_set_refresh_jitter_s(mtasts_ctx *ctx,
  * reproducible tests. Default: a seed from the clock and the context's
  * address. The numbers are not for anything secret.
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
- * Threads: per ctx.   Since: 0.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_random_seed(mtasts_ctx *ctx, uint64_t seed);
 
@@ -1387,7 +1387,7 @@ typedef int mtasts_store_delete_fn(const char *domain, void *user);
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, or some hooks NULL and
  *         not all)
  * Ownership: user is the caller's; it must outlive ctx.
- * Threads: per ctx.   Since: 0.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_store_hooks(mtasts_ctx *ctx,
                                           mtasts_store_get_fn *get,
@@ -1402,7 +1402,7 @@ MTASTS_API int mtasts_ctx_set_store_hooks(mtasts_ctx *ctx,
  * (no memory to talk to the store). The lookup's own status and policy are
  * as without a store.
  * @param r  a result; NULL gives MTASTS_ERR_INVALID
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API int mtasts_result_store_status(const mtasts_result *r);
 
@@ -1457,7 +1457,7 @@ typedef struct mtasts_mx_check mtasts_mx_check;
  *         chain or lens NULL with n > 0; a NULL certificate; n above 64)
  * Ownership: the caller owns *out; release with mtasts_mx_check_free().
  *            chain, lens and the policy are only read during the call.
- * Threads: any thread, concurrently.   Since: 0.1
+ * Threads: any thread, concurrently.   Since: 1.0
  */
 MTASTS_API int mtasts_verify_mx(mtasts_ctx *ctx, const mtasts_policy *policy,
                                 const char *mx_host,
@@ -1497,7 +1497,7 @@ MTASTS_API int mtasts_verify_mx(mtasts_ctx *ctx, const mtasts_policy *policy,
  *         MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx, mx_host or out NULL,
  *         addr not an IP address, mx_host not a host name)
  * Ownership: the caller owns *out; release with mtasts_mx_check_free().
- * Threads: any thread, concurrently.   Since: 0.1
+ * Threads: any thread, concurrently.   Since: 1.0
  */
 MTASTS_API int mtasts_probe_mx(mtasts_ctx *ctx, const mtasts_policy *policy,
                                const char *mx_host, const char *addr,
@@ -1507,28 +1507,28 @@ MTASTS_API int mtasts_probe_mx(mtasts_ctx *ctx, const mtasts_policy *policy,
  * The status of the check: MTASTS_OK when its TLS outcome is known (always
  * for mtasts_verify_mx()), else the error mtasts_probe_mx() returned.
  * @param c  a check; NULL gives MTASTS_ERR_INVALID
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API int mtasts_mx_check_status(const mtasts_mx_check *c);
 
 /**
  * The MX host checked, normalised (lower case, no trailing dot); as given
  * when it is not a valid host name.
- * Ownership: borrowed from c.   Threads: immutable.   Since: 0.1
+ * Ownership: borrowed from c.   Threads: immutable.   Since: 1.0
  */
 MTASTS_API const char *mtasts_mx_check_host(const mtasts_mx_check *c);
 
 /**
  * The address the probe connected to, in text ("192.0.2.25", "2001:db8::25");
  * "" for mtasts_verify_mx() and when no connection was made.
- * Ownership: borrowed from c.   Threads: immutable.   Since: 0.1
+ * Ownership: borrowed from c.   Threads: immutable.   Since: 1.0
  */
 MTASTS_API const char *mtasts_mx_check_ip(const mtasts_mx_check *c);
 
 /**
  * Whether the host matched one of the policy's mx patterns (false without
  * a policy).
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API bool mtasts_mx_check_matches(const mtasts_mx_check *c);
 
@@ -1545,7 +1545,7 @@ MTASTS_API bool mtasts_mx_check_matches(const mtasts_mx_check *c);
  * This is the value to pass to mtasts_decide(). Meaningful only when
  * mtasts_mx_check_status() is MTASTS_OK; otherwise MTASTS_RPT_NONE (a
  * session that ended before STARTTLS is no MTA-STS failure).
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API mtasts_rpt_result mtasts_mx_check_tls(const mtasts_mx_check *c);
 
@@ -1554,7 +1554,7 @@ MTASTS_API mtasts_rpt_result mtasts_mx_check_tls(const mtasts_mx_check *c);
  * (RFC 8460 §4.3): MTASTS_RPT_VALIDATION_FAILURE when a policy was given
  * and the host matched none of its patterns (RFC 8460 has no type for
  * that, CHECKLIST E-15), else mtasts_mx_check_tls().
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API mtasts_rpt_result mtasts_mx_check_result(const mtasts_mx_check *c);
 
@@ -1567,21 +1567,21 @@ MTASTS_API mtasts_rpt_result mtasts_mx_check_result(const mtasts_mx_check *c);
  * "certificate-host-mismatch", "certificate-invalid", "tls-handshake",
  * or "" when mtasts_mx_check_result() is MTASTS_RPT_NONE.
  * docs/verify.md lists when each is given.
- * Ownership: static.   Threads: immutable.   Since: 0.1
+ * Ownership: static.   Threads: immutable.   Since: 1.0
  */
 MTASTS_API const char *mtasts_mx_check_reason_code(const mtasts_mx_check *c);
 
 /**
  * A human-readable account of the check, e.g. "certificate not valid for
  * mx.example.com (DNS-IDs: other.example)"; "" when every check passed.
- * Ownership: borrowed from c.   Threads: immutable.   Since: 0.1
+ * Ownership: borrowed from c.   Threads: immutable.   Since: 1.0
  */
 MTASTS_API const char *mtasts_mx_check_reason(const mtasts_mx_check *c);
 
 /**
  * Free a check.
  * @param c  a check, or NULL
- * Threads: per check.   Since: 0.1
+ * Threads: per check.   Since: 1.0
  */
 MTASTS_API void mtasts_mx_check_free(mtasts_mx_check *c);
 
@@ -1622,7 +1622,7 @@ typedef enum mtasts_verdict {
  * @param out      receives the verdict
  * @return MTASTS_OK, MTASTS_ERR_INVALID (out NULL, tls another type, an
  *         unknown flag)
- * Threads: pure.   Since: 0.1
+ * Threads: pure.   Since: 1.0
  */
 MTASTS_API int mtasts_decide(const mtasts_policy *policy, const char *mx_host,
                              mtasts_rpt_result tls, unsigned flags,
@@ -1631,7 +1631,7 @@ MTASTS_API int mtasts_decide(const mtasts_policy *policy, const char *mx_host,
 /**
  * The name of a verdict: "deliver", "deliver-and-report", "refuse", "dane";
  * "unknown" for other values.
- * Ownership: static.   Threads: pure.   Since: 0.1
+ * Ownership: static.   Threads: pure.   Since: 1.0
  */
 MTASTS_API const char *mtasts_verdict_name(mtasts_verdict v);
 
@@ -1639,7 +1639,7 @@ MTASTS_API const char *mtasts_verdict_name(mtasts_verdict v);
  * The per-step timeout of mtasts_probe_mx(): each SMTP reply, each write
  * and the TLS handshake. Default 30000 (30 s).
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL, 0, above 600000)
- * Threads: per ctx.   Since: 0.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_smtp_timeout_ms(mtasts_ctx *ctx, uint32_t ms);
 
@@ -1648,7 +1648,7 @@ MTASTS_API int mtasts_ctx_set_smtp_timeout_ms(mtasts_ctx *ctx, uint32_t ms);
  * @param name  a host name (copied)
  * @return MTASTS_OK, MTASTS_ERR_BAD_DOMAIN, MTASTS_ERR_NOT_ASCII,
  *         MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx or name NULL)
- * Threads: per ctx.   Since: 0.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_helo_name(mtasts_ctx *ctx, const char *name);
 
@@ -1691,7 +1691,7 @@ typedef enum mtasts_rua_scheme {
  *         URI: nowhere to send reports), MTASTS_ERR_NOMEM,
  *         MTASTS_ERR_INVALID (out NULL, record NULL with len > 0)
  * Ownership: the caller owns *out; release with mtasts_tlsrpt_free().
- * Threads: pure.   Since: 0.1
+ * Threads: pure.   Since: 1.0
  */
 MTASTS_API int mtasts_tlsrpt_parse(const char *record, size_t len,
                                    mtasts_tlsrpt **out,
@@ -1708,7 +1708,7 @@ MTASTS_API int mtasts_tlsrpt_parse(const char *record, size_t len,
  *         record or not exactly one TLSRPT record is there (no position);
  *         MTASTS_ERR_INVALID also for records or lens NULL with n > 0, or
  *         a record NULL with its length > 0
- * Ownership: as mtasts_tlsrpt_parse().   Threads: pure.   Since: 0.1
+ * Ownership: as mtasts_tlsrpt_parse().   Threads: pure.   Since: 1.0
  */
 MTASTS_API int mtasts_tlsrpt_select(const char *const *records,
                                     const size_t *lens, size_t n,
@@ -1718,7 +1718,7 @@ MTASTS_API int mtasts_tlsrpt_select(const char *const *records,
 /**
  * The number of report destinations kept (mailto: and https:), at least 1.
  * @param r  a record; NULL gives 0
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API size_t mtasts_tlsrpt_rua_count(const mtasts_tlsrpt *r);
 
@@ -1726,7 +1726,7 @@ MTASTS_API size_t mtasts_tlsrpt_rua_count(const mtasts_tlsrpt *r);
  * The i-th destination URI as published (percent-encoding kept), in
  * record order.
  * @return the URI, or NULL when r is NULL or i is out of range
- * Ownership: borrowed from r.   Threads: immutable.   Since: 0.1
+ * Ownership: borrowed from r.   Threads: immutable.   Since: 1.0
  */
 MTASTS_API const char *mtasts_tlsrpt_rua(const mtasts_tlsrpt *r, size_t i);
 
@@ -1734,7 +1734,7 @@ MTASTS_API const char *mtasts_tlsrpt_rua(const mtasts_tlsrpt *r, size_t i);
  * The scheme of the i-th destination.
  * @return MTASTS_RUA_MAILTO or MTASTS_RUA_HTTPS; 0 when r is NULL or i is
  *         out of range
- * Threads: immutable.   Since: 0.1
+ * Threads: immutable.   Since: 1.0
  */
 MTASTS_API mtasts_rua_scheme mtasts_tlsrpt_rua_scheme(const mtasts_tlsrpt *r,
                                                       size_t i);
@@ -1742,7 +1742,7 @@ MTASTS_API mtasts_rua_scheme mtasts_tlsrpt_rua_scheme(const mtasts_tlsrpt *r,
 /**
  * Free a parsed record.
  * @param r  a record, or NULL
- * Threads: per record.   Since: 0.1
+ * Threads: per record.   Since: 1.0
  */
 MTASTS_API void mtasts_tlsrpt_free(mtasts_tlsrpt *r);
 
@@ -1787,10 +1787,11 @@ MTASTS_API void mtasts_tlsrpt_free(mtasts_tlsrpt *r);
  * @param sessions    how many sessions this stands for, at least 1
  * @return MTASTS_OK; MTASTS_ERR_FULL (a new aggregate or failure-details
  *         entry would pass MTASTS_RPT_AGGREGATES_MAX or
- *         MTASTS_RPT_DETAILS_MAX: nothing recorded); MTASTS_ERR_NOMEM;
+ *         MTASTS_RPT_DETAILS_MAX, or a count would pass 2^53: nothing
+ *         recorded); MTASTS_ERR_NOMEM;
  *         MTASTS_ERR_INVALID (ctx or lookup NULL, sessions 0, sending_ip
  *         not an IP address)
- * Ownership: nothing is kept but copies.   Threads: any.   Since: 0.1
+ * Ownership: nothing is kept but copies.   Threads: any.   Since: 1.0
  */
 MTASTS_API int mtasts_rpt_record(mtasts_ctx *ctx, const mtasts_result *lookup,
                                  const mtasts_mx_check *check,
@@ -1815,7 +1816,7 @@ MTASTS_API int mtasts_rpt_record(mtasts_ctx *ctx, const mtasts_result *lookup,
  *         MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (a NULL argument, org_name
  *         empty, too long or not UTF-8, contact_info not an address)
  * Ownership: the caller owns *json_out; release with mtasts_rpt_free().
- * Threads: any.   Since: 0.1
+ * Threads: any.   Since: 1.0
  */
 MTASTS_API int mtasts_rpt_json(mtasts_ctx *ctx, const char *policy_domain,
                                int64_t day, const char *org_name,
@@ -1838,7 +1839,7 @@ MTASTS_API int mtasts_rpt_json(mtasts_ctx *ctx, const char *policy_domain,
  * @return as mtasts_rpt_json(); MTASTS_ERR_INVALID also for gz_out or
  *         gz_len_out NULL
  * Ownership: the caller owns *gz_out; release with mtasts_rpt_free().
- * Threads: any.   Since: 0.1
+ * Threads: any.   Since: 1.0
  */
 MTASTS_API int mtasts_rpt_gzip(mtasts_ctx *ctx, const char *policy_domain,
                                int64_t day, const char *org_name,
@@ -1863,7 +1864,7 @@ MTASTS_API int mtasts_rpt_gzip(mtasts_ctx *ctx, const char *policy_domain,
  * @return as mtasts_rpt_json(); MTASTS_ERR_INVALID also for rua not a
  *         mailto: URI with one address local@domain, or msg_out NULL
  * Ownership: the caller owns *msg_out; release with mtasts_rpt_free().
- * Threads: any.   Since: 0.1
+ * Threads: any.   Since: 1.0
  */
 MTASTS_API int mtasts_rpt_mail(mtasts_ctx *ctx, const char *policy_domain,
                                int64_t day, const char *org_name,
@@ -1880,7 +1881,7 @@ MTASTS_API int mtasts_rpt_mail(mtasts_ctx *ctx, const char *policy_domain,
  *         one stays), MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx or path
  *         NULL)
  * Threads: any (recording may go on; the file holds a consistent state).
- * Since: 0.1
+ * Since: 1.0
  */
 MTASTS_API int mtasts_rpt_save(mtasts_ctx *ctx, const char *path);
 
@@ -1897,7 +1898,7 @@ MTASTS_API int mtasts_rpt_save(mtasts_ctx *ctx, const char *path);
  *         duplicates), MTASTS_ERR_FULL (the sums would pass a bound of the
  *         store), MTASTS_ERR_IO, MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID (ctx
  *         or path NULL)
- * Threads: any.   Since: 0.1
+ * Threads: any.   Since: 1.0
  */
 MTASTS_API int mtasts_rpt_load(mtasts_ctx *ctx, const char *path,
                                mtasts_parse_error *err);
@@ -1906,7 +1907,7 @@ MTASTS_API int mtasts_rpt_load(mtasts_ctx *ctx, const char *path,
  * Forget what was recorded for days before the UTC day of before (after
  * their reports went out).
  * @return the number of aggregates removed; 0 when ctx is NULL
- * Threads: any.   Since: 0.1
+ * Threads: any.   Since: 1.0
  */
 MTASTS_API size_t mtasts_rpt_expire(mtasts_ctx *ctx, int64_t before);
 
@@ -1914,7 +1915,7 @@ MTASTS_API size_t mtasts_rpt_expire(mtasts_ctx *ctx, int64_t before);
  * Free a report from mtasts_rpt_json(), mtasts_rpt_gzip() or
  * mtasts_rpt_mail().
  * @param p  the report, or NULL
- * Threads: any.   Since: 0.1
+ * Threads: any.   Since: 1.0
  */
 MTASTS_API void mtasts_rpt_free(void *p);
 

@@ -29,7 +29,6 @@
 #define HEADER 16
 #define REC_HEAD 8 /* "MRA", version, length */
 #define REC_VERSION 1
-#define COUNT_MAX (UINT64_C(1) << 53) /* I-JSON integers */
 
 static void
 put_be(struct mtasts__json *b, uint64_t v, size_t n)
@@ -238,8 +237,8 @@ decode_body(struct reader *rd, struct aggregate **out)
         !take_be(rd, 4, &plen) || plen > MTASTS_POLICY_MAX ||
         !take(rd, (size_t)plen, &policy) || !take_be(rd, 2, &nd)) {
         rc = bad(rd, start, "record body truncated or a length too large");
-    } else if (!mtasts__report_id_day_ok((int64_t)day) || ok > COUNT_MAX ||
-               fail > COUNT_MAX || !canonical_name(a->domain, false)) {
+    } else if (!mtasts__report_id_day_ok((int64_t)day) || ok > MTASTS__RPT_COUNT_MAX ||
+               fail > MTASTS__RPT_COUNT_MAX || !canonical_name(a->domain, false)) {
         rc = bad(rd, start, "bad day, count or domain in a record");
     } else if (nd > MTASTS_RPT_DETAILS_MAX) {
         rc = bad(rd, rd->off - 2, "too many failure details in a record");
@@ -276,7 +275,7 @@ decode_body(struct reader *rd, struct aggregate **out)
         struct mtasts__rpt_detail key = {d->type, d->code, d->mx, d->rip,
                                          d->sip};
         if (!session_or_policy_type(type) || d->count == 0 ||
-            d->count > COUNT_MAX ||
+            d->count > MTASTS__RPT_COUNT_MAX ||
             !mtasts__utf8_valid(d->code, strlen(d->code)) ||
             !canonical_name(d->mx, true) || !canonical_ip_or_empty(d->rip) ||
             !canonical_ip_or_empty(d->sip)) {

@@ -137,6 +137,53 @@ mtasts__report_find_detail(struct aggregate *a,
     return NULL;
 }
 
+/* a + n stays within MTASTS__RPT_COUNT_MAX */
+static bool
+count_fits(uint64_t a, uint64_t n)
+{
+    return a <= MTASTS__RPT_COUNT_MAX && n <= MTASTS__RPT_COUNT_MAX - a;
+}
+
+/* Adding ev to a keeps every count of a within the bound. */
+static bool
+counts_fit(struct aggregate *a, const struct mtasts__rpt_event *ev)
+{
+    if ((ev->outcome > 0 && !count_fits(a->success, ev->sessions)) ||
+        (ev->outcome < 0 && !count_fits(a->failure, ev->sessions))) {
+        return false;
+    }
+    for (int k = 0; k < MTASTS__RPT_EVENT_DETAILS; k++) {
+        const struct detail *x =
+            ev->detail[k].type != MTASTS_RPT_NONE
+                ? mtasts__report_find_detail(a, &ev->detail[k])
+                : NULL;
+        if (x != NULL && !count_fits(x->count, ev->sessions)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Merging s into d keeps every count of d within the bound. */
+static bool
+merge_fits(struct aggregate *d, const struct aggregate *s)
+{
+    if (!count_fits(d->success, s->success) ||
+        !count_fits(d->failure, s->failure)) {
+        return false;
+    }
+    for (size_t k = 0; k < s->ndetails; k++) {
+        const struct detail *x = &s->details[k];
+        struct mtasts__rpt_detail key = {x->type, x->code, x->mx, x->rip,
+                                         x->sip};
+        const struct detail *y = mtasts__report_find_detail(d, &key);
+        if (y != NULL && !count_fits(y->count, x->count)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int
 mtasts__report_add(struct mtasts__report *r, const struct mtasts__rpt_event *ev)
 {
@@ -155,7 +202,8 @@ mtasts__report_add(struct mtasts__report *r, const struct mtasts__rpt_event *ev)
     int rc = MTASTS_OK;
     size_t have = a != NULL ? a->ndetails : 0;
     if ((a == NULL && r->count >= MTASTS_RPT_AGGREGATES_MAX) ||
-        have + fresh > MTASTS_RPT_DETAILS_MAX) {
+        have + fresh > MTASTS_RPT_DETAILS_MAX ||
+        (a != NULL && !counts_fit(a, ev))) {
         rc = MTASTS_ERR_FULL;
     }
     bool created = false;
@@ -394,7 +442,7 @@ mtasts__report_merge(struct mtasts__report *r, struct mtasts__report *from)
                 continue;
             }
             size_t need = details_after(d, s);
-            if (need > MTASTS_RPT_DETAILS_MAX) {
+            if (need > MTASTS_RPT_DETAILS_MAX || !merge_fits(d, s)) {
                 rc = MTASTS_ERR_FULL;
             } else if (need > d->capdetails) {
                 struct detail *p =

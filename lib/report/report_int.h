@@ -13,6 +13,10 @@
 
 #define MTASTS__RPT_BUCKETS 4096 /* a power of two */
 #define MTASTS__RPT_CODE_MAX 200 /* bytes of a failure-reason-code kept */
+/* The largest session count kept: 2^53, the largest integer every JSON
+ * reader holds exactly (I-JSON, RFC 7493 §2.2). A sum that would pass it
+ * is refused (MTASTS_ERR_FULL), never wrapped or rounded. */
+#define MTASTS__RPT_COUNT_MAX (UINT64_C(1) << 53)
 
 struct detail {
     mtasts_rpt_result type;

@@ -6,7 +6,7 @@
 #
 # Installs BUILDDIR into a scratch DESTDIR (the configured prefix below it),
 # then checks:
-#   - every expected file is there: the header, libmtasts.so.0*, the
+#   - every expected file is there: the header, libmtasts.so.1*, the
 #     libmtasts.so link, libmtasts.a, pkgconfig/mtasts.pc, and, as the
 #     build's options say, bin/mtasts-query, sbin/mtasts-socketmap,
 #     every docs/*.md and the man pages of docs/man/;
@@ -67,7 +67,7 @@ fi
 expected=(
     "$(under_prefix "$opt_includedir")/mtasts/mtasts.h"
     "$libdir/libmtasts.so"
-    "$libdir/libmtasts.so.0"
+    "$libdir/libmtasts.so.1"
     "$libdir/libmtasts.so.$version"
     "$libdir/libmtasts.a"
     "$libdir/pkgconfig/mtasts.pc"
@@ -103,17 +103,17 @@ else
     fail "unexpected: $(echo $extra)"
 fi
 if [ -L "$dest/$libdir/libmtasts.so" ] &&
-   [ "$(readlink "$dest/$libdir/libmtasts.so")" = libmtasts.so.0 ]; then
-    pass "libmtasts.so -> libmtasts.so.0"
+   [ "$(readlink "$dest/$libdir/libmtasts.so")" = libmtasts.so.1 ]; then
+    pass "libmtasts.so -> libmtasts.so.1"
 else
-    fail "libmtasts.so is not a link to libmtasts.so.0"
+    fail "libmtasts.so is not a link to libmtasts.so.1"
 fi
 soname=$(readelf -d "$dest/$libdir/libmtasts.so.$version" 2>/dev/null |
          sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
-if [ "$soname" = libmtasts.so.0 ]; then
-    pass "SONAME libmtasts.so.0"
+if [ "$soname" = libmtasts.so.1 ]; then
+    pass "SONAME libmtasts.so.1"
 else
-    fail "SONAME is '$soname', not libmtasts.so.0"
+    fail "SONAME is '$soname', not libmtasts.so.1"
 fi
 
 # pkg-config puts DESTDIR in front of every -I and -L of the installed
@@ -132,10 +132,10 @@ echo "pkg-config --static --libs: $static_libs"
 if $cc -std=c11 -Wall -Wextra -Werror -o "$work/consumer" "$consumer" \
        $cflags $libs &&
    LD_LIBRARY_PATH=$dest/$libdir "$work/consumer" "$version"; then
-    if readelf -d "$work/consumer" | grep -q 'NEEDED.*libmtasts\.so\.0'; then
+    if readelf -d "$work/consumer" | grep -q 'NEEDED.*libmtasts\.so\.1'; then
         pass "consumer, shared: built with pkg-config, runs"
     else
-        fail "consumer, shared: not linked to libmtasts.so.0"
+        fail "consumer, shared: not linked to libmtasts.so.1"
     fi
 else
     fail "consumer, shared: build or run"

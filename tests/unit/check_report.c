@@ -876,15 +876,18 @@ make_file(unsigned char *out, const unsigned char *const *bodies,
     return o;
 }
 
-/* A body: day DAY0, counts 1/1, the domain, a policy text (or ""), and at
- * most one failure detail (type 0: none). */
+/* The successful-session count make_body() writes. */
+static uint64_t body_success = 1;
+
+/* A body: day DAY0, counts body_success/1, the domain, a policy text (or
+ * ""), and at most one failure detail (type 0: none). */
 static size_t
 make_body(unsigned char *b, const char *domain, const char *policy_text,
           int type, uint64_t count, const char *code, const char *mx,
           const char *rip)
 {
     size_t o = 0;
-    uint64_t nums[3] = {(uint64_t)(DAY0 / DAY), 1, 1};
+    uint64_t nums[3] = {(uint64_t)(DAY0 / DAY), body_success, 1};
     for (int i = 0; i < 3; i++) {
         for (int k = 7; k >= 0; k--) {
             b[o++] = (unsigned char)(nums[i] >> (8 * k));
@@ -972,6 +975,62 @@ START_TEST(test_report_file_content)
     mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
     ck_assert_int_eq(mtasts_rpt_load(ctx, path, &err), MTASTS_ERR_REPORT_FILE);
     ck_assert_ptr_nonnull(strstr(err.message, "duplicate aggregate"));
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+/* Counts stop at 2^53 (I-JSON): a record or a load that would pass it is
+ * refused with MTASTS_ERR_FULL and changes nothing, so the JSON never
+ * holds a number a reader rounds and a saved file always loads again. */
+START_TEST(test_report_count_bound)
+{
+    const uint64_t max = UINT64_C(1) << 53;
+    const char *path = tmp_path("bound");
+    unsigned char body[4096], file[8192];
+    mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
+
+    /* a failure detail at the bound: loading it twice would double it */
+    size_t bl = make_body(body, "example.net", testing_text, 3, max, "x",
+                          "mx.example.net", "192.0.2.1");
+    const unsigned char *bodies[1] = {body};
+    write_file(path, file, make_file(file, bodies, &bl, 1));
+    mtasts_ctx *ctx = new_ctx();
+    ck_assert_int_eq(mtasts_rpt_load(ctx, path, &err), MTASTS_OK);
+    char *before = report(ctx, "example.net", DAY0);
+    ck_assert_ptr_nonnull(
+        strstr(before, "\"failed-session-count\":9007199254740992,"));
+    ck_assert_int_eq(mtasts_rpt_load(ctx, path, &err), MTASTS_ERR_FULL);
+    char *after = report(ctx, "example.net", DAY0);
+    ck_assert_str_eq(before, after);
+    mtasts_rpt_free(before);
+    mtasts_rpt_free(after);
+    mtasts_ctx_free(ctx);
+
+    /* successes one below the bound: one more session fits, then none */
+    body_success = max - 1;
+    bl = make_body(body, "example.net", testing_text, 0, 0, "", "", "");
+    body_success = 1;
+    write_file(path, file, make_file(file, bodies, &bl, 1));
+    ctx = new_ctx();
+    ck_assert_int_eq(mtasts_rpt_load(ctx, path, &err), MTASTS_OK);
+    mtasts_result *l = lookup("example.net", testing_text, MTASTS_RPT_NONE, "");
+    mtasts_mx_check *ok =
+        check(l, "mx.example.net", "192.0.2.25", MTASTS_RPT_NONE, "");
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, ok, NULL, 1), MTASTS_OK);
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, ok, NULL, 1), MTASTS_ERR_FULL);
+    ck_assert_int_eq(mtasts_rpt_record(ctx, l, ok, NULL, UINT32_MAX),
+                     MTASTS_ERR_FULL);
+    char *json = report(ctx, "example.net", DAY0);
+    ck_assert_ptr_nonnull(
+        strstr(json, "\"total-successful-session-count\":9007199254740992,"));
+    mtasts_rpt_free(json);
+    /* the saved file loads again */
+    ck_assert_int_eq(mtasts_rpt_save(ctx, path), MTASTS_OK);
+    mtasts_ctx *again = new_ctx();
+    ck_assert_int_eq(mtasts_rpt_load(again, path, &err), MTASTS_OK);
+    mtasts_ctx_free(again);
+    mtasts_mx_check_free(ok);
+    lookup_free(l);
     mtasts_ctx_free(ctx);
 }
 END_TEST
@@ -1113,6 +1172,7 @@ report_suite(void)
     tcase_add_test(tc, test_report_file_damage);
     tcase_add_test(tc, test_report_file_content);
     tcase_add_test(tc, test_report_file_errors);
+    tcase_add_test(tc, test_report_count_bound);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;

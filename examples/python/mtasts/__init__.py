@@ -12,12 +12,12 @@ library only.
     'refuse'
 
 The shared library is loaded at import: the path in MTASTS_LIBRARY, else
-what ctypes.util.find_library("mtasts") finds, else libmtasts.so.0.
+what ctypes.util.find_library("mtasts") finds, else libmtasts.so.1.
 See README.md beside this package for errors and threads.
 """
 
 from . import _lib
-from .context import Context, LookupResult, MxCheck, decide
+from .context import CacheEntry, Context, LookupResult, MxCheck, decide
 from .enums import Mode, PolicyWarning, RptResult, RuaScheme, Verdict
 from .errors import (BadDomain, CacheCorrupt, CacheError, CacheFormat,
                      ConnectError, DiscoveryError, DnsTempFail, FetchError,
@@ -36,6 +36,8 @@ from .parse import (Policy, Rua, TlsRpt, mx_pattern_match, normalize_domain,
 POLICY_MAX = 65536
 #: The largest max_age kept (MTASTS_MAX_AGE_MAX, RFC 8461 §3.2).
 MAX_AGE_MAX = 31557600
+#: The largest value a store hook may return (MTASTS_STORE_VALUE_MAX).
+STORE_VALUE_MAX = _lib.STORE_VALUE_MAX
 
 
 def version():
@@ -45,7 +47,7 @@ def version():
 
 
 def version_string():
-    """The loaded library's version as text, e.g. "0.1.0"."""
+    """The loaded library's version as text, e.g. "1.0.0"."""
     return _lib.text(_lib.lib.mtasts_version_string())
 
 
@@ -55,13 +57,15 @@ library_path = _lib.lib._name
 __all__ = [
     "CacheCorrupt", "CacheError", "CacheFormat", "NoData", "NotFound",
     "ReportError", "ReportFileError", "ReportFull", "StoreError",
-    "BadDomain", "ConnectError", "Context", "DiscoveryError", "DnsTempFail",
+    "BadDomain", "CacheEntry", "ConnectError", "Context", "DiscoveryError",
+    "DnsTempFail",
     "FetchError", "InputError", "InvalidArgument", "LocalIOError",
     "LookupResult", "MAX_AGE_MAX", "Mode", "MtaStsError", "MxCheck",
     "NoMemory", "NoPolicy", "NoTlsRpt", "NotAscii", "POLICY_MAX",
     "ParseError", "Policy", "PolicyInvalid", "PolicyWarning", "ProbeError",
     "ProbeTimeout", "ProtocolError", "RptResult", "Rua", "RuaScheme",
-    "StateError", "Status", "TlsRpt", "TooLarge", "UsageError", "Verdict",
+    "STORE_VALUE_MAX", "StateError", "Status", "TlsRpt", "TooLarge",
+    "UsageError", "Verdict",
     "WebPkiError", "decide", "is_bad_input", "is_temporary",
     "library_path", "mx_pattern_match", "normalize_domain", "parse_policy",
     "strerror", "status_name", "tlsrpt_parse", "tlsrpt_select",

@@ -1,4 +1,4 @@
-"""Loading libmtasts.so.0 and declaring the C functions the binding calls.
+"""Loading libmtasts.so.1 and declaring the C functions the binding calls.
 
 Every function used has its argtypes and restype declared here, so that
 ctypes never guesses (a guessed ``int`` return would truncate pointers on
@@ -7,7 +7,7 @@ the C API too, and the binding never looks inside them.
 
 The library is looked for, in order: the path in the environment variable
 MTASTS_LIBRARY; whatever ``ctypes.util.find_library("mtasts")`` finds; the
-SONAME ``libmtasts.so.0`` through the dynamic loader's search path.
+SONAME ``libmtasts.so.1`` through the dynamic loader's search path.
 """
 
 import ctypes
@@ -15,7 +15,7 @@ import ctypes.util
 import os
 
 #: The oldest library release this binding knows (0xMMmmpp).
-MIN_VERSION_NUM = 0x000100
+MIN_VERSION_NUM = 0x010000
 
 #: The one public struct (mtasts.h: mtasts_parse_error). Its leading size
 #: member is set by the caller; the library writes nothing past it.
@@ -39,9 +39,25 @@ class ParseErrorStruct(ctypes.Structure):
 #: int64_t mtasts_clock_fn(void *user)
 CLOCK_FN = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)
 
+#: The store hooks (mtasts.h: mtasts_store_get_fn, _put_fn, _delete_fn).
+#: Buffers are c_void_p: the binding copies with ctypes.memmove and
+#: ctypes.string_at, and a c_char_p argument would stop at a NUL byte.
+STORE_GET_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p,
+                                ctypes.c_void_p, ctypes.c_size_t,
+                                ctypes.POINTER(ctypes.c_size_t),
+                                ctypes.c_void_p)
+STORE_PUT_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p,
+                                ctypes.c_void_p, ctypes.c_size_t,
+                                ctypes.c_int64, ctypes.c_void_p)
+STORE_DELETE_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p,
+                                   ctypes.c_void_p)
+
 #: The size of the buffers the C API fills (mtasts.h macros).
 ID_BUFSIZE = 33
 DOMAIN_BUFSIZE = 254
+RPT_NAME_BUFSIZE = 600
+#: MTASTS_STORE_VALUE_MAX: the largest store value.
+STORE_VALUE_MAX = 65863
 
 
 def _candidates():
@@ -51,7 +67,7 @@ def _candidates():
         # fall back to another copy of the library.
         return [path]
     found = ctypes.util.find_library("mtasts")
-    return [p for p in (found, "libmtasts.so.0") if p]
+    return [p for p in (found, "libmtasts.so.1") if p]
 
 
 def _load():
@@ -74,6 +90,7 @@ _i = ctypes.c_int
 _z = ctypes.c_size_t
 _b = ctypes.c_bool
 _u32 = ctypes.c_uint32
+_i64 = ctypes.c_int64
 _perr = ctypes.POINTER(ParseErrorStruct)
 _pp = ctypes.POINTER(ctypes.c_void_p)
 _szp = ctypes.POINTER(ctypes.c_size_t)
@@ -156,6 +173,43 @@ _PROTOTYPES = {
     "mtasts_tlsrpt_rua": (_s, [_p, _z]),
     "mtasts_tlsrpt_rua_scheme": (_i, [_p, _z]),
     "mtasts_tlsrpt_free": (None, [_p]),
+    # Policy cache
+    "mtasts_ctx_set_cache_max_idle_s": (_i, [_p, _u32]),
+    "mtasts_ctx_set_refresh_fetch_window_s": (_i, [_p, _u32]),
+    "mtasts_ctx_set_refresh_jitter_s": (_i, [_p, _u32]),
+    "mtasts_ctx_set_random_seed": (_i, [_p, ctypes.c_uint64]),
+    "mtasts_cache_snapshot_new": (_i, [_p, _pp]),
+    "mtasts_cache_snapshot_count": (_z, [_p]),
+    "mtasts_cache_snapshot_domain": (_s, [_p, _z]),
+    "mtasts_cache_snapshot_txt_id": (_s, [_p, _z]),
+    "mtasts_cache_snapshot_policy": (_p, [_p, _z]),
+    "mtasts_cache_snapshot_mode": (_i, [_p, _z]),
+    "mtasts_cache_snapshot_fetched_at": (_i64, [_p, _z]),
+    "mtasts_cache_snapshot_expires": (_i64, [_p, _z]),
+    "mtasts_cache_snapshot_last_used": (_i64, [_p, _z]),
+    "mtasts_cache_snapshot_free": (None, [_p]),
+    "mtasts_cache_remove": (_i, [_p, _s]),
+    "mtasts_cache_clear": (_i, [_p, _szp]),
+    "mtasts_cache_remove_idle": (_i, [_p, _szp]),
+    "mtasts_cache_save": (_i, [_p, _s]),
+    "mtasts_cache_load": (_i, [_p, _s, _perr]),
+    "mtasts_cache_due": (_i, [_p, _u32, _u32, _u32, _pp]),
+    "mtasts_refresh": (_i, [_p, _s, _pp]),
+    "mtasts_ctx_set_store_hooks": (_i, [_p, STORE_GET_FN, STORE_PUT_FN,
+                                        STORE_DELETE_FN, _p]),
+    "mtasts_result_store_status": (_i, [_p]),
+    # TLS reporting. Reports come back through void ** (not char **) so
+    # that ctypes does not convert them: they are read with string_at and
+    # freed with mtasts_rpt_free.
+    "mtasts_rpt_record": (_i, [_p, _p, _p, _s, _u32]),
+    "mtasts_rpt_json": (_i, [_p, _s, _i64, _s, _s, _pp, _szp]),
+    "mtasts_rpt_gzip": (_i, [_p, _s, _i64, _s, _s, _pp, _szp,
+                             ctypes.c_char_p]),
+    "mtasts_rpt_mail": (_i, [_p, _s, _i64, _s, _s, _s, _pp, _szp]),
+    "mtasts_rpt_save": (_i, [_p, _s]),
+    "mtasts_rpt_load": (_i, [_p, _s, _perr]),
+    "mtasts_rpt_expire": (_z, [_p, _i64]),
+    "mtasts_rpt_free": (None, [_p]),
 }
 
 for _name, (_res, _args) in _PROTOTYPES.items():

@@ -30,14 +30,14 @@ library's sentence: the parse error's message when there is one, else
     |   +-- ProtocolError                   MTASTS_ERR_PROTOCOL
     +-- CacheError                      the policy cache
     |   +-- NotFound                        MTASTS_ERR_NOT_FOUND
-    |   +-- CacheFormat                     MTASTS_ERR_CACHE_FORMAT
-    |   +-- CacheCorrupt                    MTASTS_ERR_CACHE_CORRUPT
+    |   +-- CacheFormat                     MTASTS_ERR_CACHE_FORMAT (offset)
+    |   +-- CacheCorrupt                    MTASTS_ERR_CACHE_CORRUPT (offset)
     |   +-- StoreError                      MTASTS_ERR_STORE
     +-- ReportError                     TLS reporting
         +-- NoTlsRpt                        MTASTS_ERR_NO_TLSRPT
         +-- NoData                          MTASTS_ERR_NO_DATA
         +-- ReportFull                      MTASTS_ERR_FULL
-        +-- ReportFileError                 MTASTS_ERR_REPORT_FILE
+        +-- ReportFileError                 MTASTS_ERR_REPORT_FILE (offset)
 
 A status this binding does not know (a newer library) raises a plain
 :class:`MtaStsError`. ``WebPkiError`` and ``PolicyInvalid`` derive from
@@ -170,10 +170,11 @@ class LocalIOError(MtaStsError):
     TLS client could not be set up on this machine."""
 
 
-class InputError(MtaStsError, ValueError):
-    """The input itself is bad. When the library said where, ``line`` and
-    ``column`` are 1-based (column counts bytes) and ``offset`` is the
-    0-based byte offset; all three are 0 when there is no position."""
+class _Positioned:
+    """Where in its input a failure is: ``line`` and ``column`` 1-based
+    (column counts bytes), ``offset`` the 0-based byte offset; all three 0
+    when the library gave no position. Files without lines (the cache
+    file, the report store file) give the offset alone."""
 
     def __init__(self, status_value, name=None, message=None, line=0,
                  column=0, offset=0):
@@ -186,7 +187,15 @@ class InputError(MtaStsError, ValueError):
         if self.line:
             return (f"{self.name}: line {self.line}, column {self.column}: "
                     f"{self.message}")
+        if self.offset:
+            return f"{self.name}: offset {self.offset}: {self.message}"
         return super().__str__()
+
+
+class InputError(_Positioned, MtaStsError, ValueError):
+    """The input itself is bad. When the library said where, ``line`` and
+    ``column`` are 1-based (column counts bytes) and ``offset`` is the
+    0-based byte offset; all three are 0 when there is no position."""
 
 
 class ParseError(InputError):
@@ -254,12 +263,14 @@ class NotFound(CacheError):
     """MTASTS_ERR_NOT_FOUND: no cache entry for the domain, or no file."""
 
 
-class CacheFormat(CacheError):
-    """MTASTS_ERR_CACHE_FORMAT: not a cache file of a known version."""
+class CacheFormat(_Positioned, CacheError):
+    """MTASTS_ERR_CACHE_FORMAT: not a cache file of a known version.
+    ``offset`` is the byte offset of the fault in the file."""
 
 
-class CacheCorrupt(CacheError):
-    """MTASTS_ERR_CACHE_CORRUPT: a damaged or hostile cache file."""
+class CacheCorrupt(_Positioned, CacheError):
+    """MTASTS_ERR_CACHE_CORRUPT: a damaged or hostile cache file (or store
+    value). ``offset`` is the byte offset of the fault in the file."""
 
 
 class StoreError(CacheError):
@@ -282,8 +293,9 @@ class ReportFull(ReportError):
     """MTASTS_ERR_FULL: the report store is at its bound."""
 
 
-class ReportFileError(ReportError):
-    """MTASTS_ERR_REPORT_FILE: not a report store file, or damaged."""
+class ReportFileError(_Positioned, ReportError):
+    """MTASTS_ERR_REPORT_FILE: not a report store file, or damaged.
+    ``offset`` is the byte offset of the fault in the file."""
 
 
 _CLASSES = {
@@ -328,7 +340,7 @@ def error(status_value, perr=None, message=None):
     cls = error_class(status_value)
     if perr is not None and perr.message:
         message = _lib.text(perr.message)
-    if issubclass(cls, InputError) and perr is not None:
+    if issubclass(cls, _Positioned) and perr is not None:
         return cls(status_value, None, message, perr.line, perr.column,
                    perr.offset)
     return cls(status_value, None, message)
