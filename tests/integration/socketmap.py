@@ -522,10 +522,11 @@ def operations(workdir):
     # --user after the bind (only when the test runs as root).
     if os.geteuid() == 0:
         d = Daemon(workdir, "--user", "nobody")
-        with open(f"/proc/{d.proc.pid}/status") as f:
-            uid = [ln.split()[1:] for ln in f if ln.startswith("Uid:")][0]
         c = d.connect()
         got = [c.ask("[192.0.2.1]"), c.ask("valid.test")]
+        # Read after an answer: the loop runs only after the drop.
+        with open(f"/proc/{d.proc.pid}/status") as f:
+            uid = [ln.split()[1:] for ln in f if ln.startswith("Uid:")][0]
         check("--user nobody: every uid is nobody's after the bind, and a "
               "lookup works (CA file read before)",
               set(uid) == {"65534"} and got == [NOTFOUND, VALID],
