@@ -8,8 +8,8 @@
 # then checks:
 #   - every expected file is there: the header, libmtasts.so.1*, the
 #     libmtasts.so link, libmtasts.a, pkgconfig/mtasts.pc, and, as the
-#     build's options say, bin/mtasts-query, every docs/*.md and the man
-#     pages of docs/man/;
+#     build's options say, bin/mtasts-query, sbin/mtasts-socketmap,
+#     every docs/*.md and the man pages of docs/man/;
 #   - nothing else is installed (the whole list is printed);
 #   - tests/install/consumer.c compiles with `pkg-config --cflags --libs
 #     mtasts` (PKG_CONFIG_SYSROOT_DIR pointing at DESTDIR) and runs against
@@ -36,7 +36,7 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 # prefix, libdir ... as configured, and whether docs and examples are on
 eval "$(meson introspect --buildoptions "$builddir" | python3 -c '
 import json, shlex, sys
-names = {"prefix", "bindir", "libdir", "includedir", "datadir", "mandir",
+names = {"prefix", "bindir", "sbindir", "libdir", "includedir", "datadir", "mandir",
          "docs", "examples"}
 for o in json.load(sys.stdin):
     value = o["value"]
@@ -74,6 +74,7 @@ expected=(
 )
 if [ "$opt_examples" = true ]; then
     expected+=("$(under_prefix "$opt_bindir")/mtasts-query")
+    expected+=("$(under_prefix "$opt_sbindir")/mtasts-socketmap")
 fi
 if [ "$opt_docs" = true ]; then
     for f in "$top"/docs/*.md; do

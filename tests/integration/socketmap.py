@@ -1,0 +1,582 @@
+#!/usr/bin/env python3
+"""mtasts-socketmap over TCP against the loopback world (run by run.py).
+
+Usage: run.py socketmap.py PATH-TO-mtasts-socketmap
+
+The real daemon is started on 127.0.0.1 (port 0, the port read from its
+"listening on" line) with the world's resolver, CA and HTTPS port, and
+driven at the wire (Postfix socketmap_table(5) netstrings): every answer
+type (enforce, testing, none, no TXT record), every key form Postfix and
+sendmail send, pipelining, netstrings split across writes, oversize and
+garbage netstrings (connection closed), a client leaving mid-request, the
+answer deadline with a policy host that hangs (hang.test) and a dead
+resolver, the background fetch that finishes after the deadline, zones
+from --config, a Unix socket, SIGHUP/SIGTERM saving the cache that a
+restarted daemon answers from with DNS dead, the periodic save and
+proactive refresh, systemd notify, --reuse-port and --socket-mode. Standard library only.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+from checks import Checks  # noqa: E402
+
+DAEMON = sys.argv[1]
+ENV = os.environ
+check = Checks()
+LOGS = []  # every daemon's stderr file, checked for sanitizer reports
+
+VALID = ("OK secure match=mail.valid.test:.backup.valid.test "
+         "servername=hostname")
+NOTFOUND = "NOTFOUND "
+TLSRPT_VALID = (" policy_type=sts policy_domain=valid.test"
+                " mx_host_pattern=mail.valid.test"
+                " mx_host_pattern=*.backup.valid.test"
+                " { policy_string = version: STSv1 }"
+                " { policy_string = mode: enforce }"
+                " { policy_string = mx: mail.valid.test }"
+                " { policy_string = mx: *.backup.valid.test }"
+                " { policy_string = max_age: 86400 }")
+IO_TIMEOUT_S = 20
+
+
+class Daemon:
+    """One mtasts-socketmap process; stop() sends SIGTERM and waits."""
+
+    def __init__(self, workdir, *args, resolver=None, listen="127.0.0.1:0",
+                 env=None):
+        self.log = os.path.join(workdir, f"daemon-{time.monotonic_ns()}.log")
+        LOGS.append(self.log)
+        argv = [DAEMON, "--listen", listen,
+                "--resolver", resolver or ENV["MTASTS_WORLD_RESOLVER"],
+                "--ca-file", ENV["MTASTS_WORLD_CA"],
+                "--https-port", ENV["MTASTS_WORLD_HTTPS_PORT"],
+                "--fetch-timeout-ms", "8000", *args]
+        with open(self.log, "w") as f:
+            self.proc = subprocess.Popen(argv, stderr=f, env=env)
+        self.port = None
+        end = time.monotonic() + 10
+        while time.monotonic() < end and self.proc.poll() is None:
+            for line in self.stderr().splitlines():
+                if "listening on " in line:
+                    self.where = line.split("listening on ", 1)[1]
+                    if not self.where.startswith("unix:"):
+                        self.port = int(self.where.rsplit(":", 1)[1])
+                    return
+            time.sleep(0.02)
+        raise RuntimeError("daemon did not start: " + self.stderr())
+
+    def stderr(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def connect(self):
+        s = socket.create_connection(("127.0.0.1", self.port),
+                                     timeout=IO_TIMEOUT_S)
+        return Conn(s)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+
+
+def netstring(payload):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    return str(len(payload)).encode() + b":" + payload + b","
+
+
+class Conn:
+    def __init__(self, sock):
+        self.s = sock
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def ask(self, key, name="postfix"):
+        self.send(netstring(name + " " + key if isinstance(key, str)
+                            else name.encode() + b" " + key))
+        return self.answer()
+
+    def answer(self):
+        """The next answer netstring's payload; None if the daemon closed
+        the connection first."""
+        while True:
+            colon = self.buf.find(b":")
+            if colon > 0:
+                n = int(self.buf[:colon])
+                if len(self.buf) >= colon + n + 2:
+                    payload = self.buf[colon + 1:colon + 1 + n]
+                    assert self.buf[colon + 1 + n:colon + 2 + n] == b","
+                    self.buf = self.buf[colon + 2 + n:]
+                    return payload.decode()
+            data = self.s.recv(65536)
+            if not data:
+                return None
+            self.buf += data
+
+    def closed_by_peer(self):
+        """True when the daemon closed the connection (EOF or reset)."""
+        try:
+            self.s.settimeout(IO_TIMEOUT_S)
+            return self.s.recv(1) == b""
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        self.s.close()
+
+
+def answer_types(d):
+    c = d.connect()
+    check("enforce policy: OK secure match=..., wildcard as .domain, "
+          "policy order, servername (R8461-4.1-a)",
+          c.ask("valid.test") == VALID)
+    got = c.ask("wild.test")
+    check("a second enforce domain", got ==
+          "OK secure match=mail.wild.test servername=hostname", got)
+    for domain, why in (("testing.test", "mode testing"),
+                        ("none.test", "mode none"),
+                        ("nxdomain.test", "no _mta-sts name"),
+                        ("notxt.test", "no STS TXT record"),
+                        ("nodata.test", "no TXT (NODATA)"),
+                        ("badpolicy.test", "invalid policy"),
+                        ("notfound.test", "fetch fails (404)"),
+                        ("expired.test", "WebPKI fails")):
+        got = c.ask(domain)
+        check(f"{domain} ({why}): 'NOTFOUND ' with its space", got ==
+              NOTFOUND, got)
+    got = c.ask("valid.test")
+    check("persistent connection: a later request on it answers", got ==
+          VALID, got)
+    c.close()
+
+
+def key_forms(d):
+    c = d.connect()
+    for key in ("VALID.TEST", "valid.test.", "[valid.test]",
+                "[valid.test]:25", "valid.test:25", "[Valid.Test.]:587"):
+        got = c.ask(key)
+        check(f"key {key!r}: the policy of valid.test", got == VALID, got)
+    for key in (".valid.test", "[192.0.2.1]", "192.0.2.1", "[192.0.2.1]:25",
+                "[IPv6:2001:db8::1]", "2001:db8::1", "valid.test:smtp",
+                "[valid.test"):
+        got = c.ask(key)
+        check(f"key {key!r}: NOTFOUND", got == NOTFOUND, got)
+    got = c.ask("b\u00fccher.test".encode())
+    check("UTF-8 key: NOTFOUND, not a dropped connection", got == NOTFOUND,
+          got)
+    got = c.ask(b"\xff\xfe.test")
+    check("invalid UTF-8 key: NOTFOUND", got == NOTFOUND, got)
+    got = c.ask("valid.test")
+    check("the connection stays usable after those keys", got == VALID, got)
+    got = c.ask("valid.test", name="unknown-zone")
+    check("an unknown NAME uses the default zone", got == VALID, got)
+    c.send(netstring("postfix"))
+    got = c.answer()
+    check("a request without KEY: a PERM answer, connection kept",
+          got is not None and got.startswith("PERM ") and
+          c.ask("valid.test") == VALID, got)
+    c.close()
+
+
+def pipelining(d):
+    c = d.connect()
+    keys = ["valid.test", "none.test", "[valid.test]:25", "nxdomain.test",
+            "testing.test", "wild.test"]
+    expect = [VALID, NOTFOUND, VALID, NOTFOUND, NOTFOUND,
+              "OK secure match=mail.wild.test servername=hostname"]
+    c.send(b"".join(netstring("postfix " + k) for k in keys))
+    got = [c.answer() for _ in keys]
+    check("six pipelined requests in one write: six answers in order",
+          got == expect, got)
+    # A request for a new domain (a lookup) first, cached ones behind it:
+    # the answers still come in request order.
+    c.send(netstring("postfix chain.test") + netstring("postfix valid.test"))
+    got = [c.answer(), c.answer()]
+    check("pipelined behind a lookup: answers in request order",
+          got == ["OK secure match=mail.chain.test servername=hostname",
+                  VALID], got)
+    # 200 requests in one write, more than the daemon takes at once.
+    c.send(netstring("postfix valid.test") * 200)
+    got = [c.answer() for _ in range(200)]
+    check("200 pipelined requests: 200 answers",
+          got == [VALID] * 200, set(got))
+    c.close()
+
+
+def partial(d):
+    c = d.connect()
+    req = netstring("postfix valid.test")
+    for b in req:
+        c.send(bytes([b]))
+        time.sleep(0.002)
+    got = c.answer()
+    check("a request written one byte at a time", got == VALID, got)
+    # The end of one request and the start of the next in one write.
+    two = netstring("postfix valid.test") + netstring("postfix none.test")
+    c.send(two[:7])
+    time.sleep(0.05)
+    c.send(two[7:30])
+    time.sleep(0.05)
+    c.send(two[30:])
+    got = [c.answer(), c.answer()]
+    check("two requests cut across three writes", got == [VALID, NOTFOUND],
+          got)
+    c.close()
+
+
+def bad_input(d):
+    cases = [
+        ("oversize length (10001) closes the connection",
+         b"10001:postfix "),
+        ("oversize length, huge number", b"99999999999999:"),
+        ("garbage instead of a netstring", b"GET / HTTP/1.0\r\n\r\n"),
+        ("a netstring without its comma", b"18:postfix valid.test;"),
+        ("a leading zero in the length", b"018:postfix valid.test,"),
+    ]
+    for name, data in cases:
+        c = d.connect()
+        c.send(data)
+        check(name, c.closed_by_peer())
+        c.close()
+    c = d.connect()
+    # Exactly 10,000 bytes is accepted (its key is no domain: NOTFOUND).
+    got = c.ask("x" * (10000 - len("postfix ")))
+    check("a 10,000-byte request is answered", got == NOTFOUND, got)
+    check("the daemon still answers after bad clients",
+          c.ask("valid.test") == VALID)
+    c.close()
+
+
+def disconnects(d):
+    # A client leaving mid-request, mid-netstring and while its lookup
+    # runs (a domain not looked up yet): the daemon goes on.
+    c = d.connect()
+    c.send(b"18:postfix val")
+    c.close()
+    c = d.connect()
+    c.send(netstring("postfix txtmixed.test"))
+    c.close()
+    c = d.connect()
+    c.send(netstring("postfix valid.test") * 50)
+    c.s.shutdown(socket.SHUT_WR)
+    c.close()
+    time.sleep(0.3)
+    c = d.connect()
+    got = c.ask("txtmixed.test")
+    check("after clients left mid-request the daemon answers, and the "
+          "lookup a leaver started completed",
+          got == "OK secure match=mail.txtmixed.test servername=hostname",
+          got)
+    check("the daemon is still running", d.proc.poll() is None)
+    c.close()
+
+
+def deadline(workdir):
+    d = Daemon(workdir, "--deadline-ms", "1500")
+    hang = d.connect()
+    other = d.connect()
+    other.ask("valid.test")  # cached now
+    t0 = time.monotonic()
+    hang.send(netstring("postfix hang.test"))
+    # While hang.test's lookup waits on a silent policy host, another
+    # connection's cached answer does not wait behind it.
+    got = other.ask("valid.test")
+    hang_answered_first = len(hang.buf) > 0
+    check("a cached answer on another connection while a fetch hangs",
+          got == VALID and not hang_answered_first, got)
+    got = hang.answer()
+    elapsed = time.monotonic() - t0
+    # The fetch timeout is 8 s: an answer well before it is the deadline's.
+    check("hang.test: NOTFOUND at the deadline, before the fetch timeout",
+          got == NOTFOUND and elapsed < 6.0, f"{got!r} after {elapsed:.2f} s")
+    got = hang.ask("hang.test")
+    check("hang.test again while its fetch still runs: NOTFOUND at once",
+          got == NOTFOUND, got)
+    # Pipelined: a hanging lookup ahead of a cached domain.
+    hang.send(netstring("postfix hangtls.test") +
+              netstring("postfix valid.test"))
+    got = [hang.answer(), hang.answer()]
+    check("a pipelined request behind a hanging lookup keeps its order",
+          got == [NOTFOUND, VALID], got)
+    hang.close()
+    other.close()
+    rc = d.stop()
+    check("SIGTERM with a lookup still hanging: exit 0", rc == 0,
+          f"{rc} {d.stderr()}")
+
+    # Deadline 1 ms: a cold lookup (DNS, TLS, HTTP) cannot make it, the
+    # first answer is NOTFOUND, and the fetch goes on in the background
+    # so that a later request has the policy (R8461-3.3-m: no wait).
+    d = Daemon(workdir, "--deadline-ms", "1")
+    c = d.connect()
+    first = c.ask("split.test")
+    later = None
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        later = c.ask("split.test")
+        if later != NOTFOUND:
+            break
+        time.sleep(0.05)
+    check("deadline passed: NOTFOUND, then the background fetch's policy",
+          first == NOTFOUND and later ==
+          "OK secure match=mail.split.test servername=hostname",
+          f"{first!r} then {later!r}")
+    c.close()
+    d.stop()
+
+    # A resolver that never answers: NOTFOUND by the deadline.
+    d = Daemon(workdir, "--deadline-ms", "300",
+               resolver=ENV["MTASTS_WORLD_DEAD_RESOLVER"])
+    c = d.connect()
+    t0 = time.monotonic()
+    got = c.ask("valid.test")
+    elapsed = time.monotonic() - t0
+    check("dead resolver: NOTFOUND by the deadline", got == NOTFOUND and
+          elapsed < 3.0, f"{got!r} after {elapsed:.2f} s")
+    c.close()
+    d.stop()
+
+
+def zones_and_unix(workdir):
+    conf = os.path.join(workdir, "socketmap.conf")
+    with open(conf, "w") as f:
+        f.write("# zones\ndeadline-ms = 3000\n"
+                "[zone strict]\nstrict-testing = yes\n"
+                "[zone old]\nservername = no\n"
+                "[zone report]\npostfix-tlsrpt = yes\n"
+                "[zone cautious]\ntemp-on-failure = yes\n")
+    path = os.path.join(workdir, "sm.sock")
+    d = Daemon(workdir, "--config", conf, listen="unix:" + path)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(IO_TIMEOUT_S)
+    s.connect(path)
+    c = Conn(s)
+    check("unix socket: answers", c.ask("valid.test") == VALID)
+    got = c.ask("testing.test", name="strict")
+    check("zone with strict-testing: mode testing is enforced",
+          got == "OK secure match=mail.testing.test servername=hostname",
+          got)
+    got = c.ask("testing.test")
+    check("default zone: mode testing stays NOTFOUND", got == NOTFOUND, got)
+    got = c.ask("valid.test", name="old")
+    check("zone with servername = no", got ==
+          "OK secure match=mail.valid.test:.backup.valid.test", got)
+    got = c.ask("valid.test", name="report")
+    check("zone with postfix-tlsrpt = yes: Postfix 3.10 TLSRPT attributes",
+          got == VALID + TLSRPT_VALID, got)
+    got = c.ask("none.test", name="report")
+    check("zone with postfix-tlsrpt: mode none stays NOTFOUND",
+          got == NOTFOUND, got)
+    got = [c.ask(k, name="cautious") for k in
+           ("notfound.test", "expired.test", "nxdomain.test", "valid.test")]
+    check("zone with temp-on-failure: TEMP for failed discovery, NOTFOUND "
+          "without a policy, OK for a policy",
+          got == ["TEMP MTA-STS policy discovery failed: MTASTS_ERR_FETCH",
+                  "TEMP MTA-STS policy discovery failed: MTASTS_ERR_WEBPKI",
+                  NOTFOUND, VALID], got)
+    got = c.ask("notfound.test")
+    check("the default zone still fails open (NOTFOUND)", got == NOTFOUND,
+          got)
+    c.close()
+    rc = d.stop()
+    check("unix socket removed at exit", rc == 0 and
+          not os.path.exists(path), rc)
+
+    bad = os.path.join(workdir, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("workers = 2\nbogus = 1\n")
+    p = subprocess.run([DAEMON, "--config", bad], capture_output=True,
+                       timeout=30, check=False)
+    check("a bad config file: exit 64 and the line", p.returncode == 64 and
+          b"line 2: unknown option 'bogus'" in p.stderr, p.stderr)
+    p = subprocess.run([DAEMON, "--help"], capture_output=True, timeout=30,
+                       check=False)
+    check("--help", p.returncode == 0 and b"--listen" in p.stdout)
+
+
+def cache_file(workdir):
+    cache = os.path.join(workdir, "policies.cache")
+    d = Daemon(workdir, "--cache", cache)
+    c = d.connect()
+    c.ask("valid.test")
+    c.ask("deleg.test")
+    d.proc.send_signal(signal.SIGHUP)
+    end = time.monotonic() + 10
+    while time.monotonic() < end and not os.path.exists(cache):
+        time.sleep(0.05)
+    check("SIGHUP saves the cache", os.path.exists(cache))
+    c.close()
+    rc = d.stop()
+    check("SIGTERM: exit 0, cache saved", rc == 0 and os.path.exists(cache)
+          and "stopped" in d.stderr(), f"{rc} {d.stderr()}")
+    # Restarted with DNS dead: the saved policies answer at once.
+    d = Daemon(workdir, "--cache", cache, "--deadline-ms", "300",
+               resolver=ENV["MTASTS_WORLD_DEAD_RESOLVER"])
+    c = d.connect()
+    got = [c.ask("valid.test"), c.ask("deleg.test"), c.ask("none.test")]
+    check("restarted with DNS dead: cached policies from the file "
+          "(R8461-3.3-m)", got == [VALID,
+          "OK secure match=mail.deleg.test servername=hostname", NOTFOUND],
+          got)
+    c.close()
+    d.stop()
+
+    # --postfix-tlsrpt with the policy host unreachable: the refresh in
+    # the window fetches, fails, and the cached policy still applies with
+    # policy_failure (RFC 8460 sts-policy-fetch-error).
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    d = Daemon(workdir, "--cache", cache, "--postfix-tlsrpt",
+               "--https-port", str(dead_port), "--refresh-interval-s", "1",
+               "--refresh-expiring-s", "86400", "--fetch-timeout-ms", "2000")
+    c = d.connect()
+    got = c.ask("valid.test")
+    check("--postfix-tlsrpt: the TLSRPT attributes after the answer",
+          got.startswith(VALID + TLSRPT_VALID), got)
+    end = time.monotonic() + 15
+    while time.monotonic() < end and "policy_failure=" not in got:
+        time.sleep(0.2)
+        got = c.ask("valid.test")
+    check("a failed refresh while the cached policy applies: "
+          "policy_failure=sts-policy-fetch-error",
+          got == VALID + TLSRPT_VALID +
+          " policy_failure=sts-policy-fetch-error", got)
+    c.close()
+    d.stop()
+
+
+def periodic(workdir):
+    # Every second: the cache file saved without a signal, and valid.test
+    # (max_age 86400, within a refresh window of 86400 s) refreshed
+    # through mtasts_refresh() (RFC 8461 §3.3 proactive refresh).
+    cache = os.path.join(workdir, "periodic.cache")
+    d = Daemon(workdir, "--cache", cache, "--refresh-interval-s", "1",
+               "--refresh-expiring-s", "86400")
+    c = d.connect()
+    first = c.ask("valid.test")
+    end = time.monotonic() + 10
+    while time.monotonic() < end and not (
+            os.path.exists(cache) and "refreshing 1 policies" in d.stderr()):
+        time.sleep(0.1)
+    check("periodic tick: cache file saved and the policy in use refreshed",
+          os.path.exists(cache) and "refreshing 1 policies" in d.stderr(),
+          d.stderr())
+    time.sleep(1.2)
+    got = c.ask("valid.test")
+    check("answers go on across refreshes", first == VALID and got == VALID,
+          got)
+    c.close()
+    check("SIGTERM after refreshes: exit 0", d.stop() == 0, d.stderr())
+
+
+def operations(workdir):
+    # systemd's notify protocol: READY=1 once listening, STOPPING=1 at
+    # SIGTERM, as datagrams to NOTIFY_SOCKET.
+    path = os.path.join(workdir, "notify.sock")
+    n = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    n.bind(path)
+    n.settimeout(IO_TIMEOUT_S)
+    d = Daemon(workdir, env=dict(ENV, NOTIFY_SOCKET=path))
+    msg = n.recv(256).decode()
+    check("NOTIFY_SOCKET: READY=1 with MAINPID once listening",
+          msg == f"READY=1\nMAINPID={d.proc.pid}", msg)
+    rc = d.stop()
+    msg = n.recv(256).decode()
+    check("NOTIFY_SOCKET: STOPPING=1 at SIGTERM", msg == "STOPPING=1" and
+          rc == 0, f"{msg!r} rc={rc}")
+    n.close()
+
+    # SO_REUSEPORT: a second daemon on the same port with --reuse-port;
+    # without it the bind fails (exit 71).
+    a = Daemon(workdir, "--reuse-port", "yes")
+    b = Daemon(workdir, "--reuse-port", "yes",
+               listen=f"127.0.0.1:{a.port}")
+    got = [a.connect().ask("192.0.2.1"), b.connect().ask("192.0.2.1")]
+    check("--reuse-port: two daemons on one port, both answer",
+          b.port == a.port and got == [NOTFOUND, NOTFOUND], got)
+    p = subprocess.run([DAEMON, "--listen", f"127.0.0.1:{a.port}"],
+                       capture_output=True, timeout=30, check=False)
+    check("without --reuse-port the port is taken: exit 71",
+          p.returncode == 71, p.stderr)
+    a.stop()
+    b.stop()
+
+    # --user after the bind (only when the test runs as root).
+    if os.geteuid() == 0:
+        d = Daemon(workdir, "--user", "nobody")
+        c = d.connect()
+        got = [c.ask("[192.0.2.1]"), c.ask("valid.test")]
+        # Read after an answer: the loop runs only after the drop.
+        with open(f"/proc/{d.proc.pid}/status") as f:
+            uid = [ln.split()[1:] for ln in f if ln.startswith("Uid:")][0]
+        check("--user nobody: every uid is nobody's after the bind, and a "
+              "lookup works (CA file read before)",
+              set(uid) == {"65534"} and got == [NOTFOUND, VALID],
+              f"{uid} {got!r}")
+        c.close()
+        d.stop()
+    else:
+        print("(--user: not root, not tried)")
+    p = subprocess.run([DAEMON, "--user", "no-such-user-here",
+                        "--listen", "127.0.0.1:0"], capture_output=True,
+                       timeout=30, check=False)
+    check("--user with an unknown user: exit 64", p.returncode == 64,
+          p.stderr)
+
+    # --socket-mode for a unix: socket.
+    sock = os.path.join(workdir, "mode.sock")
+    d = Daemon(workdir, "--socket-mode", "600", listen="unix:" + sock)
+    mode = os.stat(sock).st_mode & 0o777
+    check("--socket-mode 600: the socket's mode", mode == 0o600, oct(mode))
+    d.stop()
+
+
+def main():
+    with tempfile.TemporaryDirectory() as workdir:
+        d = Daemon(workdir)
+        try:
+            answer_types(d)
+            key_forms(d)
+            pipelining(d)
+            partial(d)
+            bad_input(d)
+            disconnects(d)
+        finally:
+            rc = d.stop()
+        check("SIGTERM: exit 0", rc == 0, rc)
+        deadline(workdir)
+        zones_and_unix(workdir)
+        cache_file(workdir)
+        periodic(workdir)
+        operations(workdir)
+        reports = []
+        for log in LOGS:
+            with open(log) as f:
+                text = f.read()
+            if "Sanitizer" in text or "runtime error" in text:
+                reports.append(text)
+        check("no sanitizer report in any daemon's log", not reports,
+              "\n".join(reports)[:4000])
+    return check.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
