@@ -717,6 +717,38 @@ typedef int mtasts_dns_txt_fn(mtasts_req *req, const char *name, void *user);
 typedef int mtasts_https_get_fn(mtasts_req *req, const char *host,
                                 uint16_t port, const char *path, void *user);
 
+/** A flag of mtasts_https_post_fn: the endpoint's certificate need not be
+ * valid (RFC 8460 §3 allows it for reports; see
+ * mtasts_ctx_set_rpt_https_verify()). TLS is still used. */
+#define MTASTS_HTTPS_POST_NO_VERIFY 0x1u
+
+/**
+ * POST a TLS report to https://HOST:PORT/PATH (RFC 8460 §5.4): TLS with
+ * SNI HOST, the certificate checked for the DNS-ID HOST against the
+ * context's trust anchors unless flags has MTASTS_HTTPS_POST_NO_VERIFY,
+ * no redirects followed. Report the response head with
+ * mtasts_https_response() (its body is not wanted: mtasts_https_body()
+ * takes and drops it) and finish with mtasts_https_done(), whose statuses
+ * mean what they mean for the GET.
+ * @param req           the request
+ * @param host          the rua's host, a normalised host name; valid until
+ *                      the hook returns
+ * @param port          the rua's port (443 when it gives none)
+ * @param path          the request target: path and query, "/..."
+ * @param content_type  "application/tlsrpt+gzip"
+ * @param body          the request body (the gzip'ed report); valid until
+ *                      the hook returns: copy it to send later
+ * @param len           its length in bytes
+ * @param flags         0 or MTASTS_HTTPS_POST_NO_VERIFY; other bits are 0
+ *                      (a hook may refuse unknown bits with an error)
+ * @param user          the pointer given to mtasts_ctx_set_https_post_hook()
+ * @return MTASTS_OK (done will be called) or any error (it will not)
+ */
+typedef int mtasts_https_post_fn(mtasts_req *req, const char *host,
+                                 uint16_t port, const char *path,
+                                 const char *content_type, const void *body,
+                                 size_t len, uint32_t flags, void *user);
+
 /**
  * Install the DNS TXT hook.
  * @param fn    the hook; NULL returns to the default (ldns)
@@ -739,6 +771,20 @@ MTASTS_API int mtasts_ctx_set_dns_txt_hook(mtasts_ctx *ctx,
 MTASTS_API int mtasts_ctx_set_https_get_hook(mtasts_ctx *ctx,
                                              mtasts_https_get_fn *fn,
                                              void *user);
+
+/**
+ * Install the HTTPS POST hook that mtasts_rpt_post() uses.
+ * @param fn    the hook; NULL returns to the default (mbedTLS, with the
+ *              context's trust store, connect and fetch timeouts and
+ *              resolver)
+ * @param user  passed to fn
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
+ * Ownership: user is the caller's; it must outlive ctx.
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_https_post_hook(mtasts_ctx *ctx,
+                                              mtasts_https_post_fn *fn,
+                                              void *user);
 
 /**
  * Add one TXT record of the answer, its character-strings joined with
@@ -1912,6 +1958,104 @@ MTASTS_API int mtasts_rpt_mail(mtasts_ctx *ctx, const char *policy_domain,
                                int64_t day, const char *org_name,
                                const char *contact_info, const char *rua,
                                char **msg_out, size_t *len_out);
+
+/**
+ * Whether mtasts_rpt_post() requires a valid certificate of the https:
+ * rua's host (the default, true). RFC 8460 §3 lets a sender ignore
+ * certificate errors for reports; false passes
+ * MTASTS_HTTPS_POST_NO_VERIFY to the POST hook (TLS is still used).
+ * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
+ * Threads: per ctx.   Since: 0.1
+ */
+MTASTS_API int mtasts_ctx_set_rpt_https_verify(mtasts_ctx *ctx, bool verify);
+
+/**
+ * POST the report of mtasts_rpt_gzip() to an https: rua (RFC 8460 §5.4)
+ * through the context's POST hook, with Content-Type
+ * application/tlsrpt+gzip, and wait for the outcome. Any 2xx status means
+ * delivered; any other status is a failure, 3xx included: redirects are
+ * never followed. Blocks until the hook calls mtasts_https_done() (the
+ * default hook within the context's fetch timeout; a user hook may finish
+ * from any thread).
+ * @param rua              an https: URI as the _smtp._tls record gives it
+ *                         (mtasts_tlsrpt_rua()): "https://host[:port]
+ *                         [/path][?query]", host a host name
+ * @param http_status_out  may be NULL; receives the response status, 0
+ *                         when there was no response
+ * @param reason_out       may be NULL; receives why it failed (what the
+ *                         URI lacks, or the hook's reason), NUL-terminated
+ *                         and truncated to reason_size; "" on MTASTS_OK
+ * @param reason_size      the size of reason_out in bytes
+ * @return MTASTS_OK (a 2xx status); MTASTS_ERR_PROTOCOL (the endpoint
+ *         answered with another status: see *http_status_out);
+ *         MTASTS_ERR_FETCH (no response: address lookup, connect, TLS,
+ *         timeout, malformed HTTP, or the hook returned an error);
+ *         MTASTS_ERR_WEBPKI (the endpoint's certificate is not valid for
+ *         its host); MTASTS_ERR_SYNTAX (rua is not a usable https: URI:
+ *         another scheme, userinfo, a fragment, an IP literal, a bad
+ *         port, a bad %-escape, a target over 512 bytes); MTASTS_ERR_IO
+ *         (the trust store cannot be read); the statuses of
+ *         mtasts_rpt_json() (MTASTS_ERR_NO_DATA, MTASTS_ERR_BAD_DOMAIN,
+ *         MTASTS_ERR_NOT_ASCII, MTASTS_ERR_NOMEM, MTASTS_ERR_INVALID);
+ *         MTASTS_ERR_INVALID also for rua NULL, or reason_out NULL with
+ *         reason_size not 0
+ * Threads: any thread, concurrently, but not inside a hook or a lookup
+ * callback of the same ctx (it waits for the POST hook's done call).
+ * Since: 0.1
+ */
+MTASTS_API int mtasts_rpt_post(mtasts_ctx *ctx, const char *policy_domain,
+                               int64_t day, const char *org_name,
+                               const char *contact_info, const char *rua,
+                               unsigned *http_status_out, char *reason_out,
+                               size_t reason_size);
+
+/** Delivery retries end this long after the first attempt (RFC 8460
+ * §5.5: "up to 24 hours"). */
+#define MTASTS_RPT_RETRY_WINDOW_S 86400
+/** The first retry comes this long after the first attempt. */
+#define MTASTS_RPT_RETRY_FIRST_S 60
+/** No gap between two attempts is longer than this. */
+#define MTASTS_RPT_RETRY_MAX_GAP_S 14400
+
+/**
+ * When to try a failed report delivery again (RFC 8460 §5.5: retry for up
+ * to 24 hours, with exponential backoff). Pure: the caller passes the
+ * clock and a random number, so it is deterministic under test. The gap
+ * before attempt number attempt+1 is MTASTS_RPT_RETRY_FIRST_S *
+ * 2^(attempt-1), at most MTASTS_RPT_RETRY_MAX_GAP_S, plus a jitter of 0
+ * to a quarter of it taken from random (so that many senders do not
+ * retry in step); the next attempt is at least now.
+ * @param first_attempt  when the first attempt was made (seconds)
+ * @param attempt        how many attempts were made so far, at least 1
+ * @param now            the current time (seconds, same clock)
+ * @param random         any random number (e.g. from random(3))
+ * @param next_out       receives the time of the next attempt on MTASTS_OK
+ * @return MTASTS_OK; MTASTS_ERR_TIMEOUT (give up: the next attempt would
+ *         fall 24 h or more after the first attempt);
+ *         MTASTS_ERR_INVALID (next_out NULL, attempt 0, now before
+ *         first_attempt)
+ * Threads: pure.   Since: 0.1
+ */
+MTASTS_API int mtasts_rpt_retry_next(int64_t first_attempt, uint32_t attempt,
+                                     int64_t now, uint64_t random,
+                                     int64_t *next_out);
+
+/** The longest random delay before a day's reports are first sent
+ * (RFC 8460 §4.1's example: up to four hours). */
+#define MTASTS_RPT_SEND_DELAY_MAX_S 14400
+
+/**
+ * When to send the reports of a UTC day for the first time (RFC 8460
+ * §4.1): after the day has ended, with a random delay of 1 to
+ * MTASTS_RPT_SEND_DELAY_MAX_S seconds so that receivers are not flooded
+ * at midnight. Pure.
+ * @param day     any time in the UTC day, seconds since the epoch
+ * @param random  any random number; the delay is 1 + random % 14400
+ * @return the time to send, seconds since the epoch: the next day's
+ *         00:00:00Z plus the delay
+ * Threads: pure.   Since: 0.1
+ */
+MTASTS_API int64_t mtasts_rpt_send_time(int64_t day, uint64_t random);
 
 /**
  * Save every aggregate of the report store to a file, so that a restart

@@ -51,6 +51,8 @@ mtasts_ctx_new(mtasts_ctx **out)
     /* The default I/O goes in through the same setters a user calls. */
     mtasts_ctx_set_dns_txt_hook(ctx, NULL, NULL);
     mtasts_ctx_set_https_get_hook(ctx, NULL, NULL);
+    mtasts_ctx_set_https_post_hook(ctx, NULL, NULL);
+    ctx->rpt_verify = true;
     *out = ctx;
     return MTASTS_OK;
 }
@@ -282,10 +284,44 @@ mtasts_lookup_async(mtasts_ctx *ctx, const char *domain, mtasts_lookup_fn *cb,
 
 /* The blocking calls wait for the callback, which may run inline (the
  * default I/O, a cache hit) or later in another thread (user hooks). */
+int
+mtasts__latch_init(struct mtasts__latch *l)
+{
+    l->done = false;
+    if (pthread_mutex_init(&l->lock, NULL) != 0) {
+        return MTASTS_ERR_NOMEM;
+    }
+    if (pthread_cond_init(&l->cond, NULL) != 0) {
+        pthread_mutex_destroy(&l->lock);
+        return MTASTS_ERR_NOMEM;
+    }
+    return MTASTS_OK;
+}
+
+void
+mtasts__latch_open(struct mtasts__latch *l)
+{
+    l->done = true;
+    pthread_cond_signal(&l->cond);
+    pthread_mutex_unlock(&l->lock);
+}
+
+void
+mtasts__latch_wait(struct mtasts__latch *l, bool started)
+{
+    if (started) {
+        pthread_mutex_lock(&l->lock);
+        while (!l->done) {
+            pthread_cond_wait(&l->cond, &l->lock);
+        }
+        pthread_mutex_unlock(&l->lock);
+    }
+    pthread_cond_destroy(&l->cond);
+    pthread_mutex_destroy(&l->lock);
+}
+
 struct waiting {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool done;
+    struct mtasts__latch latch;
     bool want_result;
     int status;
     mtasts_policy *policy; /* one reference */
@@ -307,13 +343,11 @@ wake(const mtasts_result *r, void *user)
             status = MTASTS_ERR_NOMEM;
         }
     }
-    pthread_mutex_lock(&w->lock);
+    pthread_mutex_lock(&w->latch.lock);
     w->status = status;
     w->policy = status == MTASTS_OK ? mtasts_policy_ref(r->policy) : NULL;
     w->result = copy;
-    w->done = true;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->lock);
+    mtasts__latch_open(&w->latch);
 }
 
 static int
@@ -322,25 +356,13 @@ wait_lookup(mtasts_ctx *ctx, const char *domain, bool want_result,
 {
     memset(w, 0, sizeof(*w));
     w->want_result = want_result;
-    if (pthread_mutex_init(&w->lock, NULL) != 0) {
-        return MTASTS_ERR_NOMEM;
+    int rc = mtasts__latch_init(&w->latch);
+    if (rc != MTASTS_OK) {
+        return rc;
     }
-    if (pthread_cond_init(&w->cond, NULL) != 0) {
-        pthread_mutex_destroy(&w->lock);
-        return MTASTS_ERR_NOMEM;
-    }
-    int rc = start(&ctx->eng, domain, wake, w);
-    if (rc == MTASTS_OK) {
-        pthread_mutex_lock(&w->lock);
-        while (!w->done) {
-            pthread_cond_wait(&w->cond, &w->lock);
-        }
-        pthread_mutex_unlock(&w->lock);
-        rc = w->status;
-    }
-    pthread_cond_destroy(&w->cond);
-    pthread_mutex_destroy(&w->lock);
-    return rc;
+    rc = start(&ctx->eng, domain, wake, w);
+    mtasts__latch_wait(&w->latch, rc == MTASTS_OK);
+    return rc == MTASTS_OK ? w->status : rc;
 }
 
 int

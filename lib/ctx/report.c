@@ -149,11 +149,12 @@ mtasts_rpt_json(mtasts_ctx *ctx, const char *policy_domain, int64_t day,
 }
 
 /* The day's report gzip'ed, with its domain and submitter. */
-static int
-report_gz(mtasts_ctx *ctx, const char *policy_domain, int64_t day,
-          const char *org_name, const char *contact_info, unsigned char **gz,
-          size_t *gz_len, char domain[MTASTS_DOMAIN_BUFSIZE],
-          char submitter[MTASTS_DOMAIN_BUFSIZE])
+int
+mtasts__ctx_report_gz(mtasts_ctx *ctx, const char *policy_domain, int64_t day,
+                      const char *org_name, const char *contact_info,
+                      unsigned char **gz, size_t *gz_len,
+                      char domain[MTASTS_DOMAIN_BUFSIZE],
+                      char submitter[MTASTS_DOMAIN_BUFSIZE])
 {
     int rc = report_args(ctx, policy_domain, org_name, contact_info, domain,
                          submitter);
@@ -188,8 +189,9 @@ mtasts_rpt_gzip(mtasts_ctx *ctx, const char *policy_domain, int64_t day,
         return MTASTS_ERR_INVALID;
     }
     char domain[MTASTS_DOMAIN_BUFSIZE], submitter[MTASTS_DOMAIN_BUFSIZE];
-    int rc = report_gz(ctx, policy_domain, day, org_name, contact_info, gz_out,
-                       gz_len_out, domain, submitter);
+    int rc =
+        mtasts__ctx_report_gz(ctx, policy_domain, day, org_name, contact_info,
+                              gz_out, gz_len_out, domain, submitter);
     if (rc == MTASTS_OK && name_out != NULL) {
         mtasts__report_name(submitter, domain, mtasts__report_day(day),
                             name_out);
@@ -246,8 +248,9 @@ mtasts_rpt_mail(mtasts_ctx *ctx, const char *policy_domain, int64_t day,
     char domain[MTASTS_DOMAIN_BUFSIZE], submitter[MTASTS_DOMAIN_BUFSIZE];
     unsigned char *gz = NULL;
     size_t gz_len = 0;
-    int rc = report_gz(ctx, policy_domain, day, org_name, contact_info, &gz,
-                       &gz_len, domain, submitter);
+    int rc =
+        mtasts__ctx_report_gz(ctx, policy_domain, day, org_name, contact_info,
+                              &gz, &gz_len, domain, submitter);
     if (rc == MTASTS_OK) {
         rc = mtasts__report_mail(domain, mtasts__report_day(day), contact_info,
                                  submitter, to, mtasts__engine_now(&ctx->eng),

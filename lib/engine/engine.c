@@ -39,6 +39,7 @@
 enum req_kind {
     REQ_DNS = 1,
     REQ_HTTPS = 2,
+    REQ_POST = 3, /* a TLS report POST: no flight, a completion callback */
 };
 
 struct waiter {
@@ -62,6 +63,9 @@ struct mtasts__flight {
 struct mtasts_req {
     enum req_kind kind;
     struct mtasts__flight *flight;
+    /* POST: who waits for the outcome */
+    mtasts__post_done_fn *post_done;
+    void *post_user;
     /* DNS: the records, as mtasts__txt_select() takes them */
     char **texts;
     size_t *lens;
@@ -300,6 +304,26 @@ req_free(struct mtasts_req *req)
     mtasts__free(req->content_type);
     mtasts__free(req->body);
     mtasts__free(req);
+}
+
+mtasts_req *
+mtasts__req_post_new(mtasts__post_done_fn *done, void *user)
+{
+    struct mtasts_req *req = mtasts__calloc(1, sizeof(*req));
+    if (req != NULL) {
+        req->kind = REQ_POST;
+        req->post_done = done;
+        req->post_user = user;
+    }
+    return req;
+}
+
+void
+mtasts__req_post_free(mtasts_req *req)
+{
+    if (req != NULL) {
+        req_free(req);
+    }
 }
 
 static void run_https(struct mtasts__flight *f);
@@ -949,7 +973,7 @@ mtasts_https_response(mtasts_req *req, unsigned http_status,
     if (req == NULL) {
         return MTASTS_ERR_INVALID;
     }
-    if (req->kind != REQ_HTTPS || req->have_head) {
+    if ((req->kind != REQ_HTTPS && req->kind != REQ_POST) || req->have_head) {
         return MTASTS_ERR_STATE;
     }
     if (content_type != NULL) {
@@ -971,8 +995,11 @@ mtasts_https_body(mtasts_req *req, const void *data, size_t len)
     if (req == NULL || (data == NULL && len != 0)) {
         return MTASTS_ERR_INVALID;
     }
-    if (req->kind != REQ_HTTPS || !req->have_head) {
+    if ((req->kind != REQ_HTTPS && req->kind != REQ_POST) || !req->have_head) {
         return MTASTS_ERR_STATE;
+    }
+    if (req->kind == REQ_POST) {
+        return MTASTS_OK; /* only the status of a POST's response counts */
     }
     if (req->too_large || len > req->body_max - req->body_len) {
         /* Over the cap is a failure, never a truncation (§3.3). */
@@ -1009,6 +1036,13 @@ mtasts_https_done(mtasts_req *req, int status, const char *reason)
          status != MTASTS_ERR_WEBPKI && status != MTASTS_ERR_NOMEM &&
          status != MTASTS_ERR_IO)) {
         return MTASTS_ERR_INVALID;
+    }
+    if (req->kind == REQ_POST) {
+        int rc = req->lost != MTASTS_OK ? req->lost : status;
+        req->post_done(req->post_user, rc, req->have_head, req->http_status,
+                       rc == status ? reason : NULL);
+        req_free(req);
+        return MTASTS_OK;
     }
     if (req->kind != REQ_HTTPS) {
         return MTASTS_ERR_STATE;

@@ -88,6 +88,19 @@ uint64_t mtasts__engine_random(struct mtasts__engine *eng);
 int mtasts__engine_lookup_cached(struct mtasts__engine *eng, const char *domain,
                                  mtasts_policy **out);
 
+/* How a POST request ended (any thread, inside mtasts_https_done()):
+ * status as mtasts_https_done() got it (or MTASTS_ERR_NOMEM when a
+ * completion call lost data), the response status when have_head, the
+ * hook's reason or NULL (valid during the call only). */
+typedef void mtasts__post_done_fn(void *user, int status, bool have_head,
+                                  unsigned http_status, const char *reason);
+
+/* A request for the POST hook; NULL when out of memory. Free it with
+ * mtasts__req_post_free() only when the hook returned an error (done was
+ * not called); mtasts_https_done() frees it otherwise. */
+mtasts_req *mtasts__req_post_new(mtasts__post_done_fn *done, void *user);
+void mtasts__req_post_free(mtasts_req *req);
+
 /* Whether an HTTP Content-Type value is text/plain, parameters ignored
  * (RFC 8461 §3.2, CHECKLIST E-9). */
 bool mtasts__media_type_is_text_plain(const char *value);

@@ -783,3 +783,43 @@ mtasts__http_finish(struct mtasts__http *h)
                     "connection closed inside the chunked body");
     }
 }
+
+/* ---- the request head ---------------------------------------------------- */
+
+size_t
+mtasts__http_request_head(char *buf, size_t size,
+                          const struct mtasts__http_request *r)
+{
+    char port[16] = "";
+    if (r->port != 443) {
+        snprintf(port, sizeof(port), ":%u", (unsigned)r->port);
+    }
+    int n;
+    if (r->content_type == NULL) {
+        /* RFC 8461 §3.3: no conditional request, no caching headers. */
+        n = snprintf(buf, size,
+                     "GET %s HTTP/1.1\r\n"
+                     "Host: %s%s\r\n"
+                     "Connection: close\r\n"
+                     "User-Agent: libmtasts/%s\r\n"
+                     "Accept: text/plain\r\n"
+                     "\r\n",
+                     r->path, r->host, port, MTASTS_VERSION_STRING);
+    } else {
+        /* RFC 8460 §5.4: the report is the whole body. */
+        n = snprintf(buf, size,
+                     "POST %s HTTP/1.1\r\n"
+                     "Host: %s%s\r\n"
+                     "Connection: close\r\n"
+                     "User-Agent: libmtasts/%s\r\n"
+                     "Content-Type: %s\r\n"
+                     "Content-Length: %zu\r\n"
+                     "\r\n",
+                     r->path, r->host, port, MTASTS_VERSION_STRING,
+                     r->content_type, r->body_len);
+    }
+    if (n < 0 || (size_t)n >= size) {
+        return 0;
+    }
+    return (size_t)n;
+}

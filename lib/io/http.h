@@ -103,4 +103,23 @@ unsigned mtasts__http_status(const struct mtasts__http *h);
 /* Why the parser failed: a NUL-terminated sentence; "" without failure. */
 const char *mtasts__http_why(const struct mtasts__http *h);
 
+/* A request, as mtasts__http_request_head() writes its head. content_type
+ * NULL means no body (GET, Accept: text/plain); otherwise the request is a
+ * POST of body_len bytes with that Content-Type. host and path were
+ * checked by the caller (no byte that could end or split a line). */
+struct mtasts__http_request {
+    const char *host;
+    uint16_t port; /* left out of Host: when 443 */
+    const char *path;
+    const char *content_type;
+    size_t body_len;
+};
+
+/* Write the request head (RFC 9112 §3: request line, Host, Connection:
+ * close, User-Agent, Accept or Content-Type and Content-Length, the empty
+ * line) into buf. Returns its length, or 0 when it does not fit in size
+ * bytes (a NUL is written after it). */
+size_t mtasts__http_request_head(char *buf, size_t size,
+                                 const struct mtasts__http_request *r);
+
 #endif

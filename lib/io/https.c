@@ -1,4 +1,6 @@
-/* The policy fetch (RFC 8461 §3.3): HTTPS GET through mbedTLS.
+/* The policy fetch (RFC 8461 §3.3): HTTPS GET through mbedTLS; and the
+ * TLS report POST (RFC 8460 §5.4), which shares all of it but the request
+ * and stops reading at the response head (only the status matters).
  *
  * TLS 1.2 or later (§7.2, RFC 7525), SNI = the policy host (§7.1), the
  * chain verified against the trust store, and the name checked by
@@ -23,7 +25,6 @@
 #include "util/domain.h"
 #include "verify/hostname.h"
 
-#define HTTPS_PORT 443
 #define PATH_MAX_LEN 512     /* request target bytes */
 #define REQUEST_MAX 1024     /* the whole request head */
 #define READ_CHUNK 4096      /* bytes asked of mbedtls_ssl_read() */
@@ -51,6 +52,14 @@ struct fetch {
 
     struct mtasts__http http;
     char why[MTASTS__IO_REASON_MAX];
+
+    /* a POST: the body, sent after the head; no_verify skips every
+     * certificate check (RFC 8460 §3, MTASTS_HTTPS_POST_NO_VERIFY) */
+    const char *content_type; /* NULL for the GET */
+    const void *body;
+    size_t body_len;
+    bool no_verify;
+    bool got_head;
 };
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -87,6 +96,13 @@ tls_config(struct fetch *f)
         return fail(f, MTASTS_ERR_FETCH, "TLS set-up failed: %s", text);
     }
     mbedtls_ssl_config *conf = &f->tls.conf;
+    if (f->no_verify) {
+        mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_NONE);
+#if defined(MBEDTLS_SSL_ALPN)
+        mbedtls_ssl_conf_alpn_protocols(conf, alpn_list);
+#endif
+        return MTASTS_OK;
+    }
     mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     mbedtls_ssl_conf_ca_chain(conf, &f->ca->chain, NULL);
     /* Our own name check replaces mbedTLS's, which falls back to the CN. */
@@ -216,37 +232,18 @@ attempt(struct fetch *f, const struct mtasts__io_addr *a)
     if (ret != 0) {
         return handshake_failed(f, ret);
     }
-    return check_peer_name(f);
+    return f->no_verify ? MTASTS_OK : check_peer_name(f);
 }
 
 /* ---- request and response ------------------------------------------------ */
 
+/* Write len bytes; each turn writes or waits, the deadline bounds it. */
 static int
-send_request(struct fetch *f, const char *path)
+write_all(struct fetch *f, const unsigned char *data, size_t len)
 {
-    char request[REQUEST_MAX];
-    char port[16] = "";
-    if (f->port != HTTPS_PORT) {
-        snprintf(port, sizeof(port), ":%u", (unsigned)f->port);
-    }
-    /* RFC 8461 §3.3: no conditional request, no caching headers. */
-    int n = snprintf(request, sizeof(request),
-                     "GET %s HTTP/1.1\r\n"
-                     "Host: %s%s\r\n"
-                     "Connection: close\r\n"
-                     "User-Agent: libmtasts/%s\r\n"
-                     "Accept: text/plain\r\n"
-                     "\r\n",
-                     path, f->host, port, MTASTS_VERSION_STRING);
-    if (n < 0 || (size_t)n >= sizeof(request)) {
-        return fail(f, MTASTS_ERR_FETCH, "request too long");
-    }
-    f->conn.deadline = f->deadline;
     size_t done = 0;
-    /* Each turn writes or waits; the deadline bounds the waiting. */
-    while (done < (size_t)n) {
-        int ret = mbedtls_ssl_write(
-            &f->ssl, (const unsigned char *)request + done, (size_t)n - done);
+    while (done < len) {
+        int ret = mbedtls_ssl_write(&f->ssl, data + done, len - done);
         if (ret > 0) {
             done += (size_t)ret;
             continue;
@@ -269,9 +266,28 @@ send_request(struct fetch *f, const char *path)
 }
 
 static int
+send_request(struct fetch *f, const char *path)
+{
+    char head[REQUEST_MAX];
+    struct mtasts__http_request r = {f->host, f->port, path, f->content_type,
+                                     f->body_len};
+    size_t n = mtasts__http_request_head(head, sizeof(head), &r);
+    if (n == 0) {
+        return fail(f, MTASTS_ERR_FETCH, "request too long");
+    }
+    f->conn.deadline = f->deadline;
+    int rc = write_all(f, (const unsigned char *)head, n);
+    if (rc == MTASTS_OK && f->body_len > 0) {
+        rc = write_all(f, f->body, f->body_len);
+    }
+    return rc;
+}
+
+static int
 on_head(void *user, unsigned status, const char *content_type)
 {
     struct fetch *f = user;
+    f->got_head = true;
     return mtasts_https_response(f->req, status, content_type);
 }
 
@@ -279,6 +295,9 @@ static int
 on_body(void *user, const unsigned char *data, size_t len)
 {
     struct fetch *f = user;
+    if (f->content_type != NULL) {
+        return MTASTS_OK; /* a POST's response body is not wanted */
+    }
     return mtasts_https_body(f->req, data, len);
 }
 
@@ -336,8 +355,9 @@ read_response(struct fetch *f)
             if (rc != MTASTS_OK) {
                 return fail_response(f, rc);
             }
-            if (mtasts__http_complete(&f->http)) {
-                return MTASTS_OK;
+            if (mtasts__http_complete(&f->http) ||
+                (f->content_type != NULL && f->got_head)) {
+                return MTASTS_OK; /* a POST needs the status alone */
             }
             continue;
         }
@@ -464,28 +484,33 @@ host_ok(const char *host)
                                 &why) == MTASTS_OK;
 }
 
-int
-mtasts__io_https_get(mtasts_req *req, const char *host, uint16_t port,
-                     const char *path, void *user)
+static bool
+type_ok(const char *type)
 {
-    if (req == NULL || host == NULL || path == NULL || user == NULL ||
-        port == 0 || !host_ok(host) || !path_ok(path)) {
-        return MTASTS_ERR_INVALID;
+    size_t len = strnlen(type, PATH_MAX_LEN + 1);
+    if (len == 0 || len > PATH_MAX_LEN) {
+        return false;
     }
-    struct mtasts__io *io = user;
-    struct fetch *f = mtasts__calloc(1, sizeof(*f));
-    if (f == NULL) {
-        return MTASTS_ERR_NOMEM;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)type[i];
+        if (c < 0x20 || c >= 0x7f) {
+            return false;
+        }
     }
-    f->io = io;
-    f->req = req;
-    f->host = host;
-    f->port = port;
+    return true;
+}
+
+/* The GET or the POST (f->content_type set); calls done, returns OK. */
+static int
+https_run(struct fetch *f, const char *path)
+{
+    struct mtasts__io *io = f->io;
+    mtasts_req *req = f->req;
     f->start = mtasts__io_now_ms();
     f->deadline = f->start + io->fetch_ms;
     f->conn.fd = -1;
     mtasts__io_tls_init(&f->tls);
-    mtasts__verify_name_init(&f->name, host);
+    mtasts__verify_name_init(&f->name, f->host);
     mtasts__http_init(&f->http, io->body_max, on_head, on_body, f);
 
     int rc = fetch_run(f, path);
@@ -500,4 +525,52 @@ mtasts__io_https_get(mtasts_req *req, const char *host, uint16_t port,
     mtasts_https_done(req, rc, rc == MTASTS_OK ? NULL : f->why);
     mtasts__free(f);
     return MTASTS_OK;
+}
+
+/* The GET (content_type NULL) or the POST, once the arguments are
+ * checked: MTASTS_OK after done, or an error without it. */
+static int
+https_request(mtasts_req *req, const char *host, uint16_t port,
+              const char *path, const char *content_type, const void *body,
+              size_t len, uint32_t flags, void *user)
+{
+    if (req == NULL || host == NULL || path == NULL || user == NULL ||
+        port == 0 || !host_ok(host) || !path_ok(path) ||
+        (content_type != NULL && !type_ok(content_type)) ||
+        (body == NULL && len > 0) ||
+        (flags & ~(uint32_t)MTASTS_HTTPS_POST_NO_VERIFY) != 0) {
+        return MTASTS_ERR_INVALID;
+    }
+    struct fetch *f = mtasts__calloc(1, sizeof(*f));
+    if (f == NULL) {
+        return MTASTS_ERR_NOMEM;
+    }
+    f->io = user;
+    f->req = req;
+    f->host = host;
+    f->port = port;
+    f->content_type = content_type;
+    f->body = body;
+    f->body_len = len;
+    f->no_verify = (flags & MTASTS_HTTPS_POST_NO_VERIFY) != 0;
+    return https_run(f, path);
+}
+
+int
+mtasts__io_https_get(mtasts_req *req, const char *host, uint16_t port,
+                     const char *path, void *user)
+{
+    return https_request(req, host, port, path, NULL, NULL, 0, 0, user);
+}
+
+int
+mtasts__io_https_post(mtasts_req *req, const char *host, uint16_t port,
+                      const char *path, const char *content_type,
+                      const void *body, size_t len, uint32_t flags, void *user)
+{
+    if (content_type == NULL) {
+        return MTASTS_ERR_INVALID;
+    }
+    return https_request(req, host, port, path, content_type, body, len, flags,
+                         user);
 }

@@ -1,6 +1,6 @@
 /* The default I/O: DNS through ldns, HTTPS through mbedTLS. The ctx owns
  * one struct mtasts__io (configuration and the shared trust store) and
- * installs the two hooks below, with the struct as their user pointer,
+ * installs the hooks below, with the struct as their user pointer,
  * through the same setters a user calls (STYLE.md §6).
  *
  * The hooks are blocking: they do the I/O in the calling thread and call
@@ -66,5 +66,11 @@ int mtasts__io_check_chain(struct mtasts__io *io, struct mtasts_mx_check *c,
 int mtasts__io_dns_txt(mtasts_req *req, const char *name, void *user);
 int mtasts__io_https_get(mtasts_req *req, const char *host, uint16_t port,
                          const char *path, void *user);
+/* The default mtasts_https_post_fn: as the GET, but the request is a POST
+ * of body and reading stops at the response head (its body is dropped). */
+int mtasts__io_https_post(mtasts_req *req, const char *host, uint16_t port,
+                          const char *path, const char *content_type,
+                          const void *body, size_t len, uint32_t flags,
+                          void *user);
 
 #endif
