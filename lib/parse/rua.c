@@ -92,6 +92,12 @@ parse_authority(const char *rua, size_t p, size_t end,
     if (host_end == p) {
         return refuse(p, "no host", off_out, why_out);
     }
+    if (strspn(rua + p, "0123456789.") >= host_end - p) {
+        return refuse(p,
+                      "an IP address host is not allowed (the certificate "
+                      "is checked for a host name)",
+                      off_out, why_out);
+    }
     if (mtasts_domain_normalize(rua + p, host_end - p, out->host, NULL) !=
         MTASTS_OK) {
         return refuse(p, "the host is not a host name", off_out, why_out);
