@@ -49,6 +49,7 @@
 #define EXIT_IOERR 74     /* EX_IOERR: cannot write the output */
 
 #define MAX_MX_ARGS 64
+#define MAX_POST_ARGS 8 /* --post-report URIs */
 
 struct options {
     const char *domain;
@@ -69,6 +70,9 @@ struct options {
     const char *report;
     const char *report_org;
     const char *report_contact;
+    const char *post[MAX_POST_ARGS]; /* --post-report URI */
+    size_t post_count;
+    bool post_no_verify; /* --post-report-no-verify */
     const char *cache; /* --cache FILE */
     bool list;         /* --list */
     const char *purge; /* --purge DOMAIN */
@@ -107,6 +111,10 @@ static const char usage_text[] =
     "  --report-org NAME   its organization-name (default: mtasts-query)\n"
     "  --report-contact ADDR  its contact-info (default: "
     "postmaster@localhost)\n"
+    "  --post-report URI   with --probe: POST the report, gzip'ed, to an\n"
+    "                      https: URI (RFC 8460 section 5.4); repeatable\n"
+    "                      (at most 8): tried in turn until one accepts\n"
+    "  --post-report-no-verify  accept any certificate of the URI's host\n"
     "  --tlsrpt            print DOMAIN's TLSRPT record (_smtp._tls)\n"
     "  --txt RECORD        one TXT record, character-strings joined\n"
     "  --json              print one JSON object\n"
@@ -116,7 +124,8 @@ static const char usage_text[] =
     "  --purge DOMAIN      with --cache: remove DOMAIN from the cache\n"
     "\n"
     "Exit status with DOMAIN: 0 policy, 1 no policy, 2 discovery failed,\n"
-    "3 some MX would be refused (--probe).\n"
+    "3 some MX would be refused (--probe), 75 no --post-report URI accepted\n"
+    "the report.\n"
     "--tlsrpt: 0 valid record, 1 none, 2 invalid or DNS failure.\n"
     "Offline: 0 valid, 1 valid but an --mx host does not match, 2 invalid.\n"
     "--list: 0; --purge: 0 removed, 1 not cached.\n"
@@ -232,7 +241,15 @@ parse_args(int argc, char **argv, struct options *o)
             o->report_org = argv[++i];
         } else if (strcmp(a, "--report-contact") == 0 && has_value) {
             o->report_contact = argv[++i];
+        } else if (strcmp(a, "--post-report") == 0 && has_value) {
+            if (o->post_count == MAX_POST_ARGS) {
+                return usage_error("too many --post-report URIs", NULL);
+            }
+            o->post[o->post_count++] = argv[++i];
+        } else if (strcmp(a, "--post-report-no-verify") == 0) {
+            o->post_no_verify = true;
         } else if (strcmp(a, "--report") == 0 ||
+                   strcmp(a, "--post-report") == 0 ||
                    strcmp(a, "--report-org") == 0 ||
                    strcmp(a, "--report-contact") == 0) {
             return usage_error("option needs a value", a);
@@ -282,11 +299,14 @@ parse_args(int argc, char **argv, struct options *o)
         return usage_error("--tlsrpt takes DOMAIN and --resolver only", NULL);
     }
     if ((o->report != NULL || o->report_org != NULL ||
-         o->report_contact != NULL) &&
+         o->report_contact != NULL || o->post_count > 0 || o->post_no_verify) &&
         !o->probe) {
-        return usage_error("--report, --report-org and --report-contact "
-                           "need --probe",
+        return usage_error("--report, --report-org, --report-contact and "
+                           "--post-report need --probe",
                            NULL);
+    }
+    if (o->post_no_verify && o->post_count == 0) {
+        return usage_error("--post-report-no-verify needs --post-report", NULL);
     }
     if (o->domain == NULL && (o->probe || o->smtp_port != 0 ||
                               o->smtp_timeout_ms != 0 || o->helo != NULL)) {
@@ -868,12 +888,20 @@ run_domain(const struct options *o)
         print_lookup_text(o, r, ps);
     }
     int report_status = 0;
-    if (o->report != NULL) {
+    const char *org = o->report_org != NULL ? o->report_org : "mtasts-query";
+    const char *contact =
+        o->report_contact != NULL ? o->report_contact : "postmaster@localhost";
+    if (o->report != NULL || o->post_count > 0) {
+        report_status = report_record(ctx, r, ps);
+    }
+    if (report_status == 0 && o->report != NULL) {
         report_status =
-            report_write(ctx, r, ps, o->report,
-                         o->report_org != NULL ? o->report_org : "mtasts-query",
-                         o->report_contact != NULL ? o->report_contact
-                                                   : "postmaster@localhost");
+            report_write(ctx, mtasts_result_domain(r), o->report, org, contact);
+    }
+    if (report_status == 0 && o->post_count > 0) {
+        report_status =
+            report_post(ctx, mtasts_result_domain(r), o->post, o->post_count,
+                        !o->post_no_verify, org, contact);
     }
     status = report_status != 0                ? report_status
              : ps != NULL && probe_refused(ps) ? EXIT_REFUSED

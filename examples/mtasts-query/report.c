@@ -113,9 +113,8 @@ tlsrpt_run(const char *domain, const char *resolver, bool json)
 }
 
 int
-report_write(mtasts_ctx *ctx, const mtasts_result *r,
-             const struct probe_set *ps, const char *path, const char *org,
-             const char *contact)
+report_record(mtasts_ctx *ctx, const mtasts_result *r,
+              const struct probe_set *ps)
 {
     /* each MX probe is one session; without any, the lookup alone */
     size_t recorded = 0;
@@ -140,10 +139,17 @@ report_write(mtasts_ctx *ctx, const mtasts_result *r,
             return rc == MTASTS_ERR_NOMEM ? 71 : 70;
         }
     }
+    return 0;
+}
+
+int
+report_write(mtasts_ctx *ctx, const char *domain, const char *path,
+             const char *org, const char *contact)
+{
     char *json = NULL;
     size_t len = 0;
-    int rc = mtasts_rpt_json(ctx, mtasts_result_domain(r), (int64_t)time(NULL),
-                             org, contact, &json, &len);
+    int rc = mtasts_rpt_json(ctx, domain, (int64_t)time(NULL), org, contact,
+                             &json, &len);
     if (rc == MTASTS_ERR_NO_DATA) {
         fprintf(stderr,
                 "mtasts-query: --report: nothing to report (no MX session "
@@ -166,4 +172,40 @@ report_write(mtasts_ctx *ctx, const mtasts_result *r,
     }
     mtasts_rpt_free(json);
     return failed ? 66 : 0;
+}
+
+int
+report_post(mtasts_ctx *ctx, const char *domain, const char *const *uris,
+            size_t n, bool verify, const char *org, const char *contact)
+{
+    if (!verify) {
+        mtasts_ctx_set_rpt_https_verify(ctx, false); /* RFC 8460 §3 */
+    }
+    size_t bad_uri = 0;
+    /* R8460-3-g: delivered once one endpoint accepted the report */
+    for (size_t i = 0; i < n; i++) {
+        unsigned status = 0;
+        char why[512];
+        int rc = mtasts_rpt_post(ctx, domain, (int64_t)time(NULL), org, contact,
+                                 uris[i], &status, why, sizeof(why));
+        if (rc == MTASTS_OK) {
+            fprintf(stderr,
+                    "mtasts-query: --post-report %s: delivered (HTTP %u)\n",
+                    uris[i], status);
+            return 0;
+        }
+        fprintf(stderr, "mtasts-query: --post-report %s: %s: %s\n", uris[i],
+                mtasts_status_name(rc), why);
+        if (rc == MTASTS_ERR_NO_DATA) {
+            return 0; /* nothing to report: nothing to deliver */
+        }
+        if (rc == MTASTS_ERR_NOMEM) {
+            return 71;
+        }
+        if (rc == MTASTS_ERR_INVALID) {
+            return 64; /* org or contact */
+        }
+        bad_uri += rc == MTASTS_ERR_SYNTAX;
+    }
+    return bad_uri == n ? 64 : 75;
 }

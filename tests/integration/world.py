@@ -16,7 +16,11 @@ The world is a temporary directory and the servers that serve it:
 - small Python servers for what nginx cannot do (a response trickled one
   byte at a time, silence after accept or after the TLS handshake,
   malformed or truncated HTTP), each on its own 127.0.0.X address at the
-  same port, each bounded in connections and time.
+  same port, each bounded in connections and time;
+- in the full profile, a TLS report receiver (RFC 8460 §5.4) at
+  https://reports.rua.test:PORT (its own 127.0.0.X, the HTTPS port) that
+  stores every request in DIR/rua/ and answers by path: /ok... 201,
+  /fail... 500, /redirect... 302 (see ReportReceiver).
 
 The library reaches every policy host at one HTTPS port
 (mtasts_ctx_set_https_port) and at the addresses DNS gives, so each case
@@ -45,6 +49,7 @@ until its lifetime ends. Standard library only.
 from __future__ import annotations
 
 import argparse
+import base64
 import ctypes
 import dataclasses
 import json
@@ -77,6 +82,8 @@ PORT_TRIES = 200
 SPECIAL_MAX_CONNS = 64  # connections one Python server accepts in its life
 SPECIAL_CONN_S = 20.0  # longest time one connection is kept
 SPECIAL_READ_MAX = 16384  # request head bytes read at most
+RUA_HOST = "reports.rua.test"  # the report receiver (full profile)
+RUA_BODY_MAX = 1 << 20  # request body bytes the receiver reads at most
 TRICKLE_GAP_S = 0.1  # one response byte per this much time
 
 POLICY_PATH = "/.well-known/mta-sts.txt"
@@ -894,6 +901,86 @@ class SpecialServer:
                 pass
 
 
+class ReportReceiver(SpecialServer):
+    """A TLS report receiver (RFC 8460 §5.4): reads one request (head and
+    a Content-Length body of at most RUA_BODY_MAX bytes), stores it as
+    DIR/NNNN.json (method, target, header fields with lower-case names,
+    the body in base64) and answers by the path: /ok... 201, /fail... 500,
+    /redirect... 302 to /ok, anything else 404."""
+
+    ANSWERS = (("/ok", b"201 Created"), ("/fail", b"500 Internal Error"),
+               ("/redirect", b"302 Found"))
+
+    def __init__(self, addr, port, tls_ctx, deadline, store):
+        super().__init__("rua", addr, port, tls_ctx, b"", deadline)
+        self.store = store
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def _read_body(self, conn, data, end):
+        head, _, body = data.partition(b"\r\n\r\n")
+        fields = {}
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            fields[name.strip().lower().decode("latin-1")] = \
+                value.strip().decode("latin-1")
+        want = int(fields.get("content-length", "0") or "0")
+        if want > RUA_BODY_MAX:
+            raise ValueError("body too large")
+        while len(body) < want:
+            if not self._wait_readable(conn, end):
+                raise ValueError("body cut short")
+            try:
+                chunk = conn.recv(65536)
+            except ssl.SSLWantReadError:
+                continue
+            if not chunk:
+                raise ValueError("body cut short")
+            body += chunk
+        return head.split(b"\r\n")[0].decode("latin-1"), fields, body[:want]
+
+    def _handle(self, conn):
+        end = self._end()
+        try:
+            conn.settimeout(max(0.1, min(5.0, end - time.monotonic())))
+            conn = self.tls_ctx.wrap_socket(conn, server_side=True)
+            conn.setblocking(False)
+            data = self._read_head(conn, end)
+            if data is None:
+                return
+            line, fields, body = self._read_body(conn, data, end)
+            method, _, rest = line.partition(" ")
+            target = rest.rpartition(" ")[0]
+            with self.lock:
+                self.count += 1
+                name = os.path.join(self.store, f"{self.count:04d}.json")
+            with open(name + ".tmp", "w") as f:
+                json.dump({"method": method, "target": target,
+                           "fields": fields,
+                           "body": base64.b64encode(body).decode()}, f)
+            os.replace(name + ".tmp", name)
+            status = b"404 Not Found"
+            for prefix, answer in self.ANSWERS:
+                if target.startswith(prefix):
+                    status = answer
+            extra = b""
+            if status.startswith(b"302"):
+                extra = b"Location: /ok\r\n"
+            conn.setblocking(True)
+            conn.settimeout(5.0)
+            conn.sendall(b"HTTP/1.1 " + status + b"\r\n" + extra
+                         + b"Content-Type: text/plain\r\n"
+                         b"Content-Length: 3\r\nConnection: close\r\n"
+                         b"\r\nok\n")
+        except (OSError, ssl.SSLError, ValueError):
+            pass
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+
 class SmtpServer(SpecialServer):
     """A bounded SMTP server for one MX host (RFC 5321, RFC 3207).
 
@@ -1051,6 +1138,7 @@ class World:
         self.dead_socks = []
         self.resolver_port = self.https_port = self.dead_port = None
         self.smtp_port = None
+        self.rua_addr = None  # the report receiver's address (full profile)
         self.deadline = None
         self.timings = {}
         self.unavailable = []
@@ -1144,6 +1232,8 @@ class World:
             "dead_resolver": f"127.0.0.1@{self.dead_port}",
             "https_port": self.https_port,
             "smtp_port": self.smtp_port,
+            "rua_url": self.rua_url,
+            "rua_dir": self.path("rua") if self.rua_addr else None,
             "ca_file": self.ca_file,
             "other_ca_file": self.path("pki", "unknown-ca.pem"),
             "ipv6": self.ipv6,
@@ -1177,7 +1267,16 @@ class World:
             "MTASTS_WORLD_CA": self.ca_file,
             "MTASTS_WORLD_OTHER_CA": self.path("pki", "unknown-ca.pem"),
             "MTASTS_WORLD_IPV6": "1" if self.ipv6 else "0",
+            "MTASTS_WORLD_RUA_URL": self.rua_url or "",
+            "MTASTS_WORLD_RUA_DIR": self.path("rua") if self.rua_addr else "",
         }
+
+    @property
+    def rua_url(self):
+        """The report receiver's base URL; None without one."""
+        if not self.rua_addr:
+            return None
+        return f"https://{RUA_HOST}:{self.https_port}"
 
     def _write_description(self):
         with open(self.path("world.json.tmp"), "w") as f:
@@ -1250,6 +1349,8 @@ class World:
                   if d.host not in ("none", "closed", "silent-tcp")
                   and not (d.host == "nginx-own" and not d.tls)]
         leaves += [(m.name, m.cert) for m in self.mx_hosts if m.tls]
+        if self.profile == "full":
+            leaves.append((RUA_HOST, "leaf"))
         for serial, (host, cert) in enumerate(leaves, start=0x2000):
             parent = host.split(".", 1)[1]
             cn, san, ca = host, "DNS:" + host, "ca"
@@ -1332,6 +1433,7 @@ class World:
                 m.addr6 = "::1"
             else:
                 m.addr4 = next_own()
+        self.rua_addr = next_own() if self.profile == "full" else None
 
     def _start_servers(self):
         t0 = time.monotonic()
@@ -1343,6 +1445,7 @@ class World:
         https_addrs = ["127.0.0.1"] + (["::1"] if self.ipv6 else [])
         https_addrs += [d.addr4 for d in self.domains
                         if d.addr4 and d.addr4 != "127.0.0.1"]
+        https_addrs += [self.rua_addr] if self.rua_addr else []
         self.https_port = pick_port(https_addrs)
         dns_addrs = ["127.0.0.1"] + (["::1"] if self.ipv6 else [])
         self.resolver_port = pick_port(
@@ -1421,6 +1524,8 @@ class World:
                 add(m.name + ".", "A", m.addr4)
             if m.addr6:
                 add(m.name + ".", "AAAA", m.addr6)
+        if self.rua_addr:
+            add(RUA_HOST + ".", "A", self.rua_addr)
         # each record once (CNAME targets and traps may repeat)
         for zone in recs:
             seen, out = set(), []
@@ -1551,6 +1656,19 @@ class World:
                                self.deadline)
             except OSError as e:
                 raise _PortTaken(f"{addr}:{self.smtp_port}: {e}") from e
+            self.specials.append(s)
+            s.start()
+        if self.rua_addr:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(self.path("pki", RUA_HOST + ".pem"),
+                                self.path("pki", "leaf.key"))
+            os.makedirs(self.path("rua"), exist_ok=True)
+            try:
+                s = ReportReceiver(self.rua_addr, self.https_port, ctx,
+                                   self.deadline, self.path("rua"))
+            except OSError as e:
+                raise _PortTaken(f"{self.rua_addr}:{self.https_port}: "
+                                 f"{e}") from e
             self.specials.append(s)
             s.start()
 
