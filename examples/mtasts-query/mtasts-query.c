@@ -79,7 +79,8 @@ struct options {
 };
 
 static const char usage_text[] =
-    "usage: mtasts-query [--json] [OPTIONS] [--probe [--report FILE]]\n"
+    "usage: mtasts-query [--json] [OPTIONS] [--probe [--report FILE]\n"
+    "                    [--post-report URI]...]\n"
     "                    [--mx HOST]... DOMAIN\n"
     "       mtasts-query [--json] [--resolver ADDR[@PORT]] --tlsrpt DOMAIN\n"
     "       mtasts-query [--json] --policy-file FILE [--mx HOST]...\n"
