@@ -868,6 +868,20 @@ class SpecialServer:
             data += chunk
         return data
 
+    def _respond(self, conn, data, end):
+        """After the request head (data, non-blocking conn): raw or
+        trickle the payload."""
+        conn.setblocking(True)
+        conn.settimeout(5.0)
+        if self.kind == "raw":
+            conn.sendall(self.payload)
+            return
+        for i in range(len(self.payload)):  # trickle
+            if self.stopping.wait(TRICKLE_GAP_S) or \
+                    time.monotonic() >= end:
+                return
+            conn.sendall(self.payload[i:i + 1])
+
     def _handle(self, conn):
         end = self._end()
         try:
@@ -880,18 +894,10 @@ class SpecialServer:
             if self.kind == "silent-tls":
                 self._drain(conn, end)
                 return
-            if self._read_head(conn, end) is None:
+            data = self._read_head(conn, end)
+            if data is None:
                 return
-            conn.setblocking(True)
-            conn.settimeout(5.0)
-            if self.kind == "raw":
-                conn.sendall(self.payload)
-                return
-            for i in range(len(self.payload)):  # trickle
-                if self.stopping.wait(TRICKLE_GAP_S) or \
-                        time.monotonic() >= end:
-                    return
-                conn.sendall(self.payload[i:i + 1])
+            self._respond(conn, data, end)
         except (OSError, ssl.SSLError, ValueError):
             pass
         finally:
@@ -939,46 +945,30 @@ class ReportReceiver(SpecialServer):
             body += chunk
         return head.split(b"\r\n")[0].decode("latin-1"), fields, body[:want]
 
-    def _handle(self, conn):
-        end = self._end()
-        try:
-            conn.settimeout(max(0.1, min(5.0, end - time.monotonic())))
-            conn = self.tls_ctx.wrap_socket(conn, server_side=True)
-            conn.setblocking(False)
-            data = self._read_head(conn, end)
-            if data is None:
-                return
-            line, fields, body = self._read_body(conn, data, end)
-            method, _, rest = line.partition(" ")
-            target = rest.rpartition(" ")[0]
-            with self.lock:
-                self.count += 1
-                name = os.path.join(self.store, f"{self.count:04d}.json")
-            with open(name + ".tmp", "w") as f:
-                json.dump({"method": method, "target": target,
-                           "fields": fields,
-                           "body": base64.b64encode(body).decode()}, f)
-            os.replace(name + ".tmp", name)
-            status = b"404 Not Found"
-            for prefix, answer in self.ANSWERS:
-                if target.startswith(prefix):
-                    status = answer
-            extra = b""
-            if status.startswith(b"302"):
-                extra = b"Location: /ok\r\n"
-            conn.setblocking(True)
-            conn.settimeout(5.0)
-            conn.sendall(b"HTTP/1.1 " + status + b"\r\n" + extra
-                         + b"Content-Type: text/plain\r\n"
-                         b"Content-Length: 3\r\nConnection: close\r\n"
-                         b"\r\nok\n")
-        except (OSError, ssl.SSLError, ValueError):
-            pass
-        finally:
-            try:
-                conn.close()
-            except OSError:
-                pass
+    def _respond(self, conn, data, end):
+        line, fields, body = self._read_body(conn, data, end)
+        method, _, rest = line.partition(" ")
+        target = rest.rpartition(" ")[0]
+        with self.lock:
+            self.count += 1
+            name = os.path.join(self.store, f"{self.count:04d}.json")
+        with open(name + ".tmp", "w") as f:
+            json.dump({"method": method, "target": target, "fields": fields,
+                       "body": base64.b64encode(body).decode()}, f)
+        os.replace(name + ".tmp", name)
+        status = b"404 Not Found"
+        for prefix, answer in self.ANSWERS:
+            if target.startswith(prefix):
+                status = answer
+        extra = b""
+        if status.startswith(b"302"):
+            extra = b"Location: /ok\r\n"
+        conn.setblocking(True)
+        conn.settimeout(5.0)
+        conn.sendall(b"HTTP/1.1 " + status + b"\r\n" + extra
+                     + b"Content-Type: text/plain\r\n"
+                     b"Content-Length: 3\r\nConnection: close\r\n"
+                     b"\r\nok\n")
 
 
 class SmtpServer(SpecialServer):
