@@ -92,7 +92,13 @@ parse_authority(const char *rua, size_t p, size_t end,
     if (host_end == p) {
         return refuse(p, "no host", off_out, why_out);
     }
-    if (strspn(rua + p, "0123456789.") >= host_end - p) {
+    size_t digits = p;
+    while (digits < host_end &&
+           (mtasts__is((unsigned char)rua[digits], MTASTS__C_DIGIT) ||
+            rua[digits] == '.')) {
+        digits++;
+    }
+    if (digits == host_end) {
         return refuse(p,
                       "an IP address host is not allowed (the certificate "
                       "is checked for a host name)",
