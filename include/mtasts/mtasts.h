@@ -661,7 +661,8 @@ MTASTS_API int mtasts_ctx_set_https_port(mtasts_ctx *ctx, uint16_t port);
  * I/O hooks
  *
  * The engine asks for I/O through two hooks and is told the outcome through
- * completion functions. The contract: if a hook returns an error, its
+ * completion functions; a third, the HTTPS POST hook, delivers TLS reports
+ * for mtasts_rpt_post() under the same contract. The contract: if a hook returns an error, its
  * completion never runs and the request is over (the engine counts it as a
  * DNS or fetch failure). If it returns MTASTS_OK, the hook must call the
  * request's done function exactly once, inline or later, from any thread;
