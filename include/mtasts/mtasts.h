@@ -1978,6 +1978,8 @@ MTASTS_API int mtasts_ctx_set_rpt_https_verify(mtasts_ctx *ctx, bool verify);
  * never followed. Blocks until the hook calls mtasts_https_done() (the
  * default hook within the context's fetch timeout; a user hook may finish
  * from any thread).
+ * @param ctx, policy_domain, day, org_name, contact_info  as for
+ *                         mtasts_rpt_json(): which report, and its sender
  * @param rua              an https: URI as the _smtp._tls record gives it
  *                         (mtasts_tlsrpt_rua()): "https://host[:port]
  *                         [/path][?query]", host a host name
@@ -2002,6 +2004,7 @@ MTASTS_API int mtasts_ctx_set_rpt_https_verify(mtasts_ctx *ctx, bool verify);
  *         reason_size not 0
  * Threads: any thread, concurrently, but not inside a hook or a lookup
  * callback of the same ctx (it waits for the POST hook's done call).
+ * Ownership: nothing is kept; the hook borrows the body during its call.
  * Since: 0.1
  */
 MTASTS_API int mtasts_rpt_post(mtasts_ctx *ctx, const char *policy_domain,
