@@ -1086,6 +1086,59 @@ class TestReports(_OfflineContext):
             msg, self.ctx.report_mail("example.com", NOW, self.ORG,
                                       self.CONTACT, "mailto:tls@example.com"))
 
+    def test_post_outcomes_without_a_server(self):
+        """mtasts_rpt_post(): no response is a result; a bad rua, no data
+        and bad arguments raise (RFC 8460 §5.4; the receiver is in
+        test_world.py)."""
+        self.record_day()
+        self.ctx.resolver = "127.0.0.1@%d" % _closed_udp_port()
+        out = self.ctx.post_report("example.com", NOW, self.ORG,
+                                   self.CONTACT, "https://r.example/tlsrpt")
+        self.assertEqual(out.status, mtasts.Status.ERR_FETCH, out)
+        self.assertFalse(out.ok)
+        self.assertEqual(out.http_status, 0)
+        self.assertTrue(out.reason)
+        self.assertTrue(out.is_temporary)
+        with self.assertRaises(mtasts.FetchError):
+            out.raise_for_status()
+        with self.assertRaises(mtasts.ParseError) as cm:
+            self.ctx.post_report("example.com", NOW, self.ORG, self.CONTACT,
+                                 "https://user@r.example/")
+        self.assertIn("userinfo", str(cm.exception))
+        with self.assertRaises(mtasts.NoData):
+            self.ctx.post_report("example.com", NOW + 86400, self.ORG,
+                                 self.CONTACT, "https://r.example/")
+        with self.assertRaises(mtasts.InvalidArgument):
+            self.ctx.post_report("example.com", NOW, self.ORG, "nobody",
+                                 "https://r.example/")
+        self.ctx.rpt_https_verify = False
+        self.assertIs(self.ctx.rpt_https_verify, False)
+        with self.assertRaises(mtasts.InvalidArgument):
+            self.ctx.rpt_https_verify = "no"
+
+    def test_retry_schedule_and_send_time(self):
+        """RFC 8460 §5.5 backoff for up to 24 h; §4.1's send delay."""
+        first, now, attempt, gaps = NOW, NOW, 1, []
+        while True:
+            nxt = mtasts.retry_next(first, attempt, now, 12345 * attempt)
+            if nxt is None:
+                break
+            gaps.append(nxt - now)
+            now, attempt = nxt, attempt + 1
+            self.assertLess(attempt, 100)
+        self.assertLess(now - first, 86400)
+        self.assertGreater(now - first, 86400 - 2 * 14400)
+        self.assertEqual(gaps[:8], sorted(gaps[:8]))
+        self.assertGreaterEqual(gaps[0], mtasts.report.RETRY_FIRST_S)
+        self.assertLessEqual(max(gaps), 14400 * 5 // 4)
+        with self.assertRaises(mtasts.InvalidArgument):
+            mtasts.retry_next(NOW, 0, NOW, 0)
+        with self.assertRaises(mtasts.InvalidArgument):
+            mtasts.retry_next(NOW, 1, NOW, -1)
+        self.assertEqual(mtasts.send_time(NOW + 5, 0), NOW + 86400 + 1)
+        self.assertEqual(mtasts.send_time(NOW, 2**64 - 1),
+                         NOW + 86400 + 1 + (2**64 - 1) % 14400)
+
     def test_report_errors(self):
         with self.assertRaises(mtasts.NoData):
             self.ctx.report_json("example.com", NOW, self.ORG, self.CONTACT)

@@ -179,6 +179,29 @@ class TestWorld(unittest.TestCase):
                                    "mailto:tlsrpt@mxprobe.test")
         self.assertIn(b"TLS-Report-Domain: mxprobe.test\r\n", msg)
 
+    def test_post_report(self):
+        """RFC 8460 §5.4 against the world's receiver (world.py
+        ReportReceiver): 201 delivered, 500 and 302 not."""
+        rua = os.environ["MTASTS_WORLD_RUA_URL"]
+        r = self.ctx.lookup("mxprobe.test")
+        self.assertTrue(r.ok, r.reason)
+        port = int(os.environ["MTASTS_WORLD_SMTP_PORT"])
+        chk = self.ctx.probe_mx(r.policy, "valid.mx.test", port=port)
+        self.ctx.record(r, chk, "127.0.0.1")
+        args = ("mxprobe.test", int(time.time()), "Test",
+                "tlsrpt@sender.test")
+        out = self.ctx.post_report(*args, rua + "/ok/python")
+        self.assertTrue(out.ok, out)
+        self.assertEqual(out.http_status, 201)
+        out = self.ctx.post_report(*args, rua + "/fail")
+        self.assertEqual(out.status, mtasts.Status.ERR_PROTOCOL)
+        self.assertEqual(out.http_status, 500)
+        with self.assertRaises(mtasts.ProtocolError):
+            out.raise_for_status()
+        out = self.ctx.post_report(*args, rua + "/redirect")
+        self.assertEqual(out.http_status, 302)
+        self.assertIn("redirects are not followed", out.reason)
+
 
 if __name__ == "__main__":
     unittest.main()

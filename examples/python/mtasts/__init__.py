@@ -31,6 +31,7 @@ from .errors import (BadDomain, CacheCorrupt, CacheError, CacheFormat,
 from .parse import (Policy, Rua, TlsRpt, mx_pattern_match, normalize_domain,
                     parse_policy, tlsrpt_parse, tlsrpt_select, txt_parse,
                     txt_select)
+from .report import PostResult, retry_next, send_time
 
 #: The largest policy body the library accepts (MTASTS_POLICY_MAX).
 POLICY_MAX = 65536
@@ -62,12 +63,13 @@ __all__ = [
     "FetchError", "InputError", "InvalidArgument", "LocalIOError",
     "LookupResult", "MAX_AGE_MAX", "Mode", "MtaStsError", "MxCheck",
     "NoMemory", "NoPolicy", "NoTlsRpt", "NotAscii", "POLICY_MAX",
-    "ParseError", "Policy", "PolicyInvalid", "PolicyWarning", "ProbeError",
+    "ParseError", "Policy", "PolicyInvalid", "PolicyWarning", "PostResult",
+    "ProbeError",
     "ProbeTimeout", "ProtocolError", "RptResult", "Rua", "RuaScheme",
     "STORE_VALUE_MAX", "StateError", "Status", "TlsRpt", "TooLarge",
     "UsageError", "Verdict",
     "WebPkiError", "decide", "is_bad_input", "is_temporary",
     "library_path", "mx_pattern_match", "normalize_domain", "parse_policy",
-    "strerror", "status_name", "tlsrpt_parse", "tlsrpt_select",
+    "retry_next", "send_time", "strerror", "status_name", "tlsrpt_parse", "tlsrpt_select",
     "txt_parse", "txt_select", "version", "version_string",
 ]

@@ -210,6 +210,14 @@ _PROTOTYPES = {
     "mtasts_rpt_load": (_i, [_p, _s, _perr]),
     "mtasts_rpt_expire": (_z, [_p, _i64]),
     "mtasts_rpt_free": (None, [_p]),
+    # Report delivery (MTASTS_1.1)
+    "mtasts_rpt_post": (_i, [_p, _s, _i64, _s, _s, _s,
+                             ctypes.POINTER(ctypes.c_uint), ctypes.c_char_p,
+                             _z]),
+    "mtasts_ctx_set_rpt_https_verify": (_i, [_p, _b]),
+    "mtasts_rpt_retry_next": (_i, [_i64, _u32, _i64, ctypes.c_uint64,
+                                   ctypes.POINTER(ctypes.c_int64)]),
+    "mtasts_rpt_send_time": (_i64, [_i64, ctypes.c_uint64]),
 }
 
 for _name, (_res, _args) in _PROTOTYPES.items():

@@ -27,7 +27,7 @@ from .parse import Policy, _bytes, _cstr, _host
 
 #: Context options: name -> (C setter, kind). Kinds: "num" an int, checked
 #: against the C parameter's type; "path" a str, bytes or PathLike, or None
-#: (back to the library's default); "name" a str or bytes.
+#: (back to the library's default); "name" a str or bytes; "bool" a bool.
 _OPTIONS = {
     "connect_timeout_ms": ("mtasts_ctx_set_connect_timeout_ms", "num"),
     "fetch_timeout_ms": ("mtasts_ctx_set_fetch_timeout_ms", "num"),
@@ -48,6 +48,7 @@ _OPTIONS = {
     "ca_dir": ("mtasts_ctx_set_ca_dir", "path"),
     "resolver": ("mtasts_ctx_set_resolver", "path"),
     "helo_name": ("mtasts_ctx_set_helo_name", "name"),
+    "rpt_https_verify": ("mtasts_ctx_set_rpt_https_verify", "bool"),
 }
 
 #: The limits of the C parameter types, checked before ctypes would
@@ -279,8 +280,10 @@ class Context(Handle):
     ``refresh_jitter_s``, ``random_seed``, ``fetch_backoff_s``,
     ``no_policy_ttl_s``,
     ``txt_check_interval_s``, ``https_port``, ``ca_file``, ``ca_dir``,
-    ``resolver`` (``"ADDR"`` or ``"ADDR@PORT"``), ``helo_name`` and
-    ``clock`` (a callable returning Unix seconds). Setting ``None`` on a
+    ``resolver`` (``"ADDR"`` or ``"ADDR@PORT"``), ``helo_name``,
+    ``rpt_https_verify`` (a bool: False accepts any certificate of an
+    https: rua, RFC 8460 §3) and ``clock`` (a callable returning Unix
+    seconds). Setting ``None`` on a
     path or on the clock returns to the library's default. Reading an
     option gives the value set through this object, or None when it was
     never set (the library has no getters: None means "its default").
@@ -289,7 +292,8 @@ class Context(Handle):
     :meth:`remove`, :meth:`clear`, :meth:`remove_idle`, :meth:`save`,
     :meth:`load`, :meth:`set_store`. TLS reports: :meth:`record`,
     :meth:`report_json`, :meth:`report_gzip`, :meth:`report_mail`,
-    :meth:`report_save`, :meth:`report_load`, :meth:`report_expire`.
+    :meth:`post_report`, :meth:`report_save`, :meth:`report_load`,
+    :meth:`report_expire`.
 
     Threads: lookups, verifications, probes, the cache calls and the
     report calls may run from several Python threads at once (ctypes
@@ -349,6 +353,12 @@ class Context(Handle):
                 raise errors.InvalidArgument(
                     errors.Status.ERR_INVALID,
                     message=f"{name} {value} is out of range")
+            arg = value
+        elif kind == "bool":
+            if not isinstance(value, bool):
+                raise errors.InvalidArgument(
+                    errors.Status.ERR_INVALID,
+                    message=f"{name} must be a bool")
             arg = value
         elif value is None and kind == "path":
             arg = None
@@ -769,6 +779,36 @@ class Context(Handle):
             *self._report_args(domain, day, org_name, contact_info),
             _cstr(rua, "rua"), ctypes.byref(out), ctypes.byref(n)))
         return self._report_bytes(out.value, n.value)
+
+    def post_report(self, domain, day, org_name, contact_info, rua):
+        """POST the gzip'ed report of ``domain``'s day to an https: rua
+        (``mtasts_rpt_post()``, RFC 8460 §5.4) and wait for the answer.
+        The ``rpt_https_verify`` option (default True) says whether the
+        endpoint's certificate must be valid.
+
+        :param rua: an https: URI (str, or a :class:`~mtasts.Rua`)
+        :returns: a :class:`~mtasts.PostResult`: delivered (any 2xx) or
+            not (another status, redirects included; no response; a bad
+            certificate)
+        :raises ParseError: rua is not a usable https: URI (the message
+            names the byte and why)
+        :raises NoData: nothing recorded for that domain and day
+        :raises LocalIOError: the trust store cannot be read
+        :raises BadDomain, NotAscii, InvalidArgument, NoMemory
+        """
+        from .report import PostResult
+        if isinstance(rua, tuple) and hasattr(rua, "uri"):
+            rua = rua.uri
+        status = ctypes.c_uint()
+        why = ctypes.create_string_buffer(512)
+        rc = lib.mtasts_rpt_post(
+            *self._report_args(domain, day, org_name, contact_info),
+            _cstr(rua, "rua"), ctypes.byref(status), why, len(why))
+        reason = why.value.decode("utf-8", "surrogateescape")
+        if rc not in (errors.Status.OK, errors.Status.ERR_PROTOCOL,
+                      errors.Status.ERR_FETCH, errors.Status.ERR_WEBPKI):
+            raise errors.error(rc, message=reason or None)
+        return PostResult(rc, status.value, reason)
 
     def report_save(self, path):
         """Save what was recorded to ``path`` (``mtasts_rpt_save()``),
