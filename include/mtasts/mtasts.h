@@ -781,7 +781,7 @@ MTASTS_API int mtasts_ctx_set_https_get_hook(mtasts_ctx *ctx,
  * @param user  passed to fn
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
  * Ownership: user is the caller's; it must outlive ctx.
- * Threads: per ctx.   Since: 1.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_https_post_hook(mtasts_ctx *ctx,
                                               mtasts_https_post_fn *fn,
@@ -1966,7 +1966,7 @@ MTASTS_API int mtasts_rpt_mail(mtasts_ctx *ctx, const char *policy_domain,
  * certificate errors for reports; false passes
  * MTASTS_HTTPS_POST_NO_VERIFY to the POST hook (TLS is still used).
  * @return MTASTS_OK, MTASTS_ERR_INVALID (ctx NULL)
- * Threads: per ctx.   Since: 1.1
+ * Threads: per ctx.   Since: 1.0
  */
 MTASTS_API int mtasts_ctx_set_rpt_https_verify(mtasts_ctx *ctx, bool verify);
 
@@ -2005,7 +2005,7 @@ MTASTS_API int mtasts_ctx_set_rpt_https_verify(mtasts_ctx *ctx, bool verify);
  * Threads: any thread, concurrently, but not inside a hook or a lookup
  * callback of the same ctx (it waits for the POST hook's done call).
  * Ownership: nothing is kept; the hook borrows the body during its call.
- * Since: 1.1
+ * Since: 1.0
  */
 MTASTS_API int mtasts_rpt_post(mtasts_ctx *ctx, const char *policy_domain,
                                int64_t day, const char *org_name,
@@ -2038,7 +2038,7 @@ MTASTS_API int mtasts_rpt_post(mtasts_ctx *ctx, const char *policy_domain,
  *         fall 24 h or more after the first attempt);
  *         MTASTS_ERR_INVALID (next_out NULL, attempt 0, now before
  *         first_attempt)
- * Threads: pure.   Since: 1.1
+ * Threads: pure.   Since: 1.0
  */
 MTASTS_API int mtasts_rpt_retry_next(int64_t first_attempt, uint32_t attempt,
                                      int64_t now, uint64_t random,
@@ -2057,7 +2057,7 @@ MTASTS_API int mtasts_rpt_retry_next(int64_t first_attempt, uint32_t attempt,
  * @param random  any random number; the delay is 1 + random % 14400
  * @return the time to send, seconds since the epoch: the next day's
  *         00:00:00Z plus the delay
- * Threads: pure.   Since: 1.1
+ * Threads: pure.   Since: 1.0
  */
 MTASTS_API int64_t mtasts_rpt_send_time(int64_t day, uint64_t random);
 

@@ -210,7 +210,7 @@ _PROTOTYPES = {
     "mtasts_rpt_load": (_i, [_p, _s, _perr]),
     "mtasts_rpt_expire": (_z, [_p, _i64]),
     "mtasts_rpt_free": (None, [_p]),
-    # Report delivery (MTASTS_1.1)
+    # Report delivery
     "mtasts_rpt_post": (_i, [_p, _s, _i64, _s, _s, _s,
                              ctypes.POINTER(ctypes.c_uint), ctypes.c_char_p,
                              _z]),
