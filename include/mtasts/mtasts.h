@@ -998,6 +998,19 @@ MTASTS_API mtasts_rpt_result mtasts_result_failure(const mtasts_result *r);
 MTASTS_API const char *mtasts_result_reason(const mtasts_result *r);
 
 /**
+ * A fixed, machine-readable code for the failure or the absence of a
+ * policy, without names or addresses: "txt-lookup-failed", "txt-missing",
+ * "txt-invalid", "txt-not-one-record", "policy-fetch-failed",
+ * "policy-host-certificate", "policy-too-large", "http-status-NNN",
+ * "content-type-missing", "content-type-not-text-plain",
+ * "policy-invalid"; "" when there is none or the failure was local (out
+ * of memory). It is the failure-reason-code that mtasts_rpt_record()
+ * puts in TLS reports; the list may grow.
+ * Ownership: borrowed from r.   Threads: immutable.   Since: 1.0
+ */
+MTASTS_API const char *mtasts_result_reason_code(const mtasts_result *r);
+
+/**
  * Whether the policy came from the cache rather than a fetch made by this
  * lookup.
  * Threads: immutable.   Since: 1.0

@@ -25,10 +25,15 @@ struct mtasts__flight;
 /* What an entry remembers of failures: allocated only when there is
  * something to remember, so that the common entry (a policy, no trouble)
  * stays small. */
+/* Room for a failure's reason code (mtasts_result_reason_code()), e.g.
+ * "http-status-404", with its NUL. */
+#define MTASTS__CODE_MAX 32
+
 struct mtasts__entry_extra {
     /* no usable TXT record (and no usable policy) until this time */
     int64_t no_policy_until;
     char *no_policy_reason; /* allocated, or NULL */
+    char no_policy_code[MTASTS__CODE_MAX];
 
     /* the last failed fetch, per (domain, id): no new fetch of failed_id
      * before backoff_until (RFC 8461 §3.3) */
@@ -37,6 +42,7 @@ struct mtasts__entry_extra {
     int failed_status;
     mtasts_rpt_result failed_rpt;
     char *failed_reason; /* allocated, or NULL */
+    char failed_code[MTASTS__CODE_MAX];
 };
 
 /* What the cache knows of one policy domain (RFC 8461 §5). Laid out

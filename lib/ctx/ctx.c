@@ -445,6 +445,12 @@ mtasts_result_reason(const mtasts_result *r)
     return r != NULL ? r->reason : "";
 }
 
+const char *
+mtasts_result_reason_code(const mtasts_result *r)
+{
+    return r != NULL ? r->code : "";
+}
+
 bool
 mtasts_result_from_cache(const mtasts_result *r)
 {

@@ -43,9 +43,10 @@ mtasts_rpt_record(mtasts_ctx *ctx, const mtasts_result *lookup,
     int k = 0;
     if (lookup->failure != MTASTS_RPT_NONE) {
         /* the policy failure (R8461-6-a, -6-b): no MX or receiving IP is
-         * concerned (E-24); the reason is the failure-reason-code */
-        ev.detail[k++] = (struct mtasts__rpt_detail){
-            lookup->failure, lookup->reason, "", "", sip};
+         * concerned (E-24); the failure-reason-code is the fixed code,
+         * never the human reason, which may name this MTA's resolver */
+        ev.detail[k++] = (struct mtasts__rpt_detail){lookup->failure,
+                                                     lookup->code, "", "", sip};
     }
     mtasts_mode mode =
         policy != NULL ? mtasts_policy_mode(policy) : MTASTS_MODE_NONE;

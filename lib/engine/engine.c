@@ -115,6 +115,13 @@ result_init(struct mtasts_result *r, const struct mtasts__entry *e)
     memcpy(r->domain, e->domain, e->domain_len + 1);
     r->id[0] = '\0';
     r->reason[0] = '\0';
+    r->code[0] = '\0';
+}
+
+static void
+copy_code(char dst[MTASTS__CODE_MAX], const char *code)
+{
+    snprintf(dst, MTASTS__CODE_MAX, "%s", code != NULL ? code : "");
 }
 
 /* The result answers with the entry's policy (lock held). */
@@ -170,8 +177,8 @@ mtasts__engine_random(struct mtasts__engine *eng)
 {
     /* splitmix64 (Steele, Lea, Flood 2014): each call takes its own step
      * of the state, so concurrent callers never share a number. */
-    uint64_t z = atomic_fetch_add(&eng->rng, 0x9E3779B97F4A7C15u) +
-                 0x9E3779B97F4A7C15u;
+    uint64_t z =
+        atomic_fetch_add(&eng->rng, 0x9E3779B97F4A7C15u) + 0x9E3779B97F4A7C15u;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
     return z ^ (z >> 31);
@@ -239,12 +246,13 @@ finish(struct mtasts__flight *f)
 static void
 fail_keep_cache(struct mtasts__flight *f, int64_t now, int status,
                 mtasts_rpt_result rpt_no_cache, mtasts_rpt_result rpt_cache,
-                const char *reason)
+                const char *code, const char *reason)
 {
     struct mtasts__entry *e = f->entry;
     struct mtasts_result *r = &f->result;
     f->failed = true;
     f->fail_status = status;
+    copy_code(r->code, code);
     if (mtasts__entry_usable(e, now)) {
         result_use_entry(r, e, true);
         r->failure = mtasts_policy_mode(e->policy) == MTASTS_MODE_NONE
@@ -263,7 +271,7 @@ fail_keep_cache(struct mtasts__flight *f, int64_t now, int status,
  * keyed on domain and id, CHECKLIST E-21), then answer. Lock held. */
 static void
 fetch_failed(struct mtasts__flight *f, int64_t now, int status,
-             mtasts_rpt_result rpt, const char *reason)
+             mtasts_rpt_result rpt, const char *code, const char *reason)
 {
     /* Out of memory, nothing is remembered: the next lookup tries again. */
     struct mtasts__entry_extra *x = mtasts__entry_extra(f->entry);
@@ -272,11 +280,12 @@ fetch_failed(struct mtasts__flight *f, int64_t now, int status,
         x->backoff_until = now + f->eng->backoff_s;
         x->failed_status = status;
         x->failed_rpt = rpt;
+        copy_code(x->failed_code, code);
         mtasts__entry_set_text(&x->failed_reason, reason);
     }
     /* the id seen; a cached policy that answers brings its own */
     memcpy(f->result.id, f->id, sizeof(f->result.id));
-    fail_keep_cache(f, now, status, rpt, rpt, reason);
+    fail_keep_cache(f, now, status, rpt, rpt, code, reason);
 }
 
 /* ---- requests --------------------------------------------------------- */
@@ -351,7 +360,8 @@ run_dns(struct mtasts__flight *f)
              mtasts_strerror(rc));
     fail_keep_cache(f, now,
                     rc == MTASTS_ERR_NOMEM ? rc : MTASTS_ERR_DNS_TEMPFAIL,
-                    MTASTS_RPT_NONE, MTASTS_RPT_STS_POLICY_FETCH_ERROR, reason);
+                    MTASTS_RPT_NONE, MTASTS_RPT_STS_POLICY_FETCH_ERROR,
+                    "txt-lookup-failed", reason);
     finish(f);
 }
 
@@ -380,7 +390,8 @@ dns_outcome(struct mtasts__flight *f, struct mtasts_req *req,
         snprintf(reason, sizeof(reason), "TXT lookup of _mta-sts.%s failed%s%s",
                  e->domain, why != NULL ? ": " : "", why != NULL ? why : "");
         fail_keep_cache(f, now, MTASTS_ERR_DNS_TEMPFAIL, MTASTS_RPT_NONE,
-                        MTASTS_RPT_STS_POLICY_FETCH_ERROR, reason);
+                        MTASTS_RPT_STS_POLICY_FETCH_ERROR, "txt-lookup-failed",
+                        reason);
         return false;
     }
 
@@ -394,6 +405,10 @@ dns_outcome(struct mtasts__flight *f, struct mtasts_req *req,
     }
 
     if (rc != MTASTS_OK) {
+        const char *code = rc == MTASTS_ERR_SYNTAX ? "txt-invalid"
+                           : rcode == MTASTS_DNS_ANSWER && req->nrecs > 0
+                               ? "txt-not-one-record"
+                               : "txt-missing";
         if (rc == MTASTS_ERR_SYNTAX) {
             snprintf(reason, sizeof(reason),
                      "invalid _mta-sts TXT record (column %zu: %s)", err.column,
@@ -410,7 +425,7 @@ dns_outcome(struct mtasts__flight *f, struct mtasts_req *req,
                      rcode == MTASTS_DNS_NXDOMAIN ? " (NXDOMAIN)" : "");
         }
         if (rc == MTASTS_ERR_NOMEM) {
-            fail_keep_cache(f, now, rc, MTASTS_RPT_NONE, MTASTS_RPT_NONE,
+            fail_keep_cache(f, now, rc, MTASTS_RPT_NONE, MTASTS_RPT_NONE, NULL,
                             reason);
             return false;
         }
@@ -421,14 +436,14 @@ dns_outcome(struct mtasts__flight *f, struct mtasts_req *req,
         /* No usable record never removes a cached policy (§3.1); with
          * none, remember the answer for a while. */
         struct mtasts__entry_extra *x =
-            !usable && eng->no_policy_ttl_s > 0 ? mtasts__entry_extra(e)
-                                                : NULL;
+            !usable && eng->no_policy_ttl_s > 0 ? mtasts__entry_extra(e) : NULL;
         if (x != NULL) {
             x->no_policy_until = now + eng->no_policy_ttl_s;
             mtasts__entry_set_text(&x->no_policy_reason, reason);
+            copy_code(x->no_policy_code, code);
         }
         fail_keep_cache(f, now, MTASTS_ERR_NO_POLICY, MTASTS_RPT_NONE,
-                        MTASTS_RPT_STS_POLICY_FETCH_ERROR, reason);
+                        MTASTS_RPT_STS_POLICY_FETCH_ERROR, code, reason);
         return false;
     }
 
@@ -442,15 +457,15 @@ dns_outcome(struct mtasts__flight *f, struct mtasts_req *req,
         result_use_entry(&f->result, e, true);
         return false;
     }
-    if (x != NULL && x->failed_id[0] != '\0' &&
-        strcmp(id, x->failed_id) == 0 && now < x->backoff_until) {
+    if (x != NULL && x->failed_id[0] != '\0' && strcmp(id, x->failed_id) == 0 &&
+        now < x->backoff_until) {
         snprintf(reason, sizeof(reason),
                  "%s (failed before; no new fetch for %lld s)",
                  x->failed_reason != NULL ? x->failed_reason : "fetch failed",
                  (long long)(x->backoff_until - now));
         memcpy(f->result.id, id, sizeof(f->result.id));
         fail_keep_cache(f, now, x->failed_status, x->failed_rpt, x->failed_rpt,
-                        reason);
+                        x->failed_code, reason);
         return false;
     }
     memcpy(f->id, id, sizeof(f->id));
@@ -482,14 +497,17 @@ mtasts__media_type_is_text_plain(const char *value)
 static int
 https_judge(const struct mtasts_req *req, int transport, const char *why,
             const char *host, mtasts_policy **policy_out,
-            mtasts_rpt_result *rpt, char *reason, size_t reason_size)
+            mtasts_rpt_result *rpt, char code[MTASTS__CODE_MAX], char *reason,
+            size_t reason_size)
 {
     *policy_out = NULL;
     *rpt = MTASTS_RPT_STS_POLICY_FETCH_ERROR;
+    code[0] = '\0';
     if (transport == MTASTS_ERR_NOMEM || req->lost == MTASTS_ERR_NOMEM) {
         *rpt = MTASTS_RPT_NONE;
-        snprintf(reason, reason_size, "out of memory while fetching from %s%s%s",
-                 host, why != NULL && transport == MTASTS_ERR_NOMEM ? ": " : "",
+        snprintf(reason, reason_size,
+                 "out of memory while fetching from %s%s%s", host,
+                 why != NULL && transport == MTASTS_ERR_NOMEM ? ": " : "",
                  why != NULL && transport == MTASTS_ERR_NOMEM ? why : "");
         return MTASTS_ERR_NOMEM;
     }
@@ -501,17 +519,20 @@ https_judge(const struct mtasts_req *req, int transport, const char *why,
     }
     if (transport == MTASTS_ERR_WEBPKI) {
         *rpt = MTASTS_RPT_STS_WEBPKI_INVALID;
+        copy_code(code, "policy-host-certificate");
         snprintf(reason, reason_size, "certificate of %s not valid%s%s", host,
                  why != NULL ? ": " : "", why != NULL ? why : "");
         return MTASTS_ERR_WEBPKI;
     }
     if (req->too_large) {
+        copy_code(code, "policy-too-large");
         snprintf(reason, reason_size,
                  "policy body from %s larger than %zu bytes", host,
                  req->body_max);
         return MTASTS_ERR_FETCH;
     }
     if (transport != MTASTS_OK || !req->have_head) {
+        copy_code(code, "policy-fetch-failed");
         snprintf(reason, reason_size, "fetch from %s failed%s%s", host,
                  why != NULL ? ": " : "",
                  why != NULL ? why : "no HTTP response");
@@ -519,17 +540,21 @@ https_judge(const struct mtasts_req *req, int transport, const char *why,
     }
     if (req->http_status != 200) {
         /* Only 200 yields a policy; redirects are never followed (§3.3). */
+        snprintf(code, MTASTS__CODE_MAX, "http-status-%u",
+                 req->http_status % 1000);
         snprintf(reason, reason_size,
                  "HTTP status %u from %s (only 200 is accepted)",
                  req->http_status, host);
         return MTASTS_ERR_FETCH;
     }
     if (req->content_type == NULL) {
+        copy_code(code, "content-type-missing");
         snprintf(reason, reason_size,
                  "no Content-Type from %s (text/plain is required)", host);
         return MTASTS_ERR_FETCH;
     }
     if (!mtasts__media_type_is_text_plain(req->content_type)) {
+        copy_code(code, "content-type-not-text-plain");
         snprintf(reason, reason_size,
                  "Content-Type \"%.80s\" from %s is not text/plain",
                  req->content_type, host);
@@ -545,6 +570,7 @@ https_judge(const struct mtasts_req *req, int transport, const char *why,
     }
     if (rc != MTASTS_OK) {
         *rpt = MTASTS_RPT_STS_POLICY_INVALID;
+        copy_code(code, "policy-invalid");
         if (rc == MTASTS_ERR_SYNTAX) {
             snprintf(reason, reason_size,
                      "invalid policy from %s: line %zu, column %zu: %s", host,
@@ -606,10 +632,12 @@ run_https(struct mtasts__flight *f)
     snprintf(reason, sizeof(reason), "fetch from %s not started: %s", host,
              mtasts_strerror(rc));
     if (rc == MTASTS_ERR_NOMEM) {
-        fail_keep_cache(f, now, rc, MTASTS_RPT_NONE, MTASTS_RPT_NONE, reason);
+        fail_keep_cache(f, now, rc, MTASTS_RPT_NONE, MTASTS_RPT_NONE, NULL,
+                        reason);
     } else {
         fetch_failed(f, now, MTASTS_ERR_FETCH,
-                     MTASTS_RPT_STS_POLICY_FETCH_ERROR, reason);
+                     MTASTS_RPT_STS_POLICY_FETCH_ERROR, "policy-fetch-failed",
+                     reason);
     }
     finish(f);
 }
@@ -638,6 +666,7 @@ answer_from_cache(const struct mtasts__engine *eng,
         result_reason(r, "%s (remembered)",
                       x->no_policy_reason != NULL ? x->no_policy_reason
                                                   : "no policy");
+        copy_code(r->code, x->no_policy_code);
         return true;
     }
     return false;
@@ -946,7 +975,7 @@ mtasts_dns_done(mtasts_req *req, mtasts_dns_rcode rcode, const char *reason)
                  "copied",
                  f->entry->domain);
         fail_keep_cache(f, mtasts__engine_now(f->eng), MTASTS_ERR_NOMEM,
-                        MTASTS_RPT_NONE, MTASTS_RPT_NONE, text);
+                        MTASTS_RPT_NONE, MTASTS_RPT_NONE, NULL, text);
     } else if (req->lost != MTASTS_OK) {
         char text[TEXT_MAX];
         snprintf(text, sizeof(text),
@@ -1052,11 +1081,12 @@ mtasts_https_done(mtasts_req *req, int status, const char *reason)
     char host[sizeof("mta-sts.") + MTASTS_DOMAIN_BUFSIZE];
     host_name(f, host, sizeof(host));
     char text[TEXT_MAX];
+    char code[MTASTS__CODE_MAX];
     mtasts_rpt_result rpt;
     mtasts_policy *p = NULL;
     /* Parse outside the lock: a 64 KiB policy takes a while. */
-    int rc =
-        https_judge(req, status, reason, host, &p, &rpt, text, sizeof(text));
+    int rc = https_judge(req, status, reason, host, &p, &rpt, code, text,
+                         sizeof(text));
     req_free(req);
 
     pthread_mutex_lock(&flight_shard(f)->lock);
@@ -1068,10 +1098,11 @@ mtasts_https_done(mtasts_req *req, int status, const char *reason)
         }
     } else if (rc == MTASTS_ERR_NOMEM || rc == MTASTS_ERR_IO) {
         /* A local failure: no report, no back-off, the cache kept. */
-        fail_keep_cache(f, now, rc, MTASTS_RPT_NONE, MTASTS_RPT_NONE, text);
+        fail_keep_cache(f, now, rc, MTASTS_RPT_NONE, MTASTS_RPT_NONE, NULL,
+                        text);
     } else {
         /* An invalid new policy never replaces a cached one (§3.3). */
-        fetch_failed(f, now, rc, rpt, text);
+        fetch_failed(f, now, rc, rpt, code, text);
     }
     finish(f);
     return MTASTS_OK;

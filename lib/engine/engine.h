@@ -59,6 +59,7 @@ struct mtasts_result {
     char domain[MTASTS_DOMAIN_BUFSIZE];
     char id[MTASTS_ID_BUFSIZE];
     char reason[MTASTS__REASON_MAX];
+    char code[MTASTS__CODE_MAX]; /* mtasts_result_reason_code() */
 };
 
 int mtasts__engine_init(struct mtasts__engine *eng);

@@ -221,6 +221,8 @@ with tempfile.TemporaryDirectory() as tmp:
                             "policy-domain": "notfound.test"} and
           pol["failure-details"][0]["result-type"] ==
           "sts-policy-fetch-error" and
+          pol["failure-details"][0].get("failure-reason-code") ==
+          "http-status-404" and
           "receiving-mx-hostname" not in pol["failure-details"][0], str(rep))
 
 # examples/openssl-mta: OpenSSL does STARTTLS, libmtasts judges the chain.

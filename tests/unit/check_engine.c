@@ -908,6 +908,7 @@ START_TEST(test_engine_fetch_table)
     const struct td_row *r = &f->row[_i];
     int want = td_status(f, r, 5);
     mtasts_rpt_result want_failure = row_failure(f, r, 6);
+    const char *want_code = r->field[7];
     int mode = body_mode(r->field[4]);
     ck_assert_msg(want != MTASTS_OK || mode != NO_MODE,
                   ROW "bad row: MTASTS_OK needs a named policy",
@@ -923,6 +924,7 @@ START_TEST(test_engine_fetch_table)
                   mtasts_status_name(want), mtasts_result_reason(res));
     CHECK(res, want, want == MTASTS_OK ? mode : NO_MODE, want_failure);
     CHECK_STR("id", mtasts_result_txt_id(res), ID_A);
+    CHECK_STR("reason code", mtasts_result_reason_code(res), want_code);
     ck_assert(!mtasts_result_from_cache(res));
     IO(1, 1);
     if (want == MTASTS_OK) {
@@ -951,6 +953,7 @@ START_TEST(test_engine_fetch_table)
          * failure is reportable (R8461-6-b) */
         CHECK(res, MTASTS_OK, MTASTS_MODE_ENFORCE, want_failure);
         CHECK_STR("id", mtasts_result_txt_id(res), ID_A);
+        CHECK_STR("reason code", mtasts_result_reason_code(res), want_code);
         ck_assert(mtasts_result_from_cache(res));
         ck_assert_int_eq(mtasts_result_expires(res), T0 + DAY);
     }
@@ -1553,6 +1556,70 @@ END_TEST
 /* R8461-3.3-j, E-21: after a failed fetch no new GET of that (domain, id)
  * before the backoff expires (default 300 s), one after it; a new id is
  * fetched at once. */
+/* mtasts_result_reason_code(): the fixed code of each TXT outcome, kept by
+ * the remembered "no policy" answer, and a fetch failure's code kept
+ * through the back-off (the fetch codes are checked row by row in
+ * test_engine_fetch_table). These codes are the failure-reason-code of
+ * TLS reports (R8461-6-a, -6-b). */
+START_TEST(test_engine_reason_codes)
+{
+    static const struct {
+        mtasts_dns_rcode rcode;
+        size_t n;
+        const char *txt[2];
+        const char *code;
+    } cases[] = {
+        {MTASTS_DNS_NXDOMAIN, 0, {NULL, NULL}, "txt-missing"},
+        {MTASTS_DNS_NODATA, 0, {NULL, NULL}, "txt-missing"},
+        {MTASTS_DNS_ANSWER, 0, {NULL, NULL}, "txt-missing"},
+        {MTASTS_DNS_TEMPFAIL, 0, {NULL, NULL}, "txt-lookup-failed"},
+        {MTASTS_DNS_ANSWER, 1, {"v=STSv1; id=abc!", NULL}, "txt-invalid"},
+        {MTASTS_DNS_ANSWER, 1, {"v=spf1 -all", NULL}, "txt-not-one-record"},
+        {MTASTS_DNS_ANSWER, 2, {TXT_A, TXT_B}, "txt-not-one-record"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        rescript();
+        mtasts_ctx *ctx = new_ctx();
+        pthread_mutex_lock(&S.lock);
+        S.rcode = cases[i].rcode;
+        S.ntxt = cases[i].n;
+        for (size_t k = 0; k < cases[i].n; k++) {
+            S.txt[k] = cases[i].txt[k];
+            S.txt_len[k] = strlen(cases[i].txt[k]);
+        }
+        pthread_mutex_unlock(&S.lock);
+        mtasts_result *r = LOOKUP(ctx, DOMAIN);
+        CHECK_STR("code", mtasts_result_reason_code(r), cases[i].code);
+        mtasts_result_free(r);
+        set_now(T0 + 1); /* remembered, or asked again for TEMPFAIL */
+        r = LOOKUP(ctx, DOMAIN);
+        CHECK_STR("code, again", mtasts_result_reason_code(r), cases[i].code);
+        mtasts_result_free(r);
+        mtasts_ctx_free(ctx);
+    }
+
+    rescript();
+    mtasts_ctx *ctx = new_ctx();
+    serve_http(404, "text/plain", POL_ENFORCE);
+    mtasts_result *r = LOOKUP(ctx, DOMAIN);
+    CHECK_STR("code", mtasts_result_reason_code(r), "http-status-404");
+    mtasts_result_free(r);
+    serve_http(200, "text/plain", POL_ENFORCE);
+    set_now(T0 + 1); /* in the back-off: the same failure, the same code */
+    r = LOOKUP(ctx, DOMAIN);
+    CHECK_STR("code in the back-off", mtasts_result_reason_code(r),
+              "http-status-404");
+    mtasts_result_free(r);
+    set_now(T0 + 300);
+    r = LOOKUP(ctx, DOMAIN);
+    CHECK(r, MTASTS_OK, MTASTS_MODE_ENFORCE, MTASTS_RPT_NONE);
+    CHECK_STR("code after success", mtasts_result_reason_code(r), "");
+    ck_assert_str_eq(mtasts_result_reason_code(NULL), "");
+    mtasts_result_free(r);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(test_engine_backoff)
 {
     mtasts_ctx *ctx = new_ctx();
@@ -1942,9 +2009,15 @@ END_TEST
  * temporarily; a copy that ran out of memory, and a hook that finishes
  * with MTASTS_ERR_NOMEM or MTASTS_ERR_IO, are local failures: not
  * reportable, no back-off, the cached policy kept (R8461-3.3-m). */
-enum lossy { LOSSY_NONE, LOSSY_TXT_TOO_LARGE, LOSSY_TXT_NOMEM,
-             LOSSY_HEAD_NOMEM, LOSSY_BODY_NOMEM, LOSSY_DONE_NOMEM,
-             LOSSY_DONE_IO };
+enum lossy {
+    LOSSY_NONE,
+    LOSSY_TXT_TOO_LARGE,
+    LOSSY_TXT_NOMEM,
+    LOSSY_HEAD_NOMEM,
+    LOSSY_BODY_NOMEM,
+    LOSSY_DONE_NOMEM,
+    LOSSY_DONE_IO
+};
 static enum lossy lossy_mode;
 static const char *lossy_txt = TXT_A; /* the record the DNS hook serves */
 
@@ -1987,8 +2060,7 @@ https_hook_lossy(mtasts_req *req, const char *host, uint16_t port,
         failalloc_stop();
         return mtasts_https_done(req, MTASTS_OK, NULL);
     }
-    ck_assert_int_eq(mtasts_https_response(req, 200, "text/plain"),
-                     MTASTS_OK);
+    ck_assert_int_eq(mtasts_https_response(req, 200, "text/plain"), MTASTS_OK);
     const char *pol = POL_TESTING;
     size_t half = strlen(pol) / 2;
     ck_assert_int_eq(mtasts_https_body(req, pol, half), MTASTS_OK);
@@ -2035,8 +2107,8 @@ START_TEST(test_engine_lost_completion_data)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         rescript();
         mtasts_ctx *ctx = new_ctx();
-        ck_assert_int_eq(
-            mtasts_ctx_set_dns_txt_hook(ctx, dns_hook_lossy, NULL), MTASTS_OK);
+        ck_assert_int_eq(mtasts_ctx_set_dns_txt_hook(ctx, dns_hook_lossy, NULL),
+                         MTASTS_OK);
         ck_assert_int_eq(
             mtasts_ctx_set_https_get_hook(ctx, https_hook_lossy, NULL),
             MTASTS_OK);
@@ -3505,6 +3577,7 @@ engine_suite(void)
 
     tc = new_case("memory");
     tcase_add_test(tc, test_engine_backoff);
+    tcase_add_test(tc, test_engine_reason_codes);
     tcase_add_test(tc, test_engine_no_policy_memory);
     tcase_add_test(tc, test_engine_txt_check_interval);
     tcase_add_test(tc, test_engine_cache_lru);
@@ -3553,7 +3626,7 @@ int
 main(void)
 {
     td_load(&txt_table, "engine_txt_cases.tsv", 4);
-    td_load(&fetch_table, "engine_fetch_cases.tsv", 7);
+    td_load(&fetch_table, "engine_fetch_cases.tsv", 8);
     int rc = harness_run(engine_suite());
     td_free(&txt_table);
     td_free(&fetch_table);
