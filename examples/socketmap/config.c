@@ -21,6 +21,7 @@ sm_config_init(struct sm_config *c)
     c->max_connections = 1024;
     c->refresh_interval_s = 300;
     c->refresh_expiring_s = 3600;
+    c->admin_dump_max = 100000; /* SM_ANSWER_MAX */
     strcpy(c->zones[0].name, "default");
     c->zones[0].servername = true;
     c->zone_count = 1;
@@ -46,6 +47,7 @@ static const struct number_opt number_opts[] = {
      86400},
     {"refresh-expiring-s", offsetof(struct sm_config, refresh_expiring_s), 0,
      31557600},
+    {"admin-dump-max", offsetof(struct sm_config, admin_dump_max), 64, 100000},
 };
 
 struct string_opt {
@@ -228,6 +230,9 @@ parse_line(struct sm_config *c, struct sm_zone **zone, const char *line,
         const char *name = trim(line + 6, &nlen);
         if (nlen == 0 || memchr(name, ' ', nlen) != NULL) {
             return fail(err, "bad zone name", "", "");
+        }
+        if (nlen == 7 && memcmp(name, "__admin", 7) == 0) {
+            return fail(err, "zone name __admin is reserved", "", "");
         }
         *zone = zone_get(c, name, nlen);
         if (*zone == NULL) {

@@ -40,8 +40,9 @@ struct sm_config {
     unsigned long refresh_interval_s; /* the periodic save and refresh */
     unsigned long refresh_expiring_s; /* refresh policies expiring so soon */
     unsigned long max_connections;
-    char socket_mode[8]; /* octal mode of a unix: socket; "" : umask */
-    bool reuse_port;     /* SO_REUSEPORT on the TCP socket */
+    unsigned long admin_dump_max; /* largest `dump` answer (admin.h) */
+    char socket_mode[8];          /* octal mode of a unix: socket; "" : umask */
+    bool reuse_port;              /* SO_REUSEPORT on the TCP socket */
     struct sm_zone zones[SM_ZONES_MAX]; /* zones[0] is the default zone */
     size_t zone_count;
 };
@@ -56,9 +57,8 @@ void sm_config_init(struct sm_config *c);
  * Set a global option (`listen`, `cache`, `resolver`, `ca-file`,
  * `https-port`, `fetch-timeout-ms`, `deadline-ms`, `workers`,
  * `answer-ttl-s`, `max-connections`, `refresh-interval-s`,
- * `refresh-expiring-s`, `socket-mode` (octal), `reuse-port` (yes/no),
- * `user`) or, with
- * zone not NULL, a zone option
+ * `refresh-expiring-s`, `admin-dump-max`, `socket-mode` (octal), `reuse-port`
+ * (yes/no), `user`) or, with zone not NULL, a zone option
  * (`strict-testing`, `servername`, `postfix-tlsrpt`, `temp-on-failure`:
  * yes/no/true/false/1/0).
  * @return 0, or -1 with a message in err (SM_ERR_MAX bytes)

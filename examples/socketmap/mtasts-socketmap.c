@@ -48,6 +48,7 @@
 
 #include <mtasts/mtasts.h>
 
+#include "admin.h"
 #include "answer.h"
 #include "config.h"
 #include "key.h"
@@ -107,6 +108,10 @@ static const char usage_text[] =
     "  --refresh-expiring-s S  (default 3600)\n"
     "  --help, --version\n"
     "\n"
+    "Admin requests, from loopback or the Unix socket only: the socketmap\n"
+    "NAME __admin with the KEY `dump` (the cache as JSON) or\n"
+    "`purge DOMAIN` (forget the domain's policy).\n"
+    "\n"
     "Exit status: 0 after SIGTERM or SIGINT, 64 usage or config error,\n"
     "71 cannot listen or start.\n";
 
@@ -153,6 +158,8 @@ struct conn {
     size_t waiting;  /* pendings with wait != NULL */
     uint32_t events; /* registered with epoll */
     bool dead;       /* closed; freed after the current epoll batch */
+    bool admin_ok;   /* a loopback or Unix socket peer (admin.h) */
+    char peer[INET6_ADDRSTRLEN + 8]; /* for the log */
 };
 
 /* ---- the worker pool --------------------------------------------------- */
@@ -658,6 +665,72 @@ lookup_start(struct daemon *d, struct memo *m)
     }
 }
 
+/* Forget a domain: the library's entry and the answer table's, so that
+ * the next request looks it up afresh. An entry in flight stays (requests
+ * may wait on it) but loses its answer. */
+static bool
+purge_domain(struct daemon *d, const char *domain)
+{
+    bool found = mtasts_cache_remove(d->ctx, domain) == MTASTS_OK;
+    struct memo *m = memo_find(&d->memo, domain);
+    if (m != NULL) {
+        found = found || m->known;
+        mtasts_policy_unref(m->policy);
+        m->policy = NULL;
+        m->known = false;
+        m->late = false;
+        m->status = MTASTS_OK;
+        m->failure = MTASTS_RPT_NONE;
+        m->fresh_until = 0;
+    }
+    return found;
+}
+
+/* A request to SM_ADMIN_NAME: `dump` or `purge DOMAIN`, from loopback or
+ * the Unix socket only. */
+static void
+handle_admin(struct daemon *d, struct conn *c, const char *key, size_t key_len)
+{
+    if (!c->admin_ok) {
+        fprintf(stderr, PROG ": admin request refused from %s\n", c->peer);
+        conn_answer_text(c, "PERM admin requests only from loopback or the "
+                            "Unix socket");
+        return;
+    }
+    if (key_len == 4 && memcmp(key, "dump", 4) == 0) {
+        mtasts_cache_snapshot *s = NULL;
+        if (mtasts_cache_snapshot_new(d->ctx, &s) != MTASTS_OK) {
+            oom();
+        }
+        size_t len = 0;
+        char *a = sm_admin_dump(s, d->cfg.admin_dump_max, &len);
+        mtasts_cache_snapshot_free(s);
+        if (a == NULL) {
+            oom();
+        }
+        fprintf(stderr, PROG ": admin dump from %s: %zu bytes%s\n", c->peer,
+                len, a[0] == 'P' ? ", refused (too large)" : "");
+        conn_answer_text(c, a);
+        free(a);
+        return;
+    }
+    char domain[MTASTS_DOMAIN_BUFSIZE];
+    if (key_len > 6 && memcmp(key, "purge ", 6) == 0) {
+        if (sm_key_domain(key + 6, key_len - 6, domain) != 0) {
+            conn_answer_text(c, "PERM purge: not a domain");
+            return;
+        }
+        bool found = purge_domain(d, domain);
+        fprintf(stderr, PROG ": admin purge %s from %s: %s\n", domain, c->peer,
+                found ? "purged" : "not cached");
+        char a[MTASTS_DOMAIN_BUFSIZE + 16];
+        snprintf(a, sizeof(a), "OK purged %s", domain);
+        conn_answer_text(c, found ? a : SM_NOTFOUND);
+        return;
+    }
+    conn_answer_text(c, "PERM admin keys: dump, purge DOMAIN");
+}
+
 static void
 handle_request(struct daemon *d, struct conn *c, const char *payload,
                size_t len, int64_t now)
@@ -668,6 +741,11 @@ handle_request(struct daemon *d, struct conn *c, const char *payload,
     size_t key_len = 0;
     if (sm_request_split(payload, len, &name, &name_len, &key, &key_len) != 0) {
         conn_answer_text(c, "PERM request is not NAME KEY");
+        return;
+    }
+    if (name_len == strlen(SM_ADMIN_NAME) &&
+        memcmp(name, SM_ADMIN_NAME, name_len) == 0) {
+        handle_admin(d, c, key, key_len);
         return;
     }
     const struct sm_zone *zone = sm_config_zone(&d->cfg, name, name_len);
@@ -791,7 +869,10 @@ static void
 accept_all(struct daemon *d)
 {
     for (int i = 0; i < 64; i++) {
-        int fd = accept4(d->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(d->lfd, (struct sockaddr *)&ss, &sl,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE) {
                 fprintf(stderr, PROG ": accept: %s\n", strerror(errno));
@@ -807,6 +888,12 @@ accept_all(struct daemon *d)
         }
         c->fd = fd;
         c->events = EPOLLIN;
+        c->admin_ok = sm_admin_peer_ok((struct sockaddr *)&ss, sl);
+        if (ss.ss_family == AF_UNIX ||
+            getnameinfo((struct sockaddr *)&ss, sl, c->peer, sizeof(c->peer),
+                        NULL, 0, NI_NUMERICHOST) != 0) {
+            strcpy(c->peer, ss.ss_family == AF_UNIX ? "unix" : "?");
+        }
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
             close(fd);

@@ -15,6 +15,7 @@ from --config, a Unix socket, SIGHUP/SIGTERM saving the cache that a
 restarted daemon answers from with DNS dead, the periodic save and
 proactive refresh, systemd notify, --reuse-port and --socket-mode. Standard library only.
 """
+import json
 import os
 import signal
 import socket
@@ -549,6 +550,109 @@ def operations(workdir):
     d.stop()
 
 
+def local_global_address():
+    """A non-loopback IPv4 address of this host, or None."""
+    try:
+        out = subprocess.run(["ip", "-o", "-4", "addr", "show", "scope",
+                              "global"], capture_output=True, text=True,
+                             timeout=10, check=False).stdout
+    except OSError:
+        return None
+    for line in out.splitlines():
+        fields = line.split()
+        if "inet" in fields:
+            return fields[fields.index("inet") + 1].split("/")[0]
+    return None
+
+
+def admin(workdir):
+    # Admin requests: NAME __admin, keys dump and purge DOMAIN, from
+    # loopback TCP and the Unix socket only.
+    path = os.path.join(workdir, "admin.sock")
+    d = Daemon(workdir, listen="0.0.0.0:0")
+    c = d.connect()
+    c.ask("valid.test")
+    c.ask("deleg.test")
+    c.ask("none.test")
+    got = c.ask("dump", name="__admin")
+    check("admin dump from loopback: OK and JSON", got is not None and
+          got.startswith("OK {"), got)
+    entries = {}
+    if got is not None and got.startswith("OK "):
+        doc = json.loads(got[3:])
+        entries = {e["domain"]: e for e in doc["entries"]}
+        check("dump: count matches the entries", doc["count"] ==
+              len(doc["entries"]), doc)
+    now = time.time()
+    v = entries.get("valid.test", {})
+    check("dump: every looked-up policy with id, mode, expiry, last use",
+          set(entries) >= {"valid.test", "deleg.test", "none.test"} and
+          v.get("id") == "valid1" and v.get("mode") == "enforce" and
+          entries["none.test"]["mode"] == "none" and
+          now + 86000 < v.get("expires", 0) < now + 86500 and
+          now - 60 < v.get("last_used", 0) <= now + 1, entries)
+    got = c.ask("purge valid.test", name="__admin")
+    check("admin purge: OK purged", got == "OK purged valid.test", got)
+    got = c.ask("dump", name="__admin")
+    check("after purge: the domain is gone from the dump",
+          got.startswith("OK ") and "valid.test" not in
+          {e["domain"] for e in json.loads(got[3:])["entries"]}, got)
+    got = c.ask("purge VALID.test.", name="__admin")
+    check("purge of a domain no longer cached: NOTFOUND", got == NOTFOUND,
+          got)
+    got = c.ask("valid.test")
+    check("after purge: looked up afresh, same answer", got == VALID, got)
+    got = [c.ask("purge [192.0.2.1]", name="__admin"),
+           c.ask("flush", name="__admin")]
+    check("admin: bad domain and unknown key answer PERM",
+          got == ["PERM purge: not a domain",
+                  "PERM admin keys: dump, purge DOMAIN"], got)
+    c.close()
+    addr = local_global_address()
+    if addr is not None:
+        s = socket.create_connection((addr, d.port), timeout=IO_TIMEOUT_S)
+        r = Conn(s)
+        got = [r.ask("dump", name="__admin"),
+               r.ask("purge deleg.test", name="__admin"), r.ask("valid.test")]
+        r.close()
+        check(f"admin from {addr} (not loopback): PERM, logged, and a "
+              "lookup on that connection still answers",
+              got[:2] == ["PERM admin requests only from loopback or the "
+                          "Unix socket"] * 2 and got[2] == VALID and
+              f"admin request refused from {addr}" in d.stderr(), got)
+        c = d.connect()
+        got = c.ask("dump", name="__admin")
+        check("the refused purge changed nothing", '"deleg.test"' in got,
+              got)
+        c.close()
+    else:
+        print("(admin from a non-loopback address: none here, not tried)")
+    d.stop()
+    d = Daemon(workdir, listen="unix:" + path)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(IO_TIMEOUT_S)
+    s.connect(path)
+    c = Conn(s)
+    c.ask("valid.test")
+    got = c.ask("dump", name="__admin")
+    check("admin dump over the Unix socket", got.startswith("OK ") and
+          json.loads(got[3:])["entries"][0]["domain"] == "valid.test", got)
+    c.close()
+    d.stop()
+    # One policy needs more than --admin-dump-max 64 bytes: refused with
+    # PERM, not cut.
+    d = Daemon(workdir, "--admin-dump-max", "64")
+    c = d.connect()
+    c.ask("valid.test")
+    got = c.ask("dump", name="__admin")
+    check("a dump over the answer limit: PERM with the sizes, no JSON cut",
+          got.startswith("PERM dump too large: 1 policies need ") and
+          "over the 64-byte socketmap answer limit" in got and
+          "refused (too large)" in d.stderr(), got)
+    c.close()
+    d.stop()
+
+
 def main():
     with tempfile.TemporaryDirectory() as workdir:
         d = Daemon(workdir)
@@ -567,6 +671,7 @@ def main():
         cache_file(workdir)
         periodic(workdir)
         operations(workdir)
+        admin(workdir)
         reports = []
         for log in LOGS:
             with open(log) as f:

@@ -10,6 +10,11 @@
 
 #include <mtasts/mtasts.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+
+#include "admin.h"
 #include "answer.h"
 #include "config.h"
 #include "key.h"
@@ -516,6 +521,75 @@ START_TEST(test_config_zone_limit)
 }
 END_TEST
 
+START_TEST(test_admin_peer)
+{
+    static const struct {
+        const char *addr;
+        bool ok;
+    } v4[] = {{"127.0.0.1", true}, {"127.255.0.9", true}, {"128.0.0.1", false},
+              {"10.0.0.1", false}, {"192.0.2.2", false},  {"0.0.0.0", false}};
+    for (size_t i = 0; i < ARRAY_LEN(v4); i++) {
+        struct sockaddr_in in = {.sin_family = AF_INET};
+        ck_assert_int_eq(inet_pton(AF_INET, v4[i].addr, &in.sin_addr), 1);
+        ck_assert_msg(sm_admin_peer_ok((struct sockaddr *)&in, sizeof(in)) ==
+                          v4[i].ok,
+                      "%s", v4[i].addr);
+        /* A short address length is refused. */
+        ck_assert(!sm_admin_peer_ok((struct sockaddr *)&in, 4));
+    }
+    static const struct {
+        const char *addr;
+        bool ok;
+    } v6[] = {
+        {"::1", true},  {"::ffff:127.0.0.1", true}, {"::ffff:10.0.0.1", false},
+        {"::2", false}, {"fd00::2", false},         {"2001:db8::1", false}};
+    for (size_t i = 0; i < ARRAY_LEN(v6); i++) {
+        struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+        ck_assert_int_eq(inet_pton(AF_INET6, v6[i].addr, &in6.sin6_addr), 1);
+        ck_assert_msg(sm_admin_peer_ok((struct sockaddr *)&in6, sizeof(in6)) ==
+                          v6[i].ok,
+                      "%s", v6[i].addr);
+    }
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    ck_assert(sm_admin_peer_ok((struct sockaddr *)&un, sizeof(sa_family_t)));
+    ck_assert(!sm_admin_peer_ok(NULL, 0));
+}
+END_TEST
+
+START_TEST(test_admin_dump_empty_and_limit)
+{
+    mtasts_ctx *ctx = NULL;
+    ck_assert_int_eq(mtasts_ctx_new(&ctx), MTASTS_OK);
+    mtasts_cache_snapshot *s = NULL;
+    ck_assert_int_eq(mtasts_cache_snapshot_new(ctx, &s), MTASTS_OK);
+    size_t len = 0;
+    char *a = sm_admin_dump(s, SM_ANSWER_MAX, &len);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_str_eq(a, "OK {\"count\":0,\"entries\":[]}");
+    ck_assert_uint_eq(len, strlen(a));
+    free(a);
+    /* Over the limit: refused with PERM, never cut. */
+    a = sm_admin_dump(s, 10, &len);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_str_eq(a, "PERM dump too large: 0 policies need 27 bytes, "
+                        "over the 10-byte socketmap answer limit; read the "
+                        "cache file");
+    free(a);
+    mtasts_cache_snapshot_free(s);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(test_config_admin_reserved)
+{
+    struct sm_config c;
+    sm_config_init(&c);
+    char err[SM_ERR_MAX] = "";
+    ck_assert_int_eq(sm_config_parse(&c, "[zone __admin]\n", 15, err), -1);
+    ck_assert_str_eq(err, "line 1: zone name __admin is reserved");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -537,6 +611,9 @@ main(void)
     tcase_add_test(tc, test_config_file);
     tcase_add_test(tc, test_config_errors);
     tcase_add_test(tc, test_config_zone_limit);
+    tcase_add_test(tc, test_admin_peer);
+    tcase_add_test(tc, test_admin_dump_empty_and_limit);
+    tcase_add_test(tc, test_config_admin_reserved);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
