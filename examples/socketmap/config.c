@@ -101,7 +101,7 @@ sm_config_is_option(const char *name)
             return true;
         }
     }
-    return strcmp(name, "reuse-port") == 0 ||
+    return strcmp(name, "reuse-port") == 0 || strcmp(name, "syslog") == 0 ||
            strcmp(name, "socket-mode") == 0 || strcmp(name, "user") == 0;
 }
 
@@ -139,8 +139,9 @@ sm_config_set(struct sm_config *c, struct sm_zone *zone, const char *name,
         *(unsigned long *)(void *)((char *)c + o->offset) = v;
         return 0;
     }
-    if (strcmp(name, "reuse-port") == 0) {
-        if (parse_bool(value, &c->reuse_port) != 0) {
+    if (strcmp(name, "reuse-port") == 0 || strcmp(name, "syslog") == 0) {
+        if (parse_bool(value,
+                       name[0] == 'r' ? &c->reuse_port : &c->use_syslog) != 0) {
             return fail(err, name, ": not yes or no: ", value);
         }
         return 0;

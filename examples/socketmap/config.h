@@ -43,6 +43,7 @@ struct sm_config {
     unsigned long admin_dump_max; /* largest `dump` answer (admin.h) */
     char socket_mode[8];          /* octal mode of a unix: socket; "" : umask */
     bool reuse_port;              /* SO_REUSEPORT on the TCP socket */
+    bool use_syslog;              /* log to syslog (facility mail) too */
     struct sm_zone zones[SM_ZONES_MAX]; /* zones[0] is the default zone */
     size_t zone_count;
 };
@@ -58,7 +59,7 @@ void sm_config_init(struct sm_config *c);
  * `https-port`, `fetch-timeout-ms`, `deadline-ms`, `workers`,
  * `answer-ttl-s`, `max-connections`, `refresh-interval-s`,
  * `refresh-expiring-s`, `admin-dump-max`, `socket-mode` (octal), `reuse-port`
- * (yes/no), `user`) or, with zone not NULL, a zone option
+ * and `syslog` (yes/no), `user`) or, with zone not NULL, a zone option
  * (`strict-testing`, `servername`, `postfix-tlsrpt`, `temp-on-failure`:
  * yes/no/true/false/1/0).
  * @return 0, or -1 with a message in err (SM_ERR_MAX bytes)

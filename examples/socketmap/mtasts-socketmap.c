@@ -52,6 +52,7 @@
 #include "answer.h"
 #include "config.h"
 #include "key.h"
+#include "log.h"
 #include "netstring.h"
 
 #define PROG "mtasts-socketmap"
@@ -73,8 +74,9 @@ static const char usage_text[] =
     "An MTA-STS (RFC 8461) policy daemon for Postfix's socketmap table\n"
     "(smtp_tls_policy_maps = socketmap:inet:127.0.0.1:8461:postfix) and\n"
     "sendmail. Runs in the foreground; SIGTERM saves the cache and stops,\n"
-    "SIGHUP saves the cache. With NOTIFY_SOCKET set (systemd Type=notify)\n"
-    "it sends READY=1 once it listens and STOPPING=1 at SIGTERM.\n"
+    "SIGHUP reopens syslog and saves the cache. With NOTIFY_SOCKET set\n"
+    "(systemd Type=notify) it sends READY=1 once it listens and\n"
+    "STOPPING=1 at SIGTERM.\n"
     "\n"
     "  --listen ADDR:PORT | [ADDR6]:PORT | unix:PATH\n"
     "                      where to listen (default: 127.0.0.1:8461)\n"
@@ -98,6 +100,9 @@ static const char usage_text[] =
     "                      { policy_string = ... }, policy_failure=) to\n"
     "                      secure answers, in every zone (Postfix 3.10+)\n"
     "  --max-connections N  (default 1024)\n"
+    "  --syslog            log to syslog (facility mail) besides stderr;\n"
+    "                      stderr lines that would block are dropped and\n"
+    "                      counted in the next line written\n"
     "  --socket-mode MODE  octal mode of the unix: socket, e.g. 660\n"
     "  --reuse-port yes    SO_REUSEPORT: several daemons on one port\n"
     "  --user NAME         after binding and reading the CA and cache\n"
@@ -692,7 +697,7 @@ static void
 handle_admin(struct daemon *d, struct conn *c, const char *key, size_t key_len)
 {
     if (!c->admin_ok) {
-        fprintf(stderr, PROG ": admin request refused from %s\n", c->peer);
+        sm_log(LOG_WARNING, "admin request refused from %s", c->peer);
         conn_answer_text(c, "PERM admin requests only from loopback or the "
                             "Unix socket");
         return;
@@ -708,8 +713,8 @@ handle_admin(struct daemon *d, struct conn *c, const char *key, size_t key_len)
         if (a == NULL) {
             oom();
         }
-        fprintf(stderr, PROG ": admin dump from %s: %zu bytes%s\n", c->peer,
-                len, a[0] == 'P' ? ", refused (too large)" : "");
+        sm_log(LOG_INFO, "admin dump from %s: %zu bytes%s", c->peer, len,
+               a[0] == 'P' ? ", refused (too large)" : "");
         conn_answer_text(c, a);
         free(a);
         return;
@@ -721,8 +726,8 @@ handle_admin(struct daemon *d, struct conn *c, const char *key, size_t key_len)
             return;
         }
         bool found = purge_domain(d, domain);
-        fprintf(stderr, PROG ": admin purge %s from %s: %s\n", domain, c->peer,
-                found ? "purged" : "not cached");
+        sm_log(LOG_INFO, "admin purge %s from %s: %s", domain, c->peer,
+               found ? "purged" : "not cached");
         char a[MTASTS_DOMAIN_BUFSIZE + 16];
         snprintf(a, sizeof(a), "OK purged %s", domain);
         conn_answer_text(c, found ? a : SM_NOTFOUND);
@@ -875,7 +880,7 @@ accept_all(struct daemon *d)
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE) {
-                fprintf(stderr, PROG ": accept: %s\n", strerror(errno));
+                sm_log(LOG_ERR, "accept: %s", strerror(errno));
             }
             return;
         }
@@ -1006,8 +1011,8 @@ cache_save(struct daemon *d, const char *why)
     }
     int rc = mtasts_cache_save(d->ctx, d->cfg.cache);
     if (rc != MTASTS_OK) {
-        fprintf(stderr, PROG ": %s: cannot save the cache (%s): %s\n",
-                d->cfg.cache, why, mtasts_strerror(rc));
+        sm_log(LOG_ERR, "%s: cannot save the cache (%s): %s", d->cfg.cache, why,
+               mtasts_strerror(rc));
     }
 }
 
@@ -1026,8 +1031,8 @@ cache_load(struct daemon *d)
     }
     if (rc != MTASTS_OK) {
         /* A damaged file must not keep the MTA's policy service down. */
-        fprintf(stderr, PROG ": %s: not loaded: %s\n", d->cfg.cache,
-                err.message != NULL ? err.message : mtasts_strerror(rc));
+        sm_log(LOG_ERR, "%s: not loaded: %s", d->cfg.cache,
+               err.message != NULL ? err.message : mtasts_strerror(rc));
         return 0;
     }
     mtasts_cache_snapshot *s = NULL;
@@ -1052,7 +1057,7 @@ cache_load(struct daemon *d)
         loaded++;
     }
     mtasts_cache_snapshot_free(s);
-    fprintf(stderr, PROG ": %s: %zu policies loaded\n", d->cfg.cache, loaded);
+    sm_log(LOG_INFO, "%s: %zu policies loaded", d->cfg.cache, loaded);
     return 0;
 }
 
@@ -1078,7 +1083,7 @@ tick(struct daemon *d)
         mtasts_cache_snapshot_free(s);
     }
     if (started > 0) {
-        fprintf(stderr, PROG ": refreshing %zu policies\n", started);
+        sm_log(LOG_INFO, "refreshing %zu policies", started);
     }
     cache_save(d, "periodic");
 }
@@ -1098,7 +1103,7 @@ load_config_file(struct sm_config *cfg, const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
+        sm_log(LOG_ERR, "%s: %s", path, strerror(errno));
         return EXIT_USAGE;
     }
     char *text = NULL;
@@ -1110,7 +1115,7 @@ load_config_file(struct sm_config *cfg, const char *path)
             if (cap > 1024 * 1024) {
                 fclose(f);
                 free(text);
-                fprintf(stderr, PROG ": %s: larger than 1 MiB\n", path);
+                sm_log(LOG_ERR, "%s: larger than 1 MiB", path);
                 return EXIT_USAGE;
             }
             char *t = realloc(text, cap);
@@ -1130,10 +1135,10 @@ load_config_file(struct sm_config *cfg, const char *path)
     char err[SM_ERR_MAX];
     int rc = 0;
     if (bad) {
-        fprintf(stderr, PROG ": %s: read error\n", path);
+        sm_log(LOG_ERR, "%s: read error", path);
         rc = EXIT_USAGE;
     } else if (sm_config_parse(cfg, text, len, err) != 0) {
-        fprintf(stderr, PROG ": %s: %s\n", path, err);
+        sm_log(LOG_ERR, "%s: %s", path, err);
         rc = EXIT_USAGE;
     }
     free(text);
@@ -1165,6 +1170,10 @@ parse_args(int argc, char **argv, struct sm_config *cfg)
     }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--syslog") == 0) {
+            cfg->use_syslog = true; /* a flag, as `syslog = yes` */
+            continue;
+        }
         if (strcmp(a, "--postfix-tlsrpt") == 0) {
             /* A flag: every zone gets the TLSRPT attributes. */
             for (size_t z = 0; z < cfg->zone_count; z++) {
@@ -1217,7 +1226,7 @@ setup_ctx(struct daemon *d)
                                              (uint32_t)o->fetch_timeout_ms);
     }
     if (rc != MTASTS_OK) {
-        fprintf(stderr, PROG ": %s: %s\n", what, mtasts_strerror(rc));
+        sm_log(LOG_ERR, "%s: %s", what, mtasts_strerror(rc));
         return rc == MTASTS_ERR_NOMEM ? EXIT_OSERR : EXIT_USAGE;
     }
     return -1;
@@ -1240,7 +1249,7 @@ open_listener(struct daemon *d)
         }
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-            fprintf(stderr, PROG ": %s: %s\n", l, strerror(errno));
+            sm_log(LOG_ERR, "%s: %s", l, strerror(errno));
             if (fd >= 0) {
                 close(fd);
             }
@@ -1250,7 +1259,7 @@ open_listener(struct daemon *d)
         if (d->cfg.socket_mode[0] != '\0' &&
             chmod(sun.sun_path, (mode_t)strtoul(d->cfg.socket_mode, NULL, 8)) !=
                 0) {
-            fprintf(stderr, PROG ": %s: chmod: %s\n", l, strerror(errno));
+            sm_log(LOG_ERR, "%s: chmod: %s", l, strerror(errno));
             close(fd);
             return EXIT_OSERR;
         }
@@ -1283,7 +1292,7 @@ open_listener(struct daemon *d)
             (d->cfg.reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
                                              sizeof(one)) != 0) ||
             bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-            fprintf(stderr, PROG ": %s: %s\n", l, strerror(errno));
+            sm_log(LOG_ERR, "%s: %s", l, strerror(errno));
             freeaddrinfo(ai);
             if (fd >= 0) {
                 close(fd);
@@ -1293,7 +1302,7 @@ open_listener(struct daemon *d)
         freeaddrinfo(ai);
     }
     if (listen(fd, 512) != 0) {
-        fprintf(stderr, PROG ": listen: %s\n", strerror(errno));
+        sm_log(LOG_ERR, "listen: %s", strerror(errno));
         close(fd);
         return EXIT_OSERR;
     }
@@ -1303,16 +1312,16 @@ open_listener(struct daemon *d)
     socklen_t sl = sizeof(ss);
     char addr[INET6_ADDRSTRLEN] = "";
     if (d->unix_path[0] != '\0') {
-        fprintf(stderr, PROG ": listening on unix:%s\n", d->unix_path);
+        sm_log(LOG_INFO, "listening on unix:%s", d->unix_path);
     } else if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 &&
                getnameinfo((struct sockaddr *)&ss, sl, addr, sizeof(addr), NULL,
                            0, NI_NUMERICHOST) == 0) {
         unsigned port = ss.ss_family == AF_INET6
                             ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                             : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        fprintf(stderr, PROG ": listening on %s%s%s:%u\n",
-                ss.ss_family == AF_INET6 ? "[" : "", addr,
-                ss.ss_family == AF_INET6 ? "]" : "", port);
+        sm_log(LOG_INFO, "listening on %s%s%s:%u",
+               ss.ss_family == AF_INET6 ? "[" : "", addr,
+               ss.ss_family == AF_INET6 ? "]" : "", port);
     }
     return -1;
 }
@@ -1341,7 +1350,7 @@ notify(const char *state)
     socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
     if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sun,
                len) < 0) {
-        fprintf(stderr, PROG ": NOTIFY_SOCKET: %s\n", strerror(errno));
+        sm_log(LOG_ERR, "NOTIFY_SOCKET: %s", strerror(errno));
     }
     close(fd);
 }
@@ -1357,16 +1366,16 @@ drop_privileges(const struct sm_config *cfg)
     errno = 0;
     struct passwd *pw = getpwnam(cfg->user);
     if (pw == NULL) {
-        fprintf(stderr, PROG ": --user %s: no such user\n", cfg->user);
+        sm_log(LOG_ERR, "--user %s: no such user", cfg->user);
         return EXIT_USAGE;
     }
     if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
         setuid(pw->pw_uid) != 0) {
-        fprintf(stderr, PROG ": --user %s: %s\n", cfg->user, strerror(errno));
+        sm_log(LOG_ERR, "--user %s: %s", cfg->user, strerror(errno));
         return EXIT_OSERR;
     }
     if (pw->pw_uid != 0 && setuid(0) == 0) {
-        fputs(PROG ": --user: root could be regained\n", stderr);
+        sm_log(LOG_ERR, "--user: root could be regained");
         return EXIT_OSERR;
     }
     return -1;
@@ -1395,7 +1404,7 @@ run(struct daemon *d)
     for (;;) {
         int n = epoll_wait(d->epfd, events, EVENTS_MAX, timeout);
         if (n < 0 && errno != EINTR) {
-            fprintf(stderr, PROG ": epoll_wait: %s\n", strerror(errno));
+            sm_log(LOG_ERR, "epoll_wait: %s", strerror(errno));
             return;
         }
         for (int i = 0; i < n; i++) {
@@ -1410,6 +1419,7 @@ run(struct daemon *d)
                     continue;
                 }
                 if (si.ssi_signo == SIGHUP) {
+                    sm_log_reopen();
                     cache_save(d, "SIGHUP");
                     continue;
                 }
@@ -1456,9 +1466,13 @@ main(int argc, char **argv)
 {
     static struct daemon d;
     sm_config_init(&d.cfg);
+    sm_log_open(PROG, false);
     int rc = parse_args(argc, argv, &d.cfg);
     if (rc >= 0) {
         return rc;
+    }
+    if (d.cfg.use_syslog) {
+        sm_log_open(PROG, true);
     }
     d.lfd = -1;
     rc = open_listener(&d);
@@ -1493,7 +1507,7 @@ main(int argc, char **argv)
         pool_start(&d.pool, d.ctx, d.cfg.workers) != 0 ||
         add_fd(&d, d.lfd, NULL) != 0 || add_fd(&d, d.pool.evfd, &d.pool) != 0 ||
         add_fd(&d, d.sigfd, &d.sigfd) != 0) {
-        fprintf(stderr, PROG ": cannot start: %s\n", strerror(errno));
+        sm_log(LOG_ERR, "cannot start: %s", strerror(errno));
         return EXIT_OSERR;
     }
 
@@ -1515,7 +1529,7 @@ main(int argc, char **argv)
     if (!pool_stop(&d.pool, 1000)) {
         /* A worker is inside a lookup that cannot be cancelled: the cache
          * is saved; leave the rest to the exit. */
-        fputs(PROG ": stopped (a lookup was still running)\n", stderr);
+        sm_log(LOG_INFO, "stopped (a lookup was still running)");
         fflush(NULL);
         _exit(0); /* no exit handlers while that worker runs */
     }
@@ -1523,6 +1537,6 @@ main(int argc, char **argv)
     mtasts_ctx_free(d.ctx);
     close(d.epfd);
     close(d.sigfd);
-    fputs(PROG ": stopped\n", stderr);
+    sm_log(LOG_INFO, "stopped");
     return 0;
 }

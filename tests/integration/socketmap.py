@@ -15,8 +15,10 @@ from --config, a Unix socket, SIGHUP/SIGTERM saving the cache that a
 restarted daemon answers from with DNS dead, the periodic save and
 proactive refresh, systemd notify, --reuse-port and --socket-mode. Standard library only.
 """
+import fcntl
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -653,6 +655,63 @@ def admin(workdir):
     d.stop()
 
 
+def logging(workdir):
+    # stderr on a 4 KiB pipe nobody reads: log lines that would block are
+    # dropped, answers keep flowing, and the next line through says how
+    # many were dropped (no silent loss).
+    r, w = os.pipe()
+    fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ
+    argv = [DAEMON, "--listen", "127.0.0.1:0", "--syslog",
+            "--resolver", ENV["MTASTS_WORLD_DEAD_RESOLVER"]]
+    proc = subprocess.Popen(argv, stderr=w)
+    os.close(w)
+    first = b""
+    end = time.monotonic() + 10
+    while b"\n" not in first and time.monotonic() < end:
+        if select.select([r], [], [], 0.5)[0]:
+            first += os.read(r, 4096)
+    line = first.decode()
+    port = int(line.split("listening on ", 1)[1].split()[0].rsplit(":", 1)[1])
+    c = Conn(socket.create_connection(("127.0.0.1", port),
+                                      timeout=IO_TIMEOUT_S))
+    total = 400  # each logs ~60 bytes: far more than the pipe holds
+    answers = [c.ask(f"purge d{i}.test", name="__admin")
+               for i in range(total)]
+    check("stderr blocked: every request answered at once all the same",
+          answers == [NOTFOUND] * total, answers[:3])
+    got = b""
+    while select.select([r], [], [], 0.2)[0]:
+        got += os.read(r, 65536)
+    through = got.decode().count("admin purge ")
+    c.ask("purge last.test", name="__admin")
+    tail = b""
+    end = time.monotonic() + 10
+    while b"last.test" not in tail and time.monotonic() < end:
+        if select.select([r], [], [], 0.5)[0]:
+            tail += os.read(r, 65536)
+    text = tail.decode()
+    dropped = 0
+    if "earlier log lines dropped]" in text:
+        dropped = int(text.split("[", 1)[1].split()[0])
+    check("the next line through reports the dropped lines, and lines "
+          "read + dropped = lines logged",
+          dropped > 0 and through + dropped == total and
+          "earlier log lines dropped] admin purge last.test" in text,
+          f"through={through} dropped={dropped} {text!r}")
+    c.close()
+    proc.send_signal(signal.SIGTERM)
+    rc = proc.wait(timeout=15)
+    rest = b""
+    while select.select([r], [], [], 0.2)[0]:
+        data = os.read(r, 65536)
+        if not data:
+            break
+        rest += data
+    os.close(r)
+    check("--syslog without a syslog daemon: runs, stops with exit 0",
+          rc == 0 and b"stopped" in rest, rest)
+
+
 def main():
     with tempfile.TemporaryDirectory() as workdir:
         d = Daemon(workdir)
@@ -672,6 +731,7 @@ def main():
         periodic(workdir)
         operations(workdir)
         admin(workdir)
+        logging(workdir)
         reports = []
         for log in LOGS:
             with open(log) as f:

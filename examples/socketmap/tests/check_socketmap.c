@@ -2,11 +2,14 @@
  * requests (netstring.c, Postfix socketmap_table(5)), keys to policy
  * domains (key.c), answers (answer.c, the default profile of
  * postfix-mta-sts-resolver) and settings (config.c). */
+#define _GNU_SOURCE
 #include <check.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mtasts/mtasts.h>
 
@@ -18,6 +21,7 @@
 #include "answer.h"
 #include "config.h"
 #include "key.h"
+#include "log.h"
 #include "netstring.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -590,6 +594,66 @@ START_TEST(test_config_admin_reserved)
 }
 END_TEST
 
+START_TEST(test_log_format)
+{
+    char line[SM_LOG_LINE_MAX];
+    size_t n = sm_log_format(line, sizeof(line), "d", 0, "hello");
+    ck_assert_str_eq(line, "d: hello\n");
+    ck_assert_uint_eq(n, 9);
+    n = sm_log_format(line, sizeof(line), "d", 17, "hello");
+    ck_assert_str_eq(line, "d: [17 earlier log lines dropped] hello\n");
+    ck_assert_uint_eq(n, strlen(line));
+    /* Cut to fit, the newline kept. */
+    char small[8];
+    n = sm_log_format(small, sizeof(small), "d", 0, "hello world");
+    ck_assert_str_eq(small, "d: hel\n");
+    ck_assert_uint_eq(n, 7);
+    ck_assert_uint_eq(sm_log_format(small, 1, "d", 0, "x"), 0);
+}
+END_TEST
+
+START_TEST(test_log_counts_dropped_lines)
+{
+    /* stderr onto a pipe nobody reads: lines are dropped once it is full,
+     * never blocking, and the next line through carries the count. */
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_ge(fcntl(p[0], F_SETPIPE_SZ, 4096), 4096);
+    int saved = dup(STDERR_FILENO);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_eq(dup2(p[1], STDERR_FILENO), STDERR_FILENO);
+    sm_log_open("t", false);
+    char fill[200];
+    memset(fill, 'x', sizeof(fill) - 1);
+    fill[sizeof(fill) - 1] = '\0';
+    size_t logged = 0;
+    while (sm_log_dropped() < 5 && logged < 10000) {
+        sm_log(LOG_INFO, "%s", fill);
+        logged++;
+    }
+    ck_assert_uint_eq(sm_log_dropped(), 5);
+    /* Read what went through, then one more line. */
+    char buf[65536];
+    ssize_t got = read(p[0], buf, sizeof(buf));
+    ck_assert_int_gt(got, 0);
+    size_t lines = 0;
+    for (ssize_t i = 0; i < got; i++) {
+        lines += buf[i] == '\n';
+    }
+    ck_assert_uint_eq(lines + 5, logged);
+    sm_log(LOG_INFO, "after");
+    ck_assert_uint_eq(sm_log_dropped(), 0);
+    got = read(p[0], buf, sizeof(buf) - 1);
+    ck_assert_int_gt(got, 0);
+    buf[got] = '\0';
+    ck_assert_str_eq(buf, "t: [5 earlier log lines dropped] after\n");
+    ck_assert_int_eq(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -614,6 +678,8 @@ main(void)
     tcase_add_test(tc, test_admin_peer);
     tcase_add_test(tc, test_admin_dump_empty_and_limit);
     tcase_add_test(tc, test_config_admin_reserved);
+    tcase_add_test(tc, test_log_format);
+    tcase_add_test(tc, test_log_counts_dropped_lines);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
