@@ -102,7 +102,9 @@ sm_config_is_option(const char *name)
         }
     }
     return strcmp(name, "reuse-port") == 0 || strcmp(name, "syslog") == 0 ||
-           strcmp(name, "socket-mode") == 0 || strcmp(name, "user") == 0;
+           strcmp(name, "socket-mode") == 0 || strcmp(name, "user") == 0 ||
+           strcmp(name, "socket-owner") == 0 ||
+           strcmp(name, "socket-group") == 0;
 }
 
 int
@@ -146,11 +148,15 @@ sm_config_set(struct sm_config *c, struct sm_zone *zone, const char *name,
         }
         return 0;
     }
-    if (strcmp(name, "user") == 0) {
-        if (value[0] == '\0' || strlen(value) >= sizeof(c->user)) {
+    char *who = strcmp(name, "user") == 0           ? c->user
+                : strcmp(name, "socket-owner") == 0 ? c->socket_owner
+                : strcmp(name, "socket-group") == 0 ? c->socket_group
+                                                    : NULL;
+    if (who != NULL) {
+        if (value[0] == '\0' || strlen(value) >= SM_ZONE_NAME_MAX) {
             return fail(err, name, ": empty or too long", "");
         }
-        strcpy(c->user, value);
+        strcpy(who, value);
         return 0;
     }
     if (strcmp(name, "socket-mode") == 0) {

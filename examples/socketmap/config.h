@@ -27,13 +27,15 @@ struct sm_zone {
 };
 
 struct sm_config {
-    char listen[SM_PATH_MAX];       /* ADDR:PORT, [ADDR6]:PORT or unix:PATH */
-    char cache[SM_PATH_MAX];        /* "" : no cache file */
-    char resolver[SM_PATH_MAX];     /* "" : /etc/resolv.conf */
-    char ca_file[SM_PATH_MAX];      /* "" : the system bundle */
-    char user[SM_ZONE_NAME_MAX];    /* "" : keep the starting user */
-    unsigned long https_port;       /* 0: 443 */
-    unsigned long fetch_timeout_ms; /* 0: the library's default */
+    char listen[SM_PATH_MAX];    /* ADDR:PORT, [ADDR6]:PORT or unix:PATH */
+    char cache[SM_PATH_MAX];     /* "" : no cache file */
+    char resolver[SM_PATH_MAX];  /* "" : /etc/resolv.conf */
+    char ca_file[SM_PATH_MAX];   /* "" : the system bundle */
+    char user[SM_ZONE_NAME_MAX]; /* "" : keep the starting user */
+    char socket_owner[SM_ZONE_NAME_MAX]; /* unix: socket; "": as created */
+    char socket_group[SM_ZONE_NAME_MAX]; /* unix: socket; "": as created */
+    unsigned long https_port;            /* 0: 443 */
+    unsigned long fetch_timeout_ms;      /* 0: the library's default */
     unsigned long deadline_ms;
     unsigned long workers;
     unsigned long answer_ttl_s;
@@ -59,7 +61,8 @@ void sm_config_init(struct sm_config *c);
  * `https-port`, `fetch-timeout-ms`, `deadline-ms`, `workers`,
  * `answer-ttl-s`, `max-connections`, `refresh-interval-s`,
  * `refresh-expiring-s`, `admin-dump-max`, `socket-mode` (octal), `reuse-port`
- * and `syslog` (yes/no), `user`) or, with zone not NULL, a zone option
+ * and `syslog` (yes/no), `user`, `socket-owner`, `socket-group`) or, with zone
+ * not NULL, a zone option
  * (`strict-testing`, `servername`, `postfix-tlsrpt`, `temp-on-failure`:
  * yes/no/true/false/1/0).
  * @return 0, or -1 with a message in err (SM_ERR_MAX bytes)

@@ -104,6 +104,8 @@ static const char usage_text[] =
     "                      stderr lines that would block are dropped and\n"
     "                      counted in the next line written\n"
     "  --socket-mode MODE  octal mode of the unix: socket, e.g. 660\n"
+    "  --socket-owner USER, --socket-group GROUP\n"
+    "                      owner and group of the unix: socket\n"
     "  --reuse-port yes    SO_REUSEPORT: several daemons on one port\n"
     "  --user NAME         after binding and reading the CA and cache\n"
     "                      files, run as NAME (and its groups)\n"
@@ -1232,11 +1234,51 @@ setup_ctx(struct daemon *d)
     return -1;
 }
 
+/* --socket-owner and --socket-group as ids (-1: unchanged). -1 to go on,
+ * else an exit status. */
+static int
+socket_ids(const struct sm_config *cfg, bool is_unix, uid_t *uid, gid_t *gid)
+{
+    *uid = (uid_t)-1;
+    *gid = (gid_t)-1;
+    if (cfg->socket_owner[0] == '\0' && cfg->socket_group[0] == '\0') {
+        return -1;
+    }
+    if (!is_unix) {
+        return usage_error("--socket-owner and --socket-group need "
+                           "--listen unix:PATH",
+                           NULL);
+    }
+    if (cfg->socket_owner[0] != '\0') {
+        struct passwd *pw = getpwnam(cfg->socket_owner);
+        if (pw == NULL) {
+            return usage_error("--socket-owner: no such user",
+                               cfg->socket_owner);
+        }
+        *uid = pw->pw_uid;
+    }
+    if (cfg->socket_group[0] != '\0') {
+        struct group *gr = getgrnam(cfg->socket_group);
+        if (gr == NULL) {
+            return usage_error("--socket-group: no such group",
+                               cfg->socket_group);
+        }
+        *gid = gr->gr_gid;
+    }
+    return -1;
+}
+
 static int
 open_listener(struct daemon *d)
 {
     const char *l = d->cfg.listen;
     int fd = -1;
+    uid_t uid;
+    gid_t gid;
+    int rc = socket_ids(&d->cfg, strncmp(l, "unix:", 5) == 0, &uid, &gid);
+    if (rc >= 0) {
+        return rc;
+    }
     if (strncmp(l, "unix:", 5) == 0) {
         struct sockaddr_un sun = {.sun_family = AF_UNIX};
         if (strlen(l + 5) == 0 || strlen(l + 5) >= sizeof(sun.sun_path)) {
@@ -1260,6 +1302,12 @@ open_listener(struct daemon *d)
             chmod(sun.sun_path, (mode_t)strtoul(d->cfg.socket_mode, NULL, 8)) !=
                 0) {
             sm_log(LOG_ERR, "%s: chmod: %s", l, strerror(errno));
+            close(fd);
+            return EXIT_OSERR;
+        }
+        if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+            chown(sun.sun_path, uid, gid) != 0) {
+            sm_log(LOG_ERR, "%s: chown: %s", l, strerror(errno));
             close(fd);
             return EXIT_OSERR;
         }

@@ -551,6 +551,50 @@ def operations(workdir):
     check("--socket-mode 600: the socket's mode", mode == 0o600, oct(mode))
     d.stop()
 
+    # --socket-owner and --socket-group (root only: chown).
+    if os.geteuid() == 0:
+        import grp
+        import pwd
+        owner = pwd.getpwnam("nobody")
+        group = grp.getgrgid(owner.pw_gid)
+        sock = os.path.join(workdir, "owned.sock")
+        os.chmod(workdir, 0o755)  # let nobody reach the socket
+        d = Daemon(workdir, "--socket-mode", "660", "--socket-owner",
+                   "nobody", "--socket-group", group.gr_name,
+                   listen="unix:" + sock)
+        st = os.stat(sock)
+        check("--socket-owner nobody --socket-group: the socket's owner, "
+              "group and mode", (st.st_uid, st.st_gid, st.st_mode & 0o777)
+              == (owner.pw_uid, group.gr_gid, 0o660),
+              (st.st_uid, st.st_gid, oct(st.st_mode)))
+        probe = ("import socket,sys; s=socket.socket(socket.AF_UNIX); "
+                 "s.settimeout(10); s.connect(sys.argv[1]); "
+                 "s.sendall(b'22:postfix [192.0.2.1]:25,'); "
+                 "print(s.recv(100).decode())")
+        p = subprocess.run(["/usr/bin/python3", "-c", probe, sock],
+                           capture_output=True, text=True, timeout=30,
+                           user=owner.pw_uid, group=owner.pw_gid,
+                           extra_groups=[], check=False)
+        check("the socket's owner (nobody) connects and is answered",
+              p.stdout.strip() == "9:NOTFOUND ,", p.stdout + p.stderr)
+        d.stop()
+    else:
+        print("(--socket-owner, --socket-group: not root, not tried)")
+    for args, want in ((["--socket-owner", "no-such-user-here"],
+                        b"--socket-owner: no such user"),
+                       (["--socket-group", "no-such-group-here"],
+                        b"--socket-group: no such group")):
+        p = subprocess.run([DAEMON, *args, "--listen", "unix:" +
+                            os.path.join(workdir, "never.sock")],
+                           capture_output=True, timeout=30, check=False)
+        check(f"{args[0]} with an unknown name: exit 64", p.returncode == 64
+              and want in p.stderr, p.stderr)
+    p = subprocess.run([DAEMON, "--socket-group", "root", "--listen",
+                        "127.0.0.1:0"], capture_output=True, timeout=30,
+                       check=False)
+    check("--socket-group with a TCP socket: exit 64", p.returncode == 64 and
+          b"need --listen unix:PATH" in p.stderr, p.stderr)
+
 
 def local_global_address():
     """A non-loopback IPv4 address of this host, or None."""

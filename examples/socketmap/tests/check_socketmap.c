@@ -477,6 +477,10 @@ START_TEST(test_config_errors)
         {"socket-mode = 689\n", "line 1: socket-mode: not an octal mode"},
         {"reuse-port = sometimes\n", "line 1: reuse-port: not yes or no"},
         {"user = \n", "line 1: user: empty or too long"},
+        {"socket-owner = \n", "line 1: socket-owner: empty or too long"},
+        {"socket-group = "
+         "a-group-name-longer-than-sixty-three-bytes-is-refused-here-yes-yes\n",
+         "line 1: socket-group: empty or too long"},
         {"listen\n", "line 1: expected NAME = VALUE"},
         {"[zone]\n", "line 1: expected [zone NAME]"},
         {"[zone a b]\n", "line 1: bad zone name"},
@@ -505,6 +509,17 @@ START_TEST(test_config_errors)
     ck_assert(!sm_config_is_option("config"));
     ck_assert(sm_config_is_option("reuse-port"));
     ck_assert(sm_config_is_option("socket-mode"));
+    ck_assert(sm_config_is_option("socket-owner"));
+    ck_assert(sm_config_is_option("socket-group"));
+    ck_assert(sm_config_is_option("syslog"));
+    ck_assert_int_eq(sm_config_parse(&c,
+                                     "socket-owner = postfix\n"
+                                     "socket-group = mail\nsyslog = yes\n",
+                                     56, err),
+                     0);
+    ck_assert_str_eq(c.socket_owner, "postfix");
+    ck_assert_str_eq(c.socket_group, "mail");
+    ck_assert(c.use_syslog);
     ck_assert(!sm_config_is_option("strict-testing"));
 }
 END_TEST
