@@ -13,7 +13,13 @@ answer deadline with a policy host that hangs (hang.test) and a dead
 resolver, the background fetch that finishes after the deadline, zones
 from --config, a Unix socket, SIGHUP/SIGTERM saving the cache that a
 restarted daemon answers from with DNS dead, the periodic save and
-proactive refresh, systemd notify, --reuse-port and --socket-mode. Standard library only.
+proactive refresh, systemd notify, --reuse-port, --socket-mode,
+--socket-owner and --socket-group, admin requests (dump, purge; refused
+from a non-loopback peer), stderr logging on a full pipe (dropped lines
+counted), and, last, faults under lock-step load: the world's DNS server
+(nsd, its pid from the world's dns/nsd.pid) and then its HTTPS server
+(nginx/nginx.pid) stopped while cached answers must flow unchanged.
+Standard library only.
 """
 import fcntl
 import json
@@ -24,6 +30,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -756,6 +763,113 @@ def logging(workdir):
           rc == 0 and b"stopped" in rest, rest)
 
 
+def world_server_pid(name):
+    """The pid of the world's nsd ("dns/nsd.pid") or nginx
+    ("nginx/nginx.pid"), from the world's directory."""
+    path = os.path.join(os.path.dirname(ENV["MTASTS_WORLD"]), name)
+    with open(path) as f:
+        return int(f.read().strip())
+
+
+def stop_pid(pid, wait_s=10):
+    """SIGTERM pid and wait until it is gone; True when it is."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    end = time.monotonic() + wait_s
+    while time.monotonic() < end:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().split(")")[-1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def faults(workdir):
+    # Mid-load faults (issue 7): a client asks for cached domains in
+    # lock-step while the world's DNS server, then its HTTPS server, are
+    # stopped. Cached answers must keep flowing unchanged (answers are
+    # re-checked in the background every second meanwhile, and those
+    # re-checks fail), nothing crashes, and the cache file saved at
+    # SIGTERM still has every domain. Runs last: it breaks the world.
+    cache = os.path.join(workdir, "fault.cache")
+    d = Daemon(workdir, "--cache", cache, "--deadline-ms", "300",
+               "--answer-ttl-s", "1", "--fetch-timeout-ms", "1500")
+    c = d.connect()
+    domains = ["valid.test", "deleg.test", "wild.test", "testing.test",
+               "none.test"]
+    want = {k: c.ask(k) for k in domains}
+    check("faults: warm answers", want["valid.test"] == VALID and
+          want["none.test"] == NOTFOUND, want)
+    stop = threading.Event()
+    stats = {"n": 0, "bad": [], "error": None}
+
+    def load():
+        end = time.monotonic() + 30
+        try:
+            while not stop.is_set() and time.monotonic() < end and \
+                    stats["n"] < 500000:
+                k = domains[stats["n"] % len(domains)]
+                got = c.ask(k)
+                stats["n"] += 1
+                if got != want[k] and len(stats["bad"]) < 10:
+                    stats["bad"].append((k, got))
+        except OSError as e:
+            stats["error"] = repr(e)
+
+    t = threading.Thread(target=load)
+    t.start()
+    time.sleep(1.0)
+    n0 = stats["n"]
+    dns_down = stop_pid(world_server_pid("dns/nsd.pid"))
+    time.sleep(2.5)  # answers stale, re-checked against a dead DNS
+    n1 = stats["n"]
+    https_down = stop_pid(world_server_pid("nginx/nginx.pid"))
+    time.sleep(2.5)
+    n2 = stats["n"]
+    alive = d.proc.poll() is None
+    # An enforce domain never asked before: with DNS down, NOTFOUND at
+    # the deadline (the outage is real for the daemon; with DNS up it
+    # would be OK secure match=mail.charset.test ...).
+    fresh = d.connect()
+    got_new = fresh.ask("charset.test")
+    fresh.close()
+    stop.set()
+    t.join(timeout=IO_TIMEOUT_S)
+    check("faults: DNS server, then HTTPS server stopped",
+          dns_down and https_down)
+    check("faults: cached answers flowed unchanged through both outages "
+          f"({stats['n']} lock-step requests)",
+          not t.is_alive() and stats["error"] is None and not stats["bad"]
+          and n1 - n0 > 100 and n2 - n1 > 100 and alive,
+          f"{stats} n0={n0} n1={n1} n2={n2} alive={alive}")
+    check("faults: an uncached enforce domain meanwhile answers NOTFOUND",
+          got_new == NOTFOUND, got_new)
+    c.close()
+    rc = d.stop()
+    check("faults: SIGTERM after the outages: exit 0", rc == 0, d.stderr())
+    # The saved file still has every domain: a daemon with DNS and HTTPS
+    # down loads it and dumps it.
+    d = Daemon(workdir, "--cache", cache, "--deadline-ms", "300",
+               resolver=ENV["MTASTS_WORLD_DEAD_RESOLVER"])
+    c = d.connect()
+    got = c.ask("dump", name="__admin")
+    saved = set()
+    if got is not None and got.startswith("OK "):
+        saved = {e["domain"] for e in json.loads(got[3:])["entries"]}
+    check("faults: the cache file saved at SIGTERM has every domain",
+          saved >= set(domains), got)
+    got = {k: c.ask(k) for k in domains}
+    check("faults: restarted with everything down, the same answers "
+          "(R8461-3.3-m)", got == want, got)
+    c.close()
+    d.stop()
+
+
 def main():
     with tempfile.TemporaryDirectory() as workdir:
         d = Daemon(workdir)
@@ -776,6 +890,7 @@ def main():
         operations(workdir)
         admin(workdir)
         logging(workdir)
+        faults(workdir)  # last: stops the world's DNS and HTTPS servers
         reports = []
         for log in LOGS:
             with open(log) as f:
