@@ -8,7 +8,11 @@
  * asks in lock-step, one request and its answer at a time per connection,
  * as Postfix does: cached enforce domains over 1 and over 8 connections,
  * and domains without a policy over 1 connection; and, for the daemon's
- * own rate, batches of 64 pipelined requests. Each phase is bounded
+ * own rate, batches of 64 pipelined requests. Then the machine's
+ * ceiling: the same lock-step client against a minimal netstring echo
+ * server, a thread of this process that answers every request with a
+ * fixed valid answer, so that the daemon's lock-step figure can be read
+ * against what a loopback round trip here allows at all. Each phase is bounded
  * by a request count and a time. Prints requests per second, p50 and p99
  * latency, and the daemon's resident memory (VmRSS) idle before any
  * request and after the load. Fails only on a wrong answer, never on a
@@ -165,7 +169,8 @@ cmp_double(const void *a, const void *b)
 /* One phase; false on a wrong answer. */
 static bool
 phase(const char *name, const char *host, unsigned port, size_t conns,
-      const char *const *domains, const char *const *answers, size_t nd)
+      const char *const *domains, const char *const *answers, size_t nd,
+      double *rate)
 {
     static struct worker w[CONNS_MAX];
     double *lat = malloc(REQUESTS_MAX * sizeof(*lat));
@@ -195,6 +200,9 @@ phase(const char *name, const char *host, unsigned port, size_t conns,
     for (size_t i = 0; i < conns; i++) {
         memmove(lat + total, w[i].lat, w[i].done * sizeof(*lat));
         total += w[i].done;
+    }
+    if (rate != NULL) {
+        *rate = total > 0 ? (double)total / elapsed : 0.0;
     }
     if (total > 0) {
         qsort(lat, total, sizeof(*lat), cmp_double);
@@ -262,6 +270,90 @@ phase_pipelined(const char *host, unsigned port)
         fputs("bench_socketmap: pipelined answers wrong\n", stderr);
     }
     return ok;
+}
+
+/* ---- the ceiling: a minimal netstring echo server in this process ---- */
+
+struct echo {
+    int lfd;
+    pthread_t thread;
+};
+
+/* Serve one connection at a time: read netstrings, answer each with the
+ * fixed answer of valid.test, until the client closes. */
+static void *
+echo_main(void *arg)
+{
+    struct echo *e = arg;
+    static const char answer[] =
+        "70:OK secure match=mail.valid.test:.backup.valid.test "
+        "servername=hostname,";
+    for (;;) {
+        int fd = accept(e->lfd, NULL, NULL);
+        if (fd < 0) {
+            return NULL; /* the listener was shut down */
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        char buf[4096];
+        size_t have = 0;
+        for (;;) {
+            ssize_t r = recv(fd, buf + have, sizeof(buf) - have, 0);
+            if (r <= 0) {
+                break;
+            }
+            have += (size_t)r;
+            /* Answer every whole netstring in the buffer. */
+            size_t off = 0;
+            for (;;) {
+                char *colon = memchr(buf + off, ':', have - off);
+                if (colon == NULL) {
+                    break;
+                }
+                size_t len = strtoul(buf + off, NULL, 10);
+                size_t end = (size_t)(colon - buf) + 1 + len + 1;
+                if (end > have) {
+                    break;
+                }
+                if (send(fd, answer, sizeof(answer) - 1, MSG_NOSIGNAL) < 0) {
+                    break;
+                }
+                off = end;
+            }
+            memmove(buf, buf + off, have - off);
+            have -= off;
+            if (have == sizeof(buf)) {
+                break; /* not netstrings */
+            }
+        }
+        close(fd);
+    }
+}
+
+static bool
+echo_start(struct echo *e, unsigned *port)
+{
+    e->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sa);
+    if (e->lfd < 0 || bind(e->lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        listen(e->lfd, 8) != 0 ||
+        getsockname(e->lfd, (struct sockaddr *)&sa, &sl) != 0 ||
+        pthread_create(&e->thread, NULL, echo_main, e) != 0) {
+        fprintf(stderr, "bench_socketmap: echo server: %s\n", strerror(errno));
+        return false;
+    }
+    *port = ntohs(sa.sin_port);
+    return true;
+}
+
+static void
+echo_stop(struct echo *e)
+{
+    shutdown(e->lfd, SHUT_RDWR); /* accept() returns an error */
+    pthread_join(e->thread, NULL);
+    close(e->lfd);
 }
 
 static long
@@ -367,13 +459,33 @@ main(int argc, char **argv)
         fputs("bench_socketmap: warm-up answers wrong\n", stderr);
     }
 
+    double daemon_rate = 0.0;
     ok = ok && phase("cached, lock-step", host, port, 1, cached_domains,
-                     cached_answers, 4);
+                     cached_answers, 4, &daemon_rate);
     ok = ok && phase("cached, lock-step", host, port, 8, cached_domains,
-                     cached_answers, 4);
-    ok = ok &&
-         phase("no policy, lock-step", host, port, 1, none_domains, NULL, 4);
+                     cached_answers, 4, NULL);
+    ok = ok && phase("no policy, lock-step", host, port, 1, none_domains, NULL,
+                     4, NULL);
     ok = ok && phase_pipelined(host, port);
+
+    /* The ceiling: the same client against an echo server that does
+     * nothing but answer. */
+    struct echo e;
+    unsigned echo_port = 0;
+    double ceiling = 0.0;
+    if (ok && echo_start(&e, &echo_port)) {
+        ok = phase("ceiling (in-process netstring echo), lock-step",
+                   "127.0.0.1", echo_port, 1, cached_domains,
+                   (const char *const[]){cached_answers[0]}, 1, &ceiling);
+        echo_stop(&e);
+        if (ok && ceiling > 0.0) {
+            printf("socketmap daemon vs loopback ceiling, 1 connection "
+                   "lock-step: %.0f req/s of %.0f req/s (%.0f%%)\n",
+                   daemon_rate, ceiling, 100.0 * daemon_rate / ceiling);
+        }
+    } else {
+        ok = false;
+    }
 
     if (pid > 0) {
         usleep(200000);
