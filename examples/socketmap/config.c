@@ -60,6 +60,7 @@ static const struct string_opt string_opts[] = {
     {"cache", offsetof(struct sm_config, cache)},
     {"resolver", offsetof(struct sm_config, resolver)},
     {"ca-file", offsetof(struct sm_config, ca_file)},
+    {"redis", offsetof(struct sm_config, redis)},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -31,6 +31,7 @@ struct sm_config {
     char cache[SM_PATH_MAX];     /* "" : no cache file */
     char resolver[SM_PATH_MAX];  /* "" : /etc/resolv.conf */
     char ca_file[SM_PATH_MAX];   /* "" : the system bundle */
+    char redis[SM_PATH_MAX];     /* HOST:PORT of a shared store; "" */
     char user[SM_ZONE_NAME_MAX]; /* "" : keep the starting user */
     char socket_owner[SM_ZONE_NAME_MAX]; /* unix: socket; "": as created */
     char socket_group[SM_ZONE_NAME_MAX]; /* unix: socket; "": as created */
@@ -57,7 +58,7 @@ struct sm_config {
 void sm_config_init(struct sm_config *c);
 
 /*
- * Set a global option (`listen`, `cache`, `resolver`, `ca-file`,
+ * Set a global option (`listen`, `cache`, `resolver`, `ca-file`, `redis`,
  * `https-port`, `fetch-timeout-ms`, `deadline-ms`, `workers`,
  * `answer-ttl-s`, `max-connections`, `refresh-interval-s`,
  * `refresh-expiring-s`, `admin-dump-max`, `socket-mode` (octal), `reuse-port`

@@ -54,6 +54,9 @@
 #include "key.h"
 #include "log.h"
 #include "netstring.h"
+#ifdef SM_HAVE_REDIS
+#include "redis_store.h"
+#endif
 
 #define PROG "mtasts-socketmap"
 #define EXIT_USAGE 64
@@ -87,6 +90,9 @@ static const char usage_text[] =
     "                      and at exit\n"
     "  --resolver ADDR[@PORT]  DNS resolver (default: /etc/resolv.conf)\n"
     "  --ca-file FILE      trust anchors (default: the system CA bundle)\n"
+    "  --redis HOST:PORT   a Redis server as the library's second-level\n"
+    "                      policy store, shared by several daemons (only\n"
+    "                      when built with hiredis)\n"
     "  --https-port PORT   policy host port, for tests (default: 443)\n"
     "  --fetch-timeout-ms MS  total policy fetch timeout\n"
     "  --deadline-ms MS    answer every request within MS (default 4000):\n"
@@ -198,6 +204,9 @@ struct pool {
 struct daemon {
     struct sm_config cfg;
     mtasts_ctx *ctx;
+#ifdef SM_HAVE_REDIS
+    struct redis_store *redis;
+#endif
     int epfd, lfd, sigfd;
     bool lfd_paused;
     char unix_path[SM_PATH_MAX];
@@ -1204,6 +1213,40 @@ parse_args(int argc, char **argv, struct sm_config *cfg)
     return -1;
 }
 
+/* --redis HOST:PORT: the library's store hooks on examples/redis-store
+ * (keys "mtasts:" + domain, commands bounded by 1 s, a dead server
+ * retried every 5 s). -1 to go on, else an exit status. */
+static int
+setup_redis(struct daemon *d)
+{
+    const char *r = d->cfg.redis;
+    if (r[0] == '\0') {
+        return -1;
+    }
+#ifdef SM_HAVE_REDIS
+    char host[SM_PATH_MAX];
+    const char *colon = strrchr(r, ':');
+    char *end = NULL;
+    unsigned long port = colon != NULL ? strtoul(colon + 1, &end, 10) : 0;
+    if (colon == NULL || colon == r || end == colon + 1 || *end != '\0' ||
+        port == 0 || port > 65535) {
+        return usage_error("--redis: expected HOST:PORT", r);
+    }
+    memcpy(host, r, (size_t)(colon - r));
+    host[colon - r] = '\0';
+    if (redis_store_new(host, (int)port, "mtasts:", 1000, 5000, &d->redis) !=
+            0 ||
+        redis_store_install(d->redis, d->ctx) != 0) {
+        sm_log(LOG_ERR, "--redis %s: %s", r, strerror(errno));
+        return EXIT_OSERR;
+    }
+    sm_log(LOG_INFO, "policy store: redis %s", r);
+    return -1;
+#else
+    return usage_error("--redis: built without hiredis", r);
+#endif
+}
+
 static int
 setup_ctx(struct daemon *d)
 {
@@ -1231,7 +1274,7 @@ setup_ctx(struct daemon *d)
         sm_log(LOG_ERR, "%s: %s", what, mtasts_strerror(rc));
         return rc == MTASTS_ERR_NOMEM ? EXIT_OSERR : EXIT_USAGE;
     }
-    return -1;
+    return setup_redis(d);
 }
 
 /* --socket-owner and --socket-group as ids (-1: unchanged). -1 to go on,
@@ -1583,6 +1626,9 @@ main(int argc, char **argv)
     }
     memo_clear(&d.memo);
     mtasts_ctx_free(d.ctx);
+#ifdef SM_HAVE_REDIS
+    redis_store_free(d.redis); /* after the context that used it */
+#endif
     close(d.epfd);
     close(d.sigfd);
     sm_log(LOG_INFO, "stopped");

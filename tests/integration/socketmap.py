@@ -25,6 +25,7 @@ import fcntl
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -789,6 +790,139 @@ def stop_pid(pid, wait_s=10):
     return False
 
 
+class LockStep:
+    """A thread asking domains in turn on conn, one request at a time,
+    until stop() (at most 30 s and 500,000 requests); counts the answers
+    and keeps the first wrong ones."""
+
+    def __init__(self, conn, domains, want):
+        self.conn, self.domains, self.want = conn, domains, want
+        self.stats = {"n": 0, "bad": [], "error": None}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run)
+        self.thread.start()
+
+    def run(self):
+        end = time.monotonic() + 30
+        st = self.stats
+        try:
+            while not self.done.is_set() and time.monotonic() < end and \
+                    st["n"] < 500000:
+                k = self.domains[st["n"] % len(self.domains)]
+                got = self.conn.ask(k)
+                st["n"] += 1
+                if got != self.want[k] and len(st["bad"]) < 10:
+                    st["bad"].append((k, got))
+        except OSError as e:
+            st["error"] = repr(e)
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(timeout=IO_TIMEOUT_S)
+        if self.thread.is_alive():
+            self.stats["error"] = "load thread still running"
+        return self.stats
+
+
+def redis_server():
+    """Path of redis-server when the daemon was built with --redis
+    (hiredis) and redis-server is installed; else None."""
+    p = subprocess.run([DAEMON, "--redis", "127.0.0.1:0", "--listen",
+                        "127.0.0.1:0"], capture_output=True, timeout=30,
+                       check=False)
+    if b"built without hiredis" in p.stderr:
+        return None
+    return shutil.which("redis-server",
+                        path="/usr/bin:/usr/sbin:/usr/local/bin")
+
+
+def redis_cmd(port, *args):
+    """One Redis command over RESP; the raw reply."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        req = f"*{len(args)}\r\n".encode()
+        for a in args:
+            req += f"${len(a)}\r\n{a}\r\n".encode()
+        s.sendall(req)
+        return s.recv(65536)
+
+
+def redis(workdir):
+    # --redis HOST:PORT: a policy fetched by one daemon is in Redis, and a
+    # second daemon that cannot reach the policy hosts answers it from
+    # there; then Redis is
+    # stopped under lock-step load and cached answers keep flowing.
+    server = redis_server()
+    if server is None:
+        print("(--redis: built without hiredis or no redis-server, "
+              "not tried)")
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rlog = open(os.path.join(workdir, "redis.log"), "w")
+    rs = subprocess.Popen([server, "--port", str(port), "--bind",
+                           "127.0.0.1", "--save", "", "--appendonly", "no",
+                           "--daemonize", "no"], stdout=rlog, stderr=rlog)
+    try:
+        end = time.monotonic() + 10
+        up = False
+        while not up and time.monotonic() < end:
+            try:
+                up = redis_cmd(port, "PING") == b"+PONG\r\n"
+            except OSError:
+                time.sleep(0.05)
+        check("redis-server on loopback answers", up)
+        a = Daemon(workdir, "--redis", f"127.0.0.1:{port}",
+                   "--answer-ttl-s", "1")
+        c = a.connect()
+        first = c.ask("valid.test")
+        keys = redis_cmd(port, "KEYS", "mtasts:*")
+        check("--redis: the fetched policy is stored under mtasts:DOMAIN",
+              first == VALID and b"mtasts:valid.test" in keys, keys)
+        # A second daemon whose policy hosts are unreachable: the TXT id
+        # matches the stored policy, so no fetch is needed.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            dead_port = s.getsockname()[1]
+        b = Daemon(workdir, "--redis", f"127.0.0.1:{port}",
+                   "--https-port", str(dead_port), "--fetch-timeout-ms",
+                   "1000")
+        cb = b.connect()
+        got = [cb.ask("valid.test"), cb.ask("wild.test")]
+        check("--redis: a second daemon with the policy hosts unreachable "
+              "answers from the shared store (and NOTFOUND for a domain "
+              "not in it)", got == [VALID, NOTFOUND], got)
+        cb.close()
+        b.stop()
+        got = c.ask("purge valid.test", name="__admin")
+        keys = redis_cmd(port, "KEYS", "mtasts:*")
+        check("--redis: an admin purge deletes the domain from the store "
+              "too", got == "OK purged valid.test" and
+              b"mtasts:valid.test" not in keys, f"{got} {keys}")
+        got = c.ask("valid.test")
+        check("--redis: after the purge, fetched and stored again",
+              got == VALID and b"mtasts:valid.test" in
+              redis_cmd(port, "KEYS", "mtasts:*"), got)
+        load = LockStep(c, ["valid.test"], {"valid.test": VALID})
+        time.sleep(0.5)
+        n0 = load.stats["n"]
+        down = stop_pid(rs.pid)
+        time.sleep(2.0)  # answers re-checked while Redis is down
+        stats = load.stop()
+        check("--redis: Redis stopped under load, cached answers flow "
+              f"unchanged ({stats['n']} requests), the daemon stays up",
+              down and stats["error"] is None and not stats["bad"] and
+              stats["n"] - n0 > 100 and a.proc.poll() is None, stats)
+        c.close()
+        check("--redis: SIGTERM with Redis gone: exit 0", a.stop() == 0,
+              a.stderr())
+    finally:
+        if rs.poll() is None:
+            rs.kill()
+        rs.wait()
+        rlog.close()
+
+
 def faults(workdir):
     # Mid-load faults (issue 7): a client asks for cached domains in
     # lock-step while the world's DNS server, then its HTTPS server, are
@@ -805,32 +939,15 @@ def faults(workdir):
     want = {k: c.ask(k) for k in domains}
     check("faults: warm answers", want["valid.test"] == VALID and
           want["none.test"] == NOTFOUND, want)
-    stop = threading.Event()
-    stats = {"n": 0, "bad": [], "error": None}
-
-    def load():
-        end = time.monotonic() + 30
-        try:
-            while not stop.is_set() and time.monotonic() < end and \
-                    stats["n"] < 500000:
-                k = domains[stats["n"] % len(domains)]
-                got = c.ask(k)
-                stats["n"] += 1
-                if got != want[k] and len(stats["bad"]) < 10:
-                    stats["bad"].append((k, got))
-        except OSError as e:
-            stats["error"] = repr(e)
-
-    t = threading.Thread(target=load)
-    t.start()
+    load = LockStep(c, domains, want)
     time.sleep(1.0)
-    n0 = stats["n"]
+    n0 = load.stats["n"]
     dns_down = stop_pid(world_server_pid("dns/nsd.pid"))
     time.sleep(2.5)  # answers stale, re-checked against a dead DNS
-    n1 = stats["n"]
+    n1 = load.stats["n"]
     https_down = stop_pid(world_server_pid("nginx/nginx.pid"))
     time.sleep(2.5)
-    n2 = stats["n"]
+    n2 = load.stats["n"]
     alive = d.proc.poll() is None
     # An enforce domain never asked before: with DNS down, NOTFOUND at
     # the deadline (the outage is real for the daemon; with DNS up it
@@ -838,13 +955,12 @@ def faults(workdir):
     fresh = d.connect()
     got_new = fresh.ask("charset.test")
     fresh.close()
-    stop.set()
-    t.join(timeout=IO_TIMEOUT_S)
+    stats = load.stop()
     check("faults: DNS server, then HTTPS server stopped",
           dns_down and https_down)
     check("faults: cached answers flowed unchanged through both outages "
           f"({stats['n']} lock-step requests)",
-          not t.is_alive() and stats["error"] is None and not stats["bad"]
+          stats["error"] is None and not stats["bad"]
           and n1 - n0 > 100 and n2 - n1 > 100 and alive,
           f"{stats} n0={n0} n1={n1} n2={n2} alive={alive}")
     check("faults: an uncached enforce domain meanwhile answers NOTFOUND",
@@ -890,6 +1006,7 @@ def main():
         operations(workdir)
         admin(workdir)
         logging(workdir)
+        redis(workdir)
         faults(workdir)  # last: stops the world's DNS and HTTPS servers
         reports = []
         for log in LOGS:
