@@ -212,9 +212,9 @@ dns_send(struct op *op, const char *name, ldns_rr_type type)
         connect(op->fd, (struct sockaddr *)&l->resolver, l->resolver_len) != 0)
         goto out;
     q = ldns_pkt_query_new(dn, type, LDNS_RR_CLASS_IN, LDNS_RD);
-    dn = NULL; /* owned by q now */
-    if (q == NULL)
+    if (q == NULL) /* ldns did not take dn: freed below */
         goto out;
+    dn = NULL; /* owned by q now */
     op->qid = (uint16_t)ldns_get_random();
     op->qtype = type;
     snprintf(op->qname, sizeof(op->qname), "%s", name);
