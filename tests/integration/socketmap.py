@@ -14,8 +14,8 @@ resolver, the background fetch that finishes after the deadline, zones
 from --config, a Unix socket, SIGHUP/SIGTERM saving the cache that a
 restarted daemon answers from with DNS dead, the periodic save and
 proactive refresh, systemd notify, --reuse-port, --socket-mode,
---socket-owner and --socket-group, admin requests (dump, purge; refused
-from a non-loopback peer), stderr logging on a full pipe (dropped lines
+--socket-owner and --socket-group, admin requests (dump, purge; the refusal of
+a non-loopback peer is a unit test: tests never leave loopback), stderr logging on a full pipe (dropped lines
 counted), and, last, faults under lock-step load: the world's DNS server
 (nsd, its pid from the world's dns/nsd.pid) and then its HTTPS server
 (nginx/nginx.pid) stopped while cached answers must flow unchanged.
@@ -604,26 +604,11 @@ def operations(workdir):
           b"need --listen unix:PATH" in p.stderr, p.stderr)
 
 
-def local_global_address():
-    """A non-loopback IPv4 address of this host, or None."""
-    try:
-        out = subprocess.run(["ip", "-o", "-4", "addr", "show", "scope",
-                              "global"], capture_output=True, text=True,
-                             timeout=10, check=False).stdout
-    except OSError:
-        return None
-    for line in out.splitlines():
-        fields = line.split()
-        if "inet" in fields:
-            return fields[fields.index("inet") + 1].split("/")[0]
-    return None
-
-
 def admin(workdir):
     # Admin requests: NAME __admin, keys dump and purge DOMAIN, from
     # loopback TCP and the Unix socket only.
     path = os.path.join(workdir, "admin.sock")
-    d = Daemon(workdir, listen="0.0.0.0:0")
+    d = Daemon(workdir)
     c = d.connect()
     c.ask("valid.test")
     c.ask("deleg.test")
@@ -662,25 +647,9 @@ def admin(workdir):
           got == ["PERM purge: not a domain",
                   "PERM admin keys: dump, purge DOMAIN"], got)
     c.close()
-    addr = local_global_address()
-    if addr is not None:
-        s = socket.create_connection((addr, d.port), timeout=IO_TIMEOUT_S)
-        r = Conn(s)
-        got = [r.ask("dump", name="__admin"),
-               r.ask("purge deleg.test", name="__admin"), r.ask("valid.test")]
-        r.close()
-        check(f"admin from {addr} (not loopback): PERM, logged, and a "
-              "lookup on that connection still answers",
-              got[:2] == ["PERM admin requests only from loopback or the "
-                          "Unix socket"] * 2 and got[2] == VALID and
-              f"admin request refused from {addr}" in d.stderr(), got)
-        c = d.connect()
-        got = c.ask("dump", name="__admin")
-        check("the refused purge changed nothing", '"deleg.test"' in got,
-              got)
-        c.close()
-    else:
-        print("(admin from a non-loopback address: none here, not tried)")
+    # A peer outside loopback is refused: shown by the unit tests of
+    # admin.c (which peers may send admin requests). Tests never listen
+    # or connect beyond loopback, so it is not tried here.
     d.stop()
     d = Daemon(workdir, listen="unix:" + path)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
