@@ -446,6 +446,7 @@ class TestContext(unittest.TestCase):
         self.assertEqual(r.txt_id, "")
         self.assertEqual(r.failure, mtasts.RptResult.NONE)
         self.assertIn("_mta-sts.example.com", r.reason)
+        self.assertEqual(r.reason_code, "txt-lookup-failed")
         self.assertFalse(r.from_cache)
         self.assertEqual(r.expires, 0)
         with self.assertRaises(mtasts.DnsTempFail) as cm:

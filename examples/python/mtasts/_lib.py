@@ -148,6 +148,7 @@ _PROTOTYPES = {
     "mtasts_result_txt_id": (_s, [_p]),
     "mtasts_result_failure": (_i, [_p]),
     "mtasts_result_reason": (_s, [_p]),
+    "mtasts_result_reason_code": (_s, [_p]),
     "mtasts_result_from_cache": (_b, [_p]),
     "mtasts_result_expires": (ctypes.c_int64, [_p]),
     "mtasts_result_free": (None, [_p]),

@@ -100,6 +100,8 @@ class LookupResult(Handle):
     :ivar failure: :class:`~mtasts.RptResult` to report (RFC 8460 §4.3),
         set even when a cached policy answered
     :ivar reason: a short human-readable reason, "" when none
+    :ivar reason_code: the fixed code of the failure, such as
+        "txt-lookup-failed" or "http-status-404"; "" when none
     :ivar from_cache: whether the policy came from the cache
     :ivar expires: the policy's expiry, Unix seconds by the context's clock
         (0 without a policy)
@@ -112,7 +114,7 @@ class LookupResult(Handle):
     """
 
     __slots__ = ("status", "policy", "domain", "txt_id", "failure",
-                 "reason", "from_cache", "expires", "store_status",
+                 "reason", "reason_code", "from_cache", "expires", "store_status",
                  "store_error")
     _what = "lookup result"
     _release = staticmethod(lib.mtasts_result_free)
@@ -128,6 +130,7 @@ class LookupResult(Handle):
         self.txt_id = _lib.text(lib.mtasts_result_txt_id(ptr))
         self.failure = _lookup(RptResult, lib.mtasts_result_failure(ptr))
         self.reason = _lib.text(lib.mtasts_result_reason(ptr))
+        self.reason_code = _lib.text(lib.mtasts_result_reason_code(ptr))
         self.from_cache = bool(lib.mtasts_result_from_cache(ptr))
         self.expires = lib.mtasts_result_expires(ptr)
         self.store_status = errors.status(
