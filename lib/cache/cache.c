@@ -16,7 +16,7 @@
 
 /* The memory figures of docs/cache.md rest on this (64-bit targets). */
 _Static_assert(sizeof(void *) != 8 ||
-                   offsetof(struct mtasts__entry, domain) == 116,
+                   offsetof(struct mtasts__entry, domain) == 108,
                "struct mtasts__entry grew: update docs/cache.md");
 #define IDLE_SWEEP 8 /* idle entries dropped at most per insertion */
 
@@ -202,7 +202,6 @@ entry_reset(struct mtasts__entry *e)
     e->policy = NULL;
     e->id[0] = '\0';
     e->fetched_at = 0;
-    e->expires = 0;
     e->txt_checked_at = 0;
     mtasts__entry_clear_extra(e);
 }

@@ -46,7 +46,7 @@ struct mtasts__entry_extra {
 };
 
 /* What the cache knows of one policy domain (RFC 8461 §5). Laid out
- * without holes, 116 bytes before the name: with a name of up to 20
+ * without holes, 108 bytes before the name: with a name of up to 28
  * bytes the entry is a 144-byte malloc block (docs/cache.md). The hash is
  * not kept: it is computed again from the name when needed (growing the
  * table, finding a flight's shard), which is rare. The bucket chain link
@@ -58,8 +58,7 @@ struct mtasts__entry {
     mtasts_policy *policy;
     struct mtasts__flight *flight;      /* lookup in progress: never freed */
     struct mtasts__entry_extra *extra; /* failures remembered, or NULL */
-    int64_t fetched_at;
-    int64_t expires;        /* fetched_at + max_age */
+    int64_t fetched_at;     /* expiry: mtasts__entry_expires() */
     int64_t txt_checked_at; /* last completed TXT query */
     int64_t last_used;      /* last lookup (refreshes do not count) */
     uintptr_t hnext; /* bucket chain: a link (cache.c), next entry | tag */
@@ -180,11 +179,23 @@ size_t mtasts__cache_remove_idle(struct mtasts__cache *c, int64_t now);
  * run concurrently (it is a "per ctx" setter). */
 void mtasts__cache_set_capacity(struct mtasts__cache *c, size_t capacity);
 
+/* When the entry's policy expires: fetched_at + max_age (RFC 8461 §3.2),
+ * computed rather than kept, since every writer sets it so (a fetch, a
+ * cache file or a store value, which file.c refuses otherwise); 0 without
+ * a policy. */
+static inline int64_t
+mtasts__entry_expires(const struct mtasts__entry *e)
+{
+    return e->policy != NULL
+               ? e->fetched_at + (int64_t)mtasts_policy_max_age(e->policy)
+               : 0;
+}
+
 /* Whether the entry's policy may be applied at time now. */
 static inline bool
 mtasts__entry_usable(const struct mtasts__entry *e, int64_t now)
 {
-    return e->policy != NULL && now < e->expires;
+    return e->policy != NULL && now < mtasts__entry_expires(e);
 }
 
 /* ---- snapshots (struct mtasts_cache_snapshot) --------------------------

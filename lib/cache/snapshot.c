@@ -1,4 +1,5 @@
 /* Snapshots of the cache, and merging one (a loaded file) back in. */
+#include <assert.h>
 #include <string.h>
 
 #include "cache/cache.h"
@@ -98,7 +99,8 @@ snapshot_shard(const struct mtasts__shard *sh, mtasts__snap_filter_fn *filter,
          e = e->next) {
         if (e->policy != NULL && (filter == NULL || filter(e, user))) {
             rc = mtasts__snapshot_add(s, e->policy, e->id, e->domain,
-                                      e->domain_len, e->fetched_at, e->expires,
+                                      e->domain_len, e->fetched_at,
+                                      mtasts__entry_expires(e),
                                       e->last_used);
         }
     }
@@ -151,7 +153,9 @@ merge_item(const struct mtasts__cache *c, struct mtasts__shard *sh,
         e->policy = mtasts_policy_ref(it->policy);
         memcpy(e->id, it->id, sizeof(e->id));
         e->fetched_at = it->fetched_at;
-        e->expires = it->expires;
+        /* The file's records were checked to expire at fetch time +
+         * max_age (file.c), which the entry computes. */
+        assert(mtasts__entry_expires(e) == it->expires);
         /* The TXT record is checked again at the next lookup. */
         e->txt_checked_at = 0;
         if (e->extra != NULL) {

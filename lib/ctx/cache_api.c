@@ -231,7 +231,7 @@ due(const struct mtasts__entry *e, void *user)
     bool used = d->used_within_s == 0 ||
                 d->now - e->last_used < (int64_t)d->used_within_s;
     bool expiring = d->expiring_within_s != 0 &&
-                    e->expires - d->now <= (int64_t)d->expiring_within_s + j;
+                    mtasts__entry_expires(e) - d->now <= (int64_t)d->expiring_within_s + j;
     bool unchecked = d->recheck_after_s != 0 &&
                      d->now - e->txt_checked_at + j >=
                          (int64_t)d->recheck_after_s;

@@ -20,6 +20,7 @@
  */
 #include "engine/engine.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -131,7 +132,7 @@ result_use_entry(struct mtasts_result *r, const struct mtasts__entry *e,
 {
     r->status = MTASTS_OK;
     r->policy = mtasts_policy_ref(e->policy);
-    r->expires = e->expires;
+    r->expires = mtasts__entry_expires(e);
     r->from_cache = from_cache;
     memcpy(r->id, e->id, sizeof(r->id));
 }
@@ -189,7 +190,7 @@ static bool
 near_expiry(const struct mtasts__engine *eng, const struct mtasts__entry *e,
             int64_t now)
 {
-    return e->expires - now <= (int64_t)eng->refresh_fetch_s;
+    return mtasts__entry_expires(e) - now <= (int64_t)eng->refresh_fetch_s;
 }
 
 void
@@ -221,7 +222,7 @@ finish(struct mtasts__flight *f)
     const struct mtasts__entry *e = f->entry;
     mtasts_alert_fn *alert = f->eng->alert_fn;
     mtasts_mode mode = MTASTS_MODE_NONE;
-    int64_t expires = e->expires;
+    int64_t expires = mtasts__entry_expires(e);
     if (alert != NULL && f->refresh_waits && f->failed && e->policy != NULL) {
         mode = mtasts_policy_mode(e->policy);
     }
@@ -593,9 +594,9 @@ store_policy(struct mtasts__flight *f, int64_t now, mtasts_policy *p)
     mtasts_policy_unref(e->policy);
     e->policy = p;
     memcpy(e->id, f->id, sizeof(e->id));
+    /* Only a successful fetch restarts the lifetime (CHECKLIST E-11): the
+     * expiry is now + max_age (mtasts__entry_expires()). */
     e->fetched_at = now;
-    /* Only a successful fetch restarts the lifetime (CHECKLIST E-11). */
-    e->expires = now + (int64_t)mtasts_policy_max_age(p);
     e->txt_checked_at = now;
     mtasts__entry_clear_extra(e);
     /* A max_age 0 policy still governs the delivery that fetched it
@@ -773,7 +774,8 @@ store_fill(struct mtasts__flight *f, int64_t now)
             v.policy = NULL;
             memcpy(e->id, v.id, sizeof(e->id));
             e->fetched_at = v.fetched_at;
-            e->expires = v.expires;
+            /* checked by the record's decoder (lib/cache/file.c) */
+            assert(mtasts__entry_expires(e) == v.expires);
             e->txt_checked_at = 0;
         }
         pthread_mutex_unlock(&sh->lock);
@@ -891,7 +893,7 @@ share_policy(struct mtasts__flight *f, int64_t now)
     v.policy = mtasts_policy_ref(e->policy);
     memcpy(v.id, e->id, sizeof(v.id));
     v.fetched_at = e->fetched_at;
-    v.expires = e->expires;
+    v.expires = mtasts__entry_expires(e);
     int64_t last_used = e->last_used;
     pthread_mutex_unlock(&flight_shard(f)->lock);
     int rc = mtasts__store_put(f->eng, e->domain, &v, last_used, now);
