@@ -16,7 +16,7 @@
 
 /* The memory figures of docs/cache.md rest on this (64-bit targets). */
 _Static_assert(sizeof(void *) != 8 ||
-                   offsetof(struct mtasts__entry, domain) == 108,
+                   offsetof(struct mtasts__entry, domain) == 100,
                "struct mtasts__entry grew: update docs/cache.md");
 #define IDLE_SWEEP 8 /* idle entries dropped at most per insertion */
 
@@ -209,8 +209,8 @@ entry_reset(struct mtasts__entry *e)
 static void
 shard_destroy(struct mtasts__shard *sh)
 {
-    struct mtasts__entry *e = sh->head;
-    while (e != NULL) {
+    struct mtasts__entry *e = sh->last;
+    for (size_t n = sh->count; n > 0; n--) {
         struct mtasts__entry *next = e->next;
         mtasts__entry_free(e);
         e = next;
@@ -290,35 +290,70 @@ mtasts__hash(uint64_t seed, const char *s, size_t len)
     return fold_mul(h ^ k1, k2 ^ 0x589965cc75374cc3u);
 }
 
+/* ---- the replacement ring ----------------------------------------------
+ * A shard's entries form a ring linked one way, from the least to the most
+ * recently placed: sh->last is the newest, and last->next the oldest,
+ * where the CLOCK hand points. One link per entry instead of a doubly
+ * linked list's two: placing an entry as the newest links it after last;
+ * for the oldest entry that is just moving last on (the hand passes it).
+ * Unlinking needs the predecessor, which the walks over many entries
+ * (eviction, idle removal, clear) keep as they go; a lone removal walks to
+ * it (mtasts__cache_remove()). */
+
+/* Link e, not in the ring, as the newest. */
 static void
-lru_unlink(struct mtasts__shard *sh, struct mtasts__entry *e)
+ring_push(struct mtasts__shard *sh, struct mtasts__entry *e)
 {
-    if (e->prev != NULL) {
-        e->prev->next = e->next;
+    if (sh->last == NULL) {
+        e->next = e;
     } else {
-        sh->head = e->next;
+        e->next = sh->last->next;
+        sh->last->next = e;
     }
-    if (e->next != NULL) {
-        e->next->prev = e->prev;
+    sh->last = e;
+}
+
+/* Unlink e, whose predecessor is pred (e itself when alone). */
+static void
+ring_unlink(struct mtasts__shard *sh, struct mtasts__entry *pred,
+            struct mtasts__entry *e)
+{
+    if (pred == e) {
+        sh->last = NULL;
     } else {
-        sh->tail = e->prev;
+        pred->next = e->next;
+        if (sh->last == e) {
+            sh->last = pred;
+        }
     }
-    e->prev = NULL;
     e->next = NULL;
 }
 
+/* Make e, whose predecessor is pred, the newest. */
 static void
-lru_push_front(struct mtasts__shard *sh, struct mtasts__entry *e)
+ring_to_newest(struct mtasts__shard *sh, struct mtasts__entry *pred,
+               struct mtasts__entry *e)
 {
-    e->prev = NULL;
-    e->next = sh->head;
-    if (sh->head != NULL) {
-        sh->head->prev = e;
+    if (e == sh->last) {
+        return;
     }
-    sh->head = e;
-    if (sh->tail == NULL) {
-        sh->tail = e;
+    if (pred == sh->last) {
+        sh->last = e; /* the oldest: the hand moves past it */
+        return;
     }
+    ring_unlink(sh, pred, e);
+    ring_push(sh, e);
+}
+
+/* The predecessor of e in the ring: a walk over up to the whole shard. */
+static struct mtasts__entry *
+ring_pred(const struct mtasts__shard *sh, const struct mtasts__entry *e)
+{
+    struct mtasts__entry *p = sh->last;
+    while (p->next != e) {
+        p = p->next;
+    }
+    return p;
 }
 
 /* Bucket chain links carry a few bits of the hash in the low bits of the
@@ -369,10 +404,10 @@ struct mtasts__entry *
 mtasts__cache_find(struct mtasts__shard *sh, const char *domain, size_t len,
                    uint64_t hash)
 {
-    /* Second chance (CLOCK): a hit only marks the entry; eviction moves
-     * marked entries to the front instead of dropping them. So a hit
-     * writes to its own entry alone, not to its list neighbours and the
-     * shard's head (cache misses, and lines bouncing between threads). */
+    /* Second chance (CLOCK): a hit only marks the entry; eviction makes
+     * marked entries the newest instead of dropping them. So a hit writes
+     * to its own entry alone, not to its ring neighbours and the shard's
+     * last (cache misses, and lines bouncing between threads). */
     struct mtasts__entry *e = mtasts__cache_peek(sh, domain, len, hash);
     if (e != NULL) {
         e->referenced = true;
@@ -408,46 +443,60 @@ bucket_add(struct mtasts__shard *sh, struct mtasts__entry *e)
     bucket_put(sh->buckets, sh->nbuckets, sh->seed, e);
 }
 
+/* Remove e, whose predecessor in the ring is pred (as
+ * mtasts__cache_remove()); true if it left the ring, false if it stays
+ * (emptied, for its flight). */
+static bool
+remove_after(struct mtasts__shard *sh, struct mtasts__entry *pred,
+             struct mtasts__entry *e)
+{
+    if (e->flight != NULL) {
+        entry_reset(e);
+        return false;
+    }
+    bucket_remove(sh, e);
+    ring_unlink(sh, pred, e);
+    mtasts__entry_free(e);
+    sh->count--;
+    return true;
+}
+
 void
 mtasts__cache_remove(struct mtasts__shard *sh, struct mtasts__entry *e)
 {
     if (e->flight != NULL) {
-        entry_reset(e);
+        entry_reset(e); /* no walk: it stays in the ring */
         return;
     }
-    bucket_remove(sh, e);
-    lru_unlink(sh, e);
-    mtasts__entry_free(e);
-    sh->count--;
+    remove_after(sh, ring_pred(sh, e), e);
 }
 
 /* Drop least recently used entries until count <= limit; entries with a
  * lookup in flight stay. An entry used since it was last placed gets a
- * second chance: it moves to the front, unmarked. Each entry is passed at
- * most twice, so this ends. */
+ * second chance: it becomes the newest, unmarked. Each entry is passed at
+ * most twice, so this ends. The hand moves from the oldest entry towards
+ * the newest and on round the ring. */
 static void
 evict_to(struct mtasts__shard *sh, size_t limit)
 {
     size_t budget = 2 * sh->count + 2;
-    struct mtasts__entry *e = sh->tail;
-    while (sh->count > limit && budget-- > 0) {
-        if (e == NULL) {
-            e = sh->tail; /* past the front: around once more */
-            if (e == NULL) {
-                return;
-            }
-        }
-        struct mtasts__entry *prev = e->prev;
+    struct mtasts__entry *pred = sh->last;
+    while (sh->count > limit && budget-- > 0 && pred != NULL) {
+        struct mtasts__entry *e = pred->next;
         if (e->referenced) {
             e->referenced = false;
-            if (sh->head != e) {
-                lru_unlink(sh, e);
-                lru_push_front(sh, e);
+            ring_to_newest(sh, pred, e);
+            if (pred->next == e) {
+                pred = e; /* it stayed where it was, as the newest */
             }
         } else if (e->flight == NULL) {
-            mtasts__cache_remove(sh, e);
+            remove_after(sh, pred, e);
+            if (sh->last == NULL) {
+                pred = NULL;
+            }
+        } else {
+            pred = e; /* in flight: passed over */
         }
-        e = prev;
     }
 }
 
@@ -458,18 +507,19 @@ idle(const struct mtasts__cache *c, const struct mtasts__entry *e, int64_t now)
            now - e->last_used >= (int64_t)c->max_idle_s;
 }
 
-/* Drop up to IDLE_SWEEP idle entries from the LRU end: the list is in
+/* Drop up to IDLE_SWEEP idle entries from the oldest end: the ring is in
  * order of use, so this keeps a busy cache free of idle entries at a
  * bounded cost per insertion. */
 static void
 sweep_idle(const struct mtasts__cache *c, struct mtasts__shard *sh,
            int64_t now)
 {
-    for (int i = 0; i < IDLE_SWEEP && sh->tail != NULL; i++) {
-        if (!idle(c, sh->tail, now)) {
+    for (int i = 0; i < IDLE_SWEEP && sh->last != NULL; i++) {
+        struct mtasts__entry *oldest = sh->last->next;
+        if (!idle(c, oldest, now)) {
             return;
         }
-        mtasts__cache_remove(sh, sh->tail);
+        remove_after(sh, sh->last, oldest);
     }
 }
 
@@ -509,7 +559,7 @@ mtasts__cache_link(const struct mtasts__cache *c, struct mtasts__shard *sh,
     }
     maybe_grow(sh);
     bucket_add(sh, e);
-    lru_push_front(sh, e);
+    ring_push(sh, e);
     sh->count++;
 }
 
@@ -537,27 +587,30 @@ always(const struct mtasts__cache *c, const struct mtasts__entry *e,
     return true;
 }
 
-/* Remove every entry pred accepts, shard by shard; the number removed.
- * The whole of each list is walked: a merge from a file may leave it out
+/* Remove every entry match accepts, shard by shard; the number removed.
+ * The whole of each ring is walked: a merge from a file may leave it out
  * of order of use. */
 static size_t
 remove_where(struct mtasts__cache *c,
-             bool (*pred)(const struct mtasts__cache *,
-                          const struct mtasts__entry *, int64_t),
+             bool (*match)(const struct mtasts__cache *,
+                           const struct mtasts__entry *, int64_t),
              int64_t now)
 {
     size_t removed = 0;
     for (size_t i = 0; i < c->nshards; i++) {
         struct mtasts__shard *sh = &c->shards[i];
         pthread_mutex_lock(&sh->lock);
-        struct mtasts__entry *e = sh->tail;
-        while (e != NULL) {
-            struct mtasts__entry *prev = e->prev;
-            if (pred(c, e, now)) {
-                mtasts__cache_remove(sh, e);
+        struct mtasts__entry *pred = sh->last;
+        for (size_t n = sh->count; n > 0; n--) {
+            struct mtasts__entry *e = pred->next;
+            bool stays = true;
+            if (match(c, e, now)) {
+                stays = !remove_after(sh, pred, e);
                 removed++;
             }
-            e = prev;
+            if (stays) {
+                pred = e;
+            }
         }
         pthread_mutex_unlock(&sh->lock);
     }
@@ -596,18 +649,19 @@ static bool
 any_flight(const struct mtasts__cache *c)
 {
     for (size_t i = 0; i < c->nshards; i++) {
-        for (const struct mtasts__entry *e = c->shards[i].head; e != NULL;
-             e = e->next) {
+        const struct mtasts__entry *e = c->shards[i].last;
+        for (size_t n = c->shards[i].count; n > 0; n--) {
             if (e->flight != NULL) {
                 return true;
             }
+            e = e->next;
         }
     }
     return false;
 }
 
 /* Move every entry into new shards (all locks held, no flight). Each old
- * shard's LRU order is kept; the shards' lists are interleaved. */
+ * shard's order of use is kept; the shards' rings are interleaved. */
 static void
 reshard(struct mtasts__cache *c, struct mtasts__shard *shards, size_t n)
 {
@@ -615,16 +669,18 @@ reshard(struct mtasts__cache *c, struct mtasts__shard *shards, size_t n)
     next.shards = shards;
     next.nshards = n;
     for (size_t i = 0; i < c->nshards; i++) {
-        struct mtasts__entry *e = c->shards[i].tail;
-        while (e != NULL) {
-            struct mtasts__entry *prev = e->prev;
+        const struct mtasts__shard *from = &c->shards[i];
+        /* oldest first, each placed as the newest of its new shard */
+        struct mtasts__entry *e = from->last != NULL ? from->last->next : NULL;
+        for (size_t k = from->count; k > 0; k--) {
+            struct mtasts__entry *older_next = e->next;
             struct mtasts__shard *to =
                 mtasts__cache_shard(&next, mtasts__entry_hash(c, e));
             maybe_grow(to);
             bucket_add(to, e);
-            lru_push_front(to, e);
+            ring_push(to, e);
             to->count++;
-            e = prev;
+            e = older_next;
         }
         mtasts__free(c->shards[i].buckets);
         pthread_mutex_unlock(&c->shards[i].lock);

@@ -1,5 +1,5 @@
 /* The in-memory policy cache: per-domain entries in a hash table split in
- * shards, each with its own lock, hash buckets and LRU list, so that
+ * shards, each with its own lock, hash buckets and replacement ring, so that
  * lookups of different domains rarely meet on a lock (docs/cache.md).
  *
  * Locking: every function that takes a shard expects its lock held by the
@@ -46,13 +46,15 @@ struct mtasts__entry_extra {
 };
 
 /* What the cache knows of one policy domain (RFC 8461 §5). Laid out
- * without holes, 108 bytes before the name: with a name of up to 28
+ * without holes, 100 bytes before the name: with a name of up to 36
  * bytes the entry is a 144-byte malloc block (docs/cache.md). The hash is
  * not kept: it is computed again from the name when needed (growing the
  * table, finding a flight's shard), which is rare. The bucket chain link
  * sits next to the name, so a probe reads one or two cache lines. */
 struct mtasts__entry {
-    struct mtasts__entry *prev, *next; /* replacement list, newest first */
+    /* replacement ring (cache.c): the next newer entry; the newest's
+     * next is the oldest */
+    struct mtasts__entry *next;
 
     /* the last successfully fetched policy (one reference), or NULL */
     mtasts_policy *policy;
@@ -63,7 +65,7 @@ struct mtasts__entry {
     int64_t last_used;      /* last lookup (refreshes do not count) */
     uintptr_t hnext; /* bucket chain: a link (cache.c), next entry | tag */
     char id[MTASTS_ID_BUFSIZE];  /* the policy's TXT id */
-    bool referenced; /* used since last placed in the list (CLOCK) */
+    bool referenced; /* used since last placed in the ring (CLOCK) */
     uint16_t domain_len;
     char domain[]; /* normalised, NUL-terminated */
 };
@@ -89,7 +91,9 @@ struct mtasts__shard {
     size_t nbuckets; /* a power of two */
     size_t count;
     size_t capacity;
-    struct mtasts__entry *head, *tail; /* LRU list */
+    /* the replacement ring: the most recently placed entry (NULL when
+     * empty); last->next is the least recently placed, the CLOCK hand */
+    struct mtasts__entry *last;
 };
 
 struct mtasts__cache {
@@ -126,8 +130,8 @@ mtasts__cache_shard(const struct mtasts__cache *c, uint64_t hash)
 }
 
 /* The entry of a normalised domain in its shard, or NULL. Marks it used:
- * the LRU list is kept by second chance (CLOCK), so the order is updated
- * when entries are evicted, not on every hit. */
+ * the replacement order is kept by second chance (CLOCK), so it is
+ * updated when entries are evicted, not on every hit. */
 struct mtasts__entry *mtasts__cache_find(struct mtasts__shard *sh,
                                          const char *domain, size_t len,
                                          uint64_t hash);
@@ -163,7 +167,10 @@ struct mtasts__entry *mtasts__cache_insert(const struct mtasts__cache *c,
 
 /* Remove an entry: freed, or, with a lookup in flight, emptied of all it
  * knows (the flight keeps a valid entry and finishes as if nothing had
- * been cached). */
+ * been cached). Unlinking it from the singly linked ring takes a walk to
+ * its predecessor: O(entries of the shard), for the lone removal of a
+ * domain (an operator's purge); the walks over many entries (eviction,
+ * idle removal, clear) unlink as they go, at no extra cost. */
 void mtasts__cache_remove(struct mtasts__shard *sh, struct mtasts__entry *e);
 
 /* Remove every entry (lock taken per shard); the number removed. */

@@ -82,28 +82,42 @@ mtasts__snapshot_add(struct mtasts_cache_snapshot *s, mtasts_policy *policy,
 }
 
 /* Add the shard's entries that hold a policy and pass the filter (lock
- * held). Reserves first, so the copying cannot fail half-way. */
+ * held), most recently placed first. The ring runs the other way (oldest
+ * to newest, cache.c), so the entries are listed first and taken from the
+ * end; the filter sees them in the snapshot's order (its random jitter,
+ * mtasts_cache_due(), is drawn in that order). Reserves first, so the
+ * copying cannot fail half-way. */
 static int
 snapshot_shard(const struct mtasts__shard *sh, mtasts__snap_filter_fn *filter,
                void *user, struct mtasts_cache_snapshot *s)
 {
+    if (sh->count == 0) {
+        return MTASTS_OK;
+    }
+    const struct mtasts__entry **held =
+        mtasts__alloc(sh->count * sizeof(*held));
+    if (held == NULL) {
+        return MTASTS_ERR_NOMEM;
+    }
     size_t n = 0, names = 0;
-    for (const struct mtasts__entry *e = sh->head; e != NULL; e = e->next) {
+    const struct mtasts__entry *e = sh->last;
+    for (size_t k = sh->count; k > 0; k--) {
+        e = e->next; /* the oldest first, the newest (last) at the end */
         if (e->policy != NULL) {
-            n++;
+            held[n++] = e;
             names += e->domain_len + 1;
         }
     }
     int rc = reserve(s, n, names);
-    for (const struct mtasts__entry *e = sh->head; rc == MTASTS_OK && e != NULL;
-         e = e->next) {
-        if (e->policy != NULL && (filter == NULL || filter(e, user))) {
+    for (size_t k = n; rc == MTASTS_OK && k-- > 0;) {
+        e = held[k];
+        if (filter == NULL || filter(e, user)) {
             rc = mtasts__snapshot_add(s, e->policy, e->id, e->domain,
                                       e->domain_len, e->fetched_at,
-                                      mtasts__entry_expires(e),
-                                      e->last_used);
+                                      mtasts__entry_expires(e), e->last_used);
         }
     }
+    mtasts__free(held);
     return rc;
 }
 

@@ -374,6 +374,90 @@ START_TEST(test_cache_remove_in_flight)
 }
 END_TEST
 
+/* The domains of the cache's snapshot, in its order, joined by spaces. */
+static const char *
+cache_order(mtasts_ctx *ctx)
+{
+    static char buf[256];
+    mtasts_cache_snapshot *s = snap(ctx);
+    buf[0] = '\0';
+    for (size_t i = 0; i < mtasts_cache_snapshot_count(s); i++) {
+        const char *d = mtasts_cache_snapshot_domain(s, i);
+        ck_assert_uint_lt(strlen(buf) + strlen(d) + 2, sizeof(buf));
+        strcat(buf, i > 0 ? " " : "");
+        strcat(buf, d);
+    }
+    mtasts_cache_snapshot_free(s);
+    return buf;
+}
+
+/* Lone removals of the oldest, a middle and the newest entry keep the
+ * order of the others, and eviction passes over an entry in flight and
+ * gives a used entry its second chance as before: a cache this small is
+ * one shard, whose snapshot lists the entries most recently placed first
+ * (docs/cache.md "Bounded memory"). */
+START_TEST(test_cache_remove_keeps_order)
+{
+    mtasts_ctx *ctx = new_ctx(5);
+    const char *d[] = {"d0.x", "d1.x", "d2.x", "d3.x", "d4.x"};
+    for (int i = 0; i < 5; i++) {
+        LOOKUP(ctx, d[i], MTASTS_OK);
+    }
+    ck_assert_str_eq(cache_order(ctx), "d4.x d3.x d2.x d1.x d0.x");
+    ck_assert_int_eq(mtasts_cache_remove(ctx, "d0.x"), MTASTS_OK);
+    ck_assert_int_eq(mtasts_cache_remove(ctx, "d2.x"), MTASTS_OK);
+    ck_assert_int_eq(mtasts_cache_remove(ctx, "d4.x"), MTASTS_OK);
+    ck_assert_str_eq(cache_order(ctx), "d3.x d1.x");
+    LOOKUP(ctx, "d1.x", MTASTS_OK); /* used: marked, not moved */
+    LOOKUP(ctx, "e0.x", MTASTS_OK);
+    LOOKUP(ctx, "e1.x", MTASTS_OK);
+    LOOKUP(ctx, "e2.x", MTASTS_OK);
+    ck_assert_str_eq(cache_order(ctx), "e2.x e1.x e0.x d3.x d1.x");
+    ck_assert_int_eq(W.nhttps, 8);
+    /* full: d1, the oldest, was used and becomes the newest; d3 goes */
+    LOOKUP(ctx, "e3.x", MTASTS_OK);
+    ck_assert_str_eq(cache_order(ctx), "e3.x d1.x e2.x e1.x e0.x");
+    LOOKUP(ctx, "d1.x", MTASTS_OK);
+    ck_assert_int_eq(W.nhttps, 9);
+    LOOKUP(ctx, "d3.x", MTASTS_OK);
+    ck_assert_int_eq(W.nhttps, 10);
+    /* removing every entry, newest first, then filling again */
+    const char *all[] = {"d3.x", "e3.x", "d1.x", "e2.x", "e1.x"};
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(mtasts_cache_remove(ctx, all[i]), MTASTS_OK);
+    }
+    ck_assert_str_eq(cache_order(ctx), "");
+    LOOKUP(ctx, "d0.x", MTASTS_OK);
+    LOOKUP(ctx, "d4.x", MTASTS_OK);
+    ck_assert_str_eq(cache_order(ctx), "d4.x d0.x");
+    mtasts_ctx_free(ctx);
+
+    /* a: a refresh in flight (not a use), passed over; b: used, second
+     * chance; c: unused, evicted for d */
+    setup();
+    ctx = new_ctx(3);
+    LOOKUP(ctx, "a.x", MTASTS_OK);
+    LOOKUP(ctx, "b.x", MTASTS_OK);
+    LOOKUP(ctx, "c.x", MTASTS_OK);
+    W.hold_dns = true;
+    int status = 1;
+    ck_assert_int_eq(mtasts_refresh_async(ctx, "a.x", record_cb, &status),
+                     MTASTS_OK);
+    ck_assert_ptr_nonnull(W.held);
+    W.hold_dns = false;
+    LOOKUP(ctx, "b.x", MTASTS_OK);
+    LOOKUP(ctx, "d.x", MTASTS_OK);
+    ck_assert_str_eq(cache_order(ctx), "d.x b.x a.x");
+    answer_dns(W.held);
+    ck_assert_int_eq(status, MTASTS_OK);
+    ck_assert_str_eq(cache_order(ctx), "d.x b.x a.x");
+    /* a, b, c, d, and a again (max_age 86400: within the refresh's fetch
+     * window) */
+    ck_assert_int_eq(W.nhttps, 5);
+    mtasts_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(test_cache_clear_errors)
 {
     size_t removed = 5;
@@ -1810,6 +1894,7 @@ cache_suite(void)
     tc = harness_case("remove", setup, teardown);
     tcase_add_test(tc, test_cache_remove_one);
     tcase_add_test(tc, test_cache_remove_in_flight);
+    tcase_add_test(tc, test_cache_remove_keeps_order);
     tcase_add_test(tc, test_cache_clear_errors);
     suite_add_tcase(s, tc);
 
