@@ -16,7 +16,7 @@
 
 /* The memory figures of docs/cache.md rest on this (64-bit targets). */
 _Static_assert(sizeof(void *) != 8 ||
-                   offsetof(struct mtasts__entry, domain) == 100,
+                   offsetof(struct mtasts__entry, domain) == 91,
                "struct mtasts__entry grew: update docs/cache.md");
 #define IDLE_SWEEP 8 /* idle entries dropped at most per insertion */
 
@@ -136,6 +136,77 @@ mtasts__cache_init(struct mtasts__cache *c, size_t capacity)
     return MTASTS_OK;
 }
 
+_Static_assert((MTASTS_ID_BUFSIZE - 1) * 6 == MTASTS__ID_PACKED * 8 &&
+                   (MTASTS_ID_BUFSIZE - 1) % 4 == 0,
+               "an id of 32 characters is 24 bytes of 6-bit symbols");
+
+/* The id symbols: 0 ends an id, 1 to 62 are the characters below; 63
+ * never occurs (unpacked as an end too). */
+static const char id_chars[64] =
+    "\0" "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+static unsigned
+id_symbol(char ch)
+{
+    if (ch >= '0' && ch <= '9') {
+        return 1u + (unsigned)(ch - '0');
+    }
+    if (ch >= 'A' && ch <= 'Z') {
+        return 11u + (unsigned)(ch - 'A');
+    }
+    if (ch >= 'a' && ch <= 'z') {
+        return 37u + (unsigned)(ch - 'a');
+    }
+    return 0;
+}
+
+bool
+mtasts__id_pack(uint8_t out[MTASTS__ID_PACKED], const char *id)
+{
+    memset(out, 0, MTASTS__ID_PACKED);
+    unsigned sym[MTASTS_ID_BUFSIZE - 1] = {0};
+    size_t n = 0;
+    for (; id[n] != '\0'; n++) {
+        if (n == MTASTS_ID_BUFSIZE - 1) {
+            return false; /* longer than 32 */
+        }
+        sym[n] = id_symbol(id[n]);
+        if (sym[n] == 0) {
+            return false; /* not a letter or digit */
+        }
+    }
+    /* four symbols in three bytes, the first in the low bits */
+    for (size_t k = 0; k < MTASTS_ID_BUFSIZE - 1; k += 4) {
+        uint32_t w = sym[k] | sym[k + 1] << 6 | sym[k + 2] << 12 |
+                     sym[k + 3] << 18;
+        out[k / 4 * 3] = (uint8_t)w;
+        out[k / 4 * 3 + 1] = (uint8_t)(w >> 8);
+        out[k / 4 * 3 + 2] = (uint8_t)(w >> 16);
+    }
+    return true;
+}
+
+void
+mtasts__id_unpack(const uint8_t in[MTASTS__ID_PACKED],
+                  char out[MTASTS_ID_BUFSIZE])
+{
+    size_t n = 0;
+    for (size_t k = 0; k < MTASTS_ID_BUFSIZE - 1; k += 4) {
+        uint32_t w = (uint32_t)in[k / 4 * 3] |
+                     (uint32_t)in[k / 4 * 3 + 1] << 8 |
+                     (uint32_t)in[k / 4 * 3 + 2] << 16;
+        for (int j = 0; j < 4; j++) {
+            char ch = id_chars[(w >> (6 * j)) & 63u];
+            if (ch == '\0') {
+                out[n] = '\0';
+                return;
+            }
+            out[n++] = ch;
+        }
+    }
+    out[n] = '\0';
+}
+
 void
 mtasts__entry_set_text(char **slot, const char *text)
 {
@@ -200,7 +271,7 @@ entry_reset(struct mtasts__entry *e)
 {
     mtasts_policy_unref(e->policy);
     e->policy = NULL;
-    e->id[0] = '\0';
+    memset(e->id, 0, sizeof(e->id));
     e->fetched_at = 0;
     e->txt_checked_at = 0;
     mtasts__entry_clear_extra(e);

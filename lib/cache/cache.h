@@ -22,6 +22,21 @@
 
 struct mtasts__flight;
 
+/* A TXT id packed in 6 bits per character (RFC 8461 §3.1: sts-id =
+ * 1*32(ALPHA / DIGIT), 62 symbols, so each fits in 6 bits with a value to
+ * spare that ends a shorter id): 32 characters in 24 bytes instead of 33,
+ * exactly, no id ever truncated. All zero bytes are the empty id. */
+#define MTASTS__ID_PACKED 24
+
+/* Pack id, NUL-terminated: true, or false (out all zero) when id is not
+ * empty nor 1 to 32 ASCII letters and digits. The packing is canonical:
+ * two ids are equal if and only if their packed forms are. */
+bool mtasts__id_pack(uint8_t out[MTASTS__ID_PACKED], const char *id);
+
+/* The id that mtasts__id_pack() packed, NUL-terminated. */
+void mtasts__id_unpack(const uint8_t in[MTASTS__ID_PACKED],
+                       char out[MTASTS_ID_BUFSIZE]);
+
 /* What an entry remembers of failures: allocated only when there is
  * something to remember, so that the common entry (a policy, no trouble)
  * stays small. */
@@ -46,8 +61,9 @@ struct mtasts__entry_extra {
 };
 
 /* What the cache knows of one policy domain (RFC 8461 §5). Laid out
- * without holes, 100 bytes before the name: with a name of up to 36
- * bytes the entry is a 144-byte malloc block (docs/cache.md). The hash is
+ * without holes, 91 bytes before the name: with a name of up to 29 bytes
+ * (NUL included) the entry is a 128-byte malloc block (docs/cache.md),
+ * with 45 bytes a 144-byte one. The hash is
  * not kept: it is computed again from the name when needed (growing the
  * table, finding a flight's shard), which is rare. The bucket chain link
  * sits next to the name, so a probe reads one or two cache lines. */
@@ -64,9 +80,9 @@ struct mtasts__entry {
     int64_t txt_checked_at; /* last completed TXT query */
     int64_t last_used;      /* last lookup (refreshes do not count) */
     uintptr_t hnext; /* bucket chain: a link (cache.c), next entry | tag */
-    char id[MTASTS_ID_BUFSIZE];  /* the policy's TXT id */
-    bool referenced; /* used since last placed in the ring (CLOCK) */
+    uint8_t id[MTASTS__ID_PACKED]; /* the policy's TXT id: mtasts__id_pack() */
     uint16_t domain_len;
+    bool referenced; /* used since last placed in the ring (CLOCK) */
     char domain[]; /* normalised, NUL-terminated */
 };
 

@@ -112,7 +112,9 @@ snapshot_shard(const struct mtasts__shard *sh, mtasts__snap_filter_fn *filter,
     for (size_t k = n; rc == MTASTS_OK && k-- > 0;) {
         e = held[k];
         if (filter == NULL || filter(e, user)) {
-            rc = mtasts__snapshot_add(s, e->policy, e->id, e->domain,
+            char id[MTASTS_ID_BUFSIZE];
+            mtasts__id_unpack(e->id, id);
+            rc = mtasts__snapshot_add(s, e->policy, id, e->domain,
                                       e->domain_len, e->fetched_at,
                                       mtasts__entry_expires(e), e->last_used);
         }
@@ -165,7 +167,10 @@ merge_item(const struct mtasts__cache *c, struct mtasts__shard *sh,
     if (e->policy == NULL || e->fetched_at < it->fetched_at) {
         mtasts_policy_unref(e->policy);
         e->policy = mtasts_policy_ref(it->policy);
-        memcpy(e->id, it->id, sizeof(e->id));
+        /* a file's ids were checked (file.c): 1 to 32 letters, digits */
+        bool packed = mtasts__id_pack(e->id, it->id);
+        assert(packed);
+        (void)packed;
         e->fetched_at = it->fetched_at;
         /* The file's records were checked to expire at fetch time +
          * max_age (file.c), which the entry computes. */

@@ -134,7 +134,7 @@ result_use_entry(struct mtasts_result *r, const struct mtasts__entry *e,
     r->policy = mtasts_policy_ref(e->policy);
     r->expires = mtasts__entry_expires(e);
     r->from_cache = from_cache;
-    memcpy(r->id, e->id, sizeof(r->id));
+    mtasts__id_unpack(e->id, r->id);
 }
 
 static void result_reason(struct mtasts_result *r, const char *fmt, ...)
@@ -260,7 +260,7 @@ fail_keep_cache(struct mtasts__flight *f, int64_t now, int status,
                          ? MTASTS_RPT_NONE
                          : rpt_cache;
         result_reason(r, "%s; the cached policy (id %s) still applies", reason,
-                      e->id);
+                      r->id);
         return;
     }
     r->status = status;
@@ -383,7 +383,7 @@ dns_outcome(struct mtasts__flight *f, struct mtasts_req *req,
      * record says, even when the query failed (RFC 8461 §10.2). */
     bool fetch_anyway = f->refresh && usable && near_expiry(eng, e, now);
     if (rcode == MTASTS_DNS_TEMPFAIL && fetch_anyway) {
-        memcpy(f->id, e->id, sizeof(f->id));
+        mtasts__id_unpack(e->id, f->id);
         return true;
     }
     if (rcode == MTASTS_DNS_TEMPFAIL) {
@@ -431,7 +431,7 @@ dns_outcome(struct mtasts__flight *f, struct mtasts_req *req,
             return false;
         }
         if (fetch_anyway) {
-            memcpy(f->id, e->id, sizeof(f->id));
+            mtasts__id_unpack(e->id, f->id);
             return true;
         }
         /* No usable record never removes a cached policy (§3.1); with
@@ -452,7 +452,9 @@ dns_outcome(struct mtasts__flight *f, struct mtasts_req *req,
     if (x != NULL) {
         e->extra->no_policy_until = 0;
     }
-    if (usable && strcmp(id, e->id) == 0 && !fetch_anyway) {
+    char cached_id[MTASTS_ID_BUFSIZE];
+    mtasts__id_unpack(e->id, cached_id);
+    if (usable && strcmp(id, cached_id) == 0 && !fetch_anyway) {
         /* Same id, unexpired: no fetch (§3, R8461-3-a); a refresh close to
          * expiry fetches all the same (§3.3, §10.2). */
         result_use_entry(&f->result, e, true);
@@ -593,7 +595,10 @@ store_policy(struct mtasts__flight *f, int64_t now, mtasts_policy *p)
     struct mtasts__entry *e = f->entry;
     mtasts_policy_unref(e->policy);
     e->policy = p;
-    memcpy(e->id, f->id, sizeof(e->id));
+    /* f->id passed the TXT grammar (RFC 8461 §3.1) */
+    bool packed = mtasts__id_pack(e->id, f->id);
+    assert(packed);
+    (void)packed;
     /* Only a successful fetch restarts the lifetime (CHECKLIST E-11): the
      * expiry is now + max_age (mtasts__entry_expires()). */
     e->fetched_at = now;
@@ -772,7 +777,10 @@ store_fill(struct mtasts__flight *f, int64_t now)
             mtasts_policy_unref(e->policy);
             e->policy = v.policy;
             v.policy = NULL;
-            memcpy(e->id, v.id, sizeof(e->id));
+            /* the record's id was checked (lib/cache/file.c) */
+            bool packed = mtasts__id_pack(e->id, v.id);
+            assert(packed);
+            (void)packed;
             e->fetched_at = v.fetched_at;
             /* checked by the record's decoder (lib/cache/file.c) */
             assert(mtasts__entry_expires(e) == v.expires);
@@ -891,7 +899,7 @@ share_policy(struct mtasts__flight *f, int64_t now)
     struct mtasts__entry *e = f->entry;
     struct mtasts__stored v;
     v.policy = mtasts_policy_ref(e->policy);
-    memcpy(v.id, e->id, sizeof(v.id));
+    mtasts__id_unpack(e->id, v.id);
     v.fetched_at = e->fetched_at;
     v.expires = mtasts__entry_expires(e);
     int64_t last_used = e->last_used;

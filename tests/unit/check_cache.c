@@ -1878,6 +1878,112 @@ START_TEST(test_cache_store_remove)
 }
 END_TEST
 
+/* ---- case "id" ----------------------------------------------------------- */
+
+/* The entry keeps the TXT id packed in 24 bytes (lib/cache/cache.h). */
+static const char id_alphabet[] =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+static void
+check_round_trip(const char *id)
+{
+    uint8_t packed[MTASTS__ID_PACKED];
+    char back[MTASTS_ID_BUFSIZE];
+    memset(back, 'x', sizeof(back));
+    ck_assert_msg(mtasts__id_pack(packed, id), "%s not packed", id);
+    mtasts__id_unpack(packed, back);
+    ck_assert_str_eq(back, id);
+}
+
+/* R8461-3.1-g: sts-id = 1*32(ALPHA / DIGIT). Every character of the
+ * alphabet at every position of ids of every length 1 to 32 comes back
+ * unchanged; the empty id is all zero bytes (an entry without policy). */
+START_TEST(test_cache_id_pack_round_trip)
+{
+    ck_assert_uint_eq(strlen(id_alphabet), 62);
+    char id[MTASTS_ID_BUFSIZE];
+    for (size_t len = 1; len <= 32; len++) {
+        for (size_t pos = 0; pos < len; pos++) {
+            for (size_t c = 0; c < 62; c++) {
+                for (size_t k = 0; k < len; k++) {
+                    /* the others vary too, by position and length */
+                    id[k] = id_alphabet[(k * 7 + len * 3 + c) % 62];
+                }
+                id[pos] = id_alphabet[c];
+                id[len] = '\0';
+                check_round_trip(id);
+            }
+        }
+    }
+    uint8_t packed[MTASTS__ID_PACKED];
+    uint8_t zero[MTASTS__ID_PACKED] = {0};
+    memset(packed, 0xff, sizeof(packed));
+    ck_assert(mtasts__id_pack(packed, ""));
+    ck_assert_mem_eq(packed, zero, sizeof(zero));
+    char back[MTASTS_ID_BUFSIZE] = "junk";
+    mtasts__id_unpack(zero, back);
+    ck_assert_str_eq(back, "");
+    /* 32 characters fill all 24 bytes: no end marker needed */
+    check_round_trip("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz");
+    check_round_trip("00000000000000000000000000000000");
+}
+END_TEST
+
+/* Packing is exact both ways: two ids pack to the same bytes if and only
+ * if they are the same id (the engine compares ids it unpacks). */
+START_TEST(test_cache_id_pack_canonical)
+{
+    static const char *const ids[] = {
+        "0", "00", "000", "1", "10", "01", "a", "A", "aa", "aA", "Aa",
+        "z", "Z", "9", "0000", "00000", "abcd", "abcde", "abcdE",
+        "20190429T010101", "20190429T010102", "20190429t010101",
+        "0123456789012345678901234567890", "01234567890123456789012345678901",
+        "11234567890123456789012345678901", "01234567890123456789012345678902",
+    };
+    size_t n = sizeof(ids) / sizeof(ids[0]);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t a[MTASTS__ID_PACKED];
+        ck_assert(mtasts__id_pack(a, ids[i]));
+        for (size_t j = 0; j < n; j++) {
+            uint8_t b[MTASTS__ID_PACKED];
+            ck_assert(mtasts__id_pack(b, ids[j]));
+            bool same = memcmp(a, b, sizeof(a)) == 0;
+            ck_assert_msg(same == (i == j), "%s and %s", ids[i], ids[j]);
+        }
+    }
+}
+END_TEST
+
+/* Anything that is not an sts-id is refused, never truncated: too long,
+ * a byte outside ALPHA / DIGIT (the neighbours of each range, space,
+ * "-", "=", ";", DEL, non-ASCII), wherever it is. */
+START_TEST(test_cache_id_pack_refuses)
+{
+    uint8_t packed[MTASTS__ID_PACKED];
+    uint8_t zero[MTASTS__ID_PACKED] = {0};
+    char id[64];
+    memset(id, 'a', 33);
+    id[33] = '\0';
+    memset(packed, 0xff, sizeof(packed));
+    ck_assert(!mtasts__id_pack(packed, id));
+    ck_assert_mem_eq(packed, zero, sizeof(zero));
+    id[32] = '\0';
+    ck_assert(mtasts__id_pack(packed, id));
+    static const char bad[] = "/:@[`{ -=;.\x7f\x80\xc3\xff";
+    for (size_t b = 0; b < sizeof(bad) - 1; b++) {
+        for (size_t pos = 0; pos < 32; pos += 5) {
+            memset(id, 'b', 32);
+            id[32] = '\0';
+            id[pos] = bad[b];
+            memset(packed, 0xff, sizeof(packed));
+            ck_assert_msg(!mtasts__id_pack(packed, id), "byte %02x at %zu",
+                          (unsigned)(unsigned char)bad[b], pos);
+            ck_assert_mem_eq(packed, zero, sizeof(zero));
+        }
+    }
+}
+END_TEST
+
 /* ---- suite --------------------------------------------------------------- */
 
 static Suite *
@@ -1896,6 +2002,12 @@ cache_suite(void)
     tcase_add_test(tc, test_cache_remove_in_flight);
     tcase_add_test(tc, test_cache_remove_keeps_order);
     tcase_add_test(tc, test_cache_clear_errors);
+    suite_add_tcase(s, tc);
+
+    tc = harness_case("id", setup, teardown);
+    tcase_add_test(tc, test_cache_id_pack_round_trip);
+    tcase_add_test(tc, test_cache_id_pack_canonical);
+    tcase_add_test(tc, test_cache_id_pack_refuses);
     suite_add_tcase(s, tc);
 
     tc = harness_case("idle", setup, teardown);
