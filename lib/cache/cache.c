@@ -4,6 +4,7 @@
 
 #include "cache/cache.h"
 
+#include <assert.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/random.h>
@@ -16,7 +17,7 @@
 
 /* The memory figures of docs/cache.md rest on this (64-bit targets). */
 _Static_assert(sizeof(void *) != 8 ||
-                   offsetof(struct mtasts__entry, domain) == 91,
+                   offsetof(struct mtasts__entry, domain) == 83,
                "struct mtasts__entry grew: update docs/cache.md");
 #define IDLE_SWEEP 8 /* idle entries dropped at most per insertion */
 
@@ -143,7 +144,8 @@ _Static_assert((MTASTS_ID_BUFSIZE - 1) * 6 == MTASTS__ID_PACKED * 8 &&
 /* The id symbols: 0 ends an id, 1 to 62 are the characters below; 63
  * never occurs (unpacked as an end too). */
 static const char id_chars[64] =
-    "\0" "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    "\0"
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 static unsigned
 id_symbol(char ch)
@@ -177,8 +179,8 @@ mtasts__id_pack(uint8_t out[MTASTS__ID_PACKED], const char *id)
     }
     /* four symbols in three bytes, the first in the low bits */
     for (size_t k = 0; k < MTASTS_ID_BUFSIZE - 1; k += 4) {
-        uint32_t w = sym[k] | sym[k + 1] << 6 | sym[k + 2] << 12 |
-                     sym[k + 3] << 18;
+        uint32_t w =
+            sym[k] | sym[k + 1] << 6 | sym[k + 2] << 12 | sym[k + 3] << 18;
         out[k / 4 * 3] = (uint8_t)w;
         out[k / 4 * 3 + 1] = (uint8_t)(w >> 8);
         out[k / 4 * 3 + 2] = (uint8_t)(w >> 16);
@@ -235,23 +237,69 @@ mtasts__entry_new(const char *domain, size_t len)
     return e;
 }
 
+/* The head of the entry's flight (e->side has MTASTS__SIDE_FLIGHT). */
+static struct mtasts__flight_head *
+flight_head(const struct mtasts__entry *e)
+{
+    return (struct mtasts__flight_head *)(void *)mtasts__entry_flight(e);
+}
+
+struct mtasts__entry_extra *
+mtasts__entry_extra_get(const struct mtasts__entry *e)
+{
+    if ((e->side & MTASTS__SIDE_FLIGHT) != 0) {
+        return flight_head(e)->extra;
+    }
+    return (struct mtasts__entry_extra *)e->side;
+}
+
+/* Set the entry's extra part, in the entry or in its flight. */
+static void
+extra_put(struct mtasts__entry *e, struct mtasts__entry_extra *x)
+{
+    if ((e->side & MTASTS__SIDE_FLIGHT) != 0) {
+        flight_head(e)->extra = x;
+    } else {
+        e->side = (uintptr_t)x;
+    }
+}
+
+void
+mtasts__entry_set_flight(struct mtasts__entry *e, struct mtasts__flight *f)
+{
+    if (f != NULL) {
+        struct mtasts__flight_head *h = (struct mtasts__flight_head *)(void *)f;
+        assert((e->side & MTASTS__SIDE_FLIGHT) == 0);
+        assert(((uintptr_t)f & MTASTS__SIDE_FLIGHT) == 0);
+        h->extra = (struct mtasts__entry_extra *)e->side;
+        e->side = (uintptr_t)f | MTASTS__SIDE_FLIGHT;
+    } else if ((e->side & MTASTS__SIDE_FLIGHT) != 0) {
+        struct mtasts__flight_head *h = flight_head(e);
+        e->side = (uintptr_t)h->extra;
+        h->extra = NULL;
+    }
+}
+
 struct mtasts__entry_extra *
 mtasts__entry_extra(struct mtasts__entry *e)
 {
-    if (e->extra == NULL) {
-        e->extra = mtasts__calloc(1, sizeof(*e->extra));
+    struct mtasts__entry_extra *x = mtasts__entry_extra_get(e);
+    if (x == NULL) {
+        x = mtasts__calloc(1, sizeof(*x));
+        extra_put(e, x);
     }
-    return e->extra;
+    return x;
 }
 
 void
 mtasts__entry_clear_extra(struct mtasts__entry *e)
 {
-    if (e->extra != NULL) {
-        mtasts__free(e->extra->no_policy_reason);
-        mtasts__free(e->extra->failed_reason);
-        mtasts__free(e->extra);
-        e->extra = NULL;
+    struct mtasts__entry_extra *x = mtasts__entry_extra_get(e);
+    if (x != NULL) {
+        mtasts__free(x->no_policy_reason);
+        mtasts__free(x->failed_reason);
+        mtasts__free(x);
+        extra_put(e, NULL);
     }
 }
 
@@ -521,7 +569,7 @@ static bool
 remove_after(struct mtasts__shard *sh, struct mtasts__entry *pred,
              struct mtasts__entry *e)
 {
-    if (e->flight != NULL) {
+    if (mtasts__entry_flight(e) != NULL) {
         entry_reset(e);
         return false;
     }
@@ -535,7 +583,7 @@ remove_after(struct mtasts__shard *sh, struct mtasts__entry *pred,
 void
 mtasts__cache_remove(struct mtasts__shard *sh, struct mtasts__entry *e)
 {
-    if (e->flight != NULL) {
+    if (mtasts__entry_flight(e) != NULL) {
         entry_reset(e); /* no walk: it stays in the ring */
         return;
     }
@@ -560,7 +608,7 @@ evict_to(struct mtasts__shard *sh, size_t limit)
             if (pred->next == e) {
                 pred = e; /* it stayed where it was, as the newest */
             }
-        } else if (e->flight == NULL) {
+        } else if (mtasts__entry_flight(e) == NULL) {
             remove_after(sh, pred, e);
             if (sh->last == NULL) {
                 pred = NULL;
@@ -574,7 +622,7 @@ evict_to(struct mtasts__shard *sh, size_t limit)
 static bool
 idle(const struct mtasts__cache *c, const struct mtasts__entry *e, int64_t now)
 {
-    return c->max_idle_s != 0 && e->flight == NULL &&
+    return c->max_idle_s != 0 && mtasts__entry_flight(e) == NULL &&
            now - e->last_used >= (int64_t)c->max_idle_s;
 }
 
@@ -722,7 +770,7 @@ any_flight(const struct mtasts__cache *c)
     for (size_t i = 0; i < c->nshards; i++) {
         const struct mtasts__entry *e = c->shards[i].last;
         for (size_t n = c->shards[i].count; n > 0; n--) {
-            if (e->flight != NULL) {
+            if (mtasts__entry_flight(e) != NULL) {
                 return true;
             }
             e = e->next;

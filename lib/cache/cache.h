@@ -60,6 +60,14 @@ struct mtasts__entry_extra {
     char failed_code[MTASTS__CODE_MAX];
 };
 
+/* The head of a lookup in flight: the engine's struct mtasts__flight
+ * begins with it. While a flight runs, the failures its entry remembers
+ * hang here, so that one pointer of the entry serves both (they are both
+ * rare: most entries hold a policy, no trouble, and no lookup). */
+struct mtasts__flight_head {
+    struct mtasts__entry_extra *extra; /* failures remembered, or NULL */
+};
+
 /* What the cache knows of one policy domain (RFC 8461 §5). Laid out
  * without holes, 91 bytes before the name: with a name of up to 29 bytes
  * (NUL included) the entry is a 128-byte malloc block (docs/cache.md),
@@ -74,8 +82,11 @@ struct mtasts__entry {
 
     /* the last successfully fetched policy (one reference), or NULL */
     mtasts_policy *policy;
-    struct mtasts__flight *flight;      /* lookup in progress: never freed */
-    struct mtasts__entry_extra *extra; /* failures remembered, or NULL */
+    /* NULL; or the failures remembered (a struct mtasts__entry_extra *,
+     * low bit 0); or, low bit 1, the lookup in progress (never freed),
+     * which holds them meanwhile. Read through mtasts__entry_flight() and
+     * mtasts__entry_extra_get(). */
+    uintptr_t side;
     int64_t fetched_at;     /* expiry: mtasts__entry_expires() */
     int64_t txt_checked_at; /* last completed TXT query */
     int64_t last_used;      /* last lookup (refreshes do not count) */
@@ -85,6 +96,27 @@ struct mtasts__entry {
     bool referenced; /* used since last placed in the ring (CLOCK) */
     char domain[]; /* normalised, NUL-terminated */
 };
+
+#define MTASTS__SIDE_FLIGHT ((uintptr_t)1) /* e->side is a flight */
+
+/* The entry's lookup in progress, or NULL. */
+static inline struct mtasts__flight *
+mtasts__entry_flight(const struct mtasts__entry *e)
+{
+    return (e->side & MTASTS__SIDE_FLIGHT) != 0
+               ? (struct mtasts__flight *)(e->side & ~MTASTS__SIDE_FLIGHT)
+               : NULL;
+}
+
+/* Start (f, which begins with a struct mtasts__flight_head) or end (NULL)
+ * the entry's lookup in progress; the failures remembered move into the
+ * flight and back. */
+void mtasts__entry_set_flight(struct mtasts__entry *e,
+                              struct mtasts__flight *f);
+
+/* The entry's extra part, or NULL when it remembers no failure. */
+struct mtasts__entry_extra *
+mtasts__entry_extra_get(const struct mtasts__entry *e);
 
 /* The entry's extra part, allocated (zeroed) if need be; NULL when out of
  * memory (what it would remember is advisory). */

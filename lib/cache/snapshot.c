@@ -177,8 +177,9 @@ merge_item(const struct mtasts__cache *c, struct mtasts__shard *sh,
         assert(mtasts__entry_expires(e) == it->expires);
         /* The TXT record is checked again at the next lookup. */
         e->txt_checked_at = 0;
-        if (e->extra != NULL) {
-            e->extra->no_policy_until = 0;
+        struct mtasts__entry_extra *x = mtasts__entry_extra_get(e);
+        if (x != NULL) {
+            x->no_policy_until = 0;
         }
     }
     if (it->last_used > e->last_used) {

@@ -220,7 +220,7 @@ static bool
 due(const struct mtasts__entry *e, void *user)
 {
     const struct due_params *d = user;
-    if (e->flight != NULL) {
+    if (mtasts__entry_flight(e) != NULL) {
         return false; /* being looked up right now */
     }
     uint32_t jitter = d->eng->refresh_jitter_s;
@@ -230,8 +230,9 @@ due(const struct mtasts__entry *e, void *user)
     }
     bool used = d->used_within_s == 0 ||
                 d->now - e->last_used < (int64_t)d->used_within_s;
-    bool expiring = d->expiring_within_s != 0 &&
-                    mtasts__entry_expires(e) - d->now <= (int64_t)d->expiring_within_s + j;
+    bool expiring =
+        d->expiring_within_s != 0 &&
+        mtasts__entry_expires(e) - d->now <= (int64_t)d->expiring_within_s + j;
     bool unchecked = d->recheck_after_s != 0 &&
                      d->now - e->txt_checked_at + j >=
                          (int64_t)d->recheck_after_s;

@@ -22,6 +22,7 @@
 
 #include <assert.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -50,6 +51,8 @@ struct waiter {
 };
 
 struct mtasts__flight {
+    /* first: the cache reaches it through the entry (lib/cache/cache.h) */
+    struct mtasts__flight_head head;
     struct mtasts__engine *eng;
     struct mtasts__entry *entry;
     struct waiter *waiters;
@@ -60,6 +63,9 @@ struct mtasts__flight {
     int fail_status;            /* its status, for the alert hook */
     struct mtasts_result result;
 };
+
+_Static_assert(offsetof(struct mtasts__flight, head) == 0,
+               "a flight begins with its head (lib/cache/cache.h)");
 
 struct mtasts_req {
     enum req_kind kind;
@@ -216,7 +222,7 @@ finish(struct mtasts__flight *f)
 {
     struct waiter *w = f->waiters;
     f->waiters = NULL;
-    f->entry->flight = NULL;
+    mtasts__entry_set_flight(f->entry, NULL);
     /* A failed refresh of a policy that matters: alert, outside the lock
      * (RFC 8461 §3.3, R8461-3.3-p). Never for mode none. */
     const struct mtasts__entry *e = f->entry;
@@ -448,9 +454,9 @@ dns_outcome(struct mtasts__flight *f, struct mtasts_req *req,
         return false;
     }
 
-    const struct mtasts__entry_extra *x = e->extra;
+    struct mtasts__entry_extra *x = mtasts__entry_extra_get(e);
     if (x != NULL) {
-        e->extra->no_policy_until = 0;
+        x->no_policy_until = 0;
     }
     char cached_id[MTASTS_ID_BUFSIZE];
     mtasts__id_unpack(e->id, cached_id);
@@ -665,7 +671,7 @@ answer_from_cache(const struct mtasts__engine *eng,
         result_use_entry(r, e, true);
         return true;
     }
-    const struct mtasts__entry_extra *x = e->extra;
+    const struct mtasts__entry_extra *x = mtasts__entry_extra_get(e);
     if (x != NULL && now < x->no_policy_until) {
         result_init(r, e);
         r->status = MTASTS_ERR_NO_POLICY;
@@ -719,8 +725,8 @@ static mtasts_policy *
 take_cached(struct mtasts__engine *eng, struct mtasts__entry *e)
 {
     int64_t now = mtasts__engine_now(eng);
-    if (e != NULL && e->flight == NULL && mtasts__entry_usable(e, now) &&
-        eng->txt_check_s != 0 &&
+    if (e != NULL && mtasts__entry_flight(e) == NULL &&
+        mtasts__entry_usable(e, now) && eng->txt_check_s != 0 &&
         now - e->txt_checked_at < (int64_t)eng->txt_check_s) {
         e->last_used = now;
         return mtasts_policy_ref(e->policy);
@@ -806,12 +812,13 @@ join_or_start(struct mtasts__engine *eng, struct mtasts__shard *sh,
     }
     w->cb = cb;
     w->user = user;
-    if (e->flight != NULL) {
+    struct mtasts__flight *in_flight = mtasts__entry_flight(e);
+    if (in_flight != NULL) {
         /* Single flight: share the lookup in progress. A refresh that
          * joins a lookup gets its outcome, and its alert if it fails. */
-        w->next = e->flight->waiters;
-        e->flight->waiters = w;
-        e->flight->refresh_waits |= refresh;
+        w->next = in_flight->waiters;
+        in_flight->waiters = w;
+        in_flight->refresh_waits |= refresh;
         pthread_mutex_unlock(&sh->lock);
         return MTASTS_OK;
     }
@@ -827,7 +834,7 @@ join_or_start(struct mtasts__engine *eng, struct mtasts__shard *sh,
     f->waiters = w;
     f->refresh = refresh;
     f->refresh_waits = refresh;
-    e->flight = f;
+    mtasts__entry_set_flight(e, f);
     result_init(&f->result, e);
     int64_t now = mtasts__engine_now(eng);
     bool ask_store =
@@ -855,7 +862,7 @@ mtasts__engine_lookup(struct mtasts__engine *eng, const char *domain,
     if (e != NULL) {
         e->last_used = now;
     }
-    if (e != NULL && e->flight == NULL) {
+    if (e != NULL && mtasts__entry_flight(e) == NULL) {
         struct mtasts_result r;
         if (answer_from_cache(eng, e, now, &r)) {
             pthread_mutex_unlock(&sh->lock);
