@@ -153,7 +153,10 @@ START_TEST(test_request_split)
     ck_assert(memcmp(key, "a.example b", 11) == 0);
     ck_assert_int_eq(sm_request_split("postfix", 7, &name, &nl, &key, &kl), -1);
     ck_assert_int_eq(sm_request_split(" x", 2, &name, &nl, &key, &kl), -1);
-    ck_assert_int_eq(sm_request_split("x ", 2, &name, &nl, &key, &kl), -1);
+    /* An empty KEY is a key (NOTFOUND), as in postfix-mta-sts-resolver. */
+    ck_assert_int_eq(sm_request_split("x ", 2, &name, &nl, &key, &kl), 0);
+    ck_assert_uint_eq(nl, 1);
+    ck_assert_uint_eq(kl, 0);
     ck_assert_int_eq(sm_request_split("", 0, &name, &nl, &key, &kl), -1);
 }
 END_TEST
@@ -178,9 +181,17 @@ static const struct {
     {"[mx.example.com", NULL},
     {"[mx.example.com]x", NULL},
     {"[mx.example.com]:", NULL},
-    {"[mx.example.com]:2x", NULL},
+    {"[mx.example.com]:2_x", NULL},
+    {"[mx.example.com]:2x", "mx.example.com"}, /* a service name */
     {"example.com:", NULL},
-    {"example.com:smtp", NULL},
+    {"example.com:smtp", "example.com"}, /* a service name as port */
+    {"[mx.example.com]:submission", "mx.example.com"},
+    {"example.com:smtp-2", "example.com"},
+    {"example.com:-smtp", NULL},
+    {"example.com:smtp-", NULL},
+    {"example.com:sm_tp", NULL},
+    {"example.com:abcdefghijklmnop", NULL}, /* 16 characters */
+    {"[mx.example.com]:sub mission", NULL},
     {"192.0.2.1", NULL},
     {"[192.0.2.1]", NULL},
     {"[192.0.2.1]:25", NULL},
