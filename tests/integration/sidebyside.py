@@ -303,12 +303,18 @@ def run_check(workdir, daemon_exe):
             a, b = both(our_d, py_d, [("postfix", key)])
             compare(f"own connection {key!r}", [("postfix", key)], a, b,
                     allowed_seen, diffs)
-        # the answers the comparison rests on are real ones
-        a, _ = both(our_d, py_d, [("postfix", "valid.test"),
-                                  ("strict", "testing.test")])
-        check("valid.test is an enforce answer on both sides",
-              (_matches(a[0]) or [[]])[0] == ["mail.valid.test",
-                                              ".backup.valid.test"], a)
+        # the answers the comparison rests on are real ones, on both sides
+        probe = [("postfix", "valid.test"), ("postfix", "testing.test"),
+                 ("strict", "testing.test"), ("postfix", "none.test")]
+        for who, got in zip(("ours", "Python's"), both(our_d, py_d, probe)):
+            check(f"{who}: valid.test enforced, testing.test and none.test "
+                  f"NOTFOUND, testing.test enforced with strict testing",
+                  len(got) == 4 and
+                  sorted((_matches(got[0]) or [[]])[0]) ==
+                  [".backup.valid.test", "mail.valid.test"] and
+                  got[1] == got[3] == sm.NOTFOUND and
+                  got[2] == "OK secure match=mail.testing.test" + SERVERNAME,
+                  got)
     finally:
         rc_ours, rc_py = our_d.stop(), py_d.stop()
     print(f"\n{same} of {len(warm)} warm answers byte-identical")
