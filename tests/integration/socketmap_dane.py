@@ -75,7 +75,9 @@ ZONES = {
 
 
 def tool(name):
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    """A program from $MTASTS_<NAME> (set by meson), PATH or /usr/sbin."""
+    found = ENV.get("MTASTS_" + name.upper().replace("-", "_")) or \
+        shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if not found:
         print(f"skipped: {name} not installed (Debian unbound, ldnsutils)")
         sys.exit(77)
