@@ -154,15 +154,16 @@ by_preference(const void *x, const void *y)
 }
 
 /* The MX hosts as text with a trailing dot, in preference order, at most
- * SM_DANE_HOSTS_MAX; none for a null MX (RFC 7505). */
-static size_t
+ * SM_DANE_HOSTS_MAX; none for a null MX (RFC 7505). -1 when out of memory
+ * (then nothing is known: a failed lookup, never "no hosts"). */
+static long
 mx_hosts(ldns_rr_list *rrs, char names[][NAME_MAX_TEXT])
 {
     size_t n = ldns_rr_list_rr_count(rrs);
     ldns_rr **sorted = calloc(n, sizeof(*sorted));
-    size_t out = 0;
+    long out = 0;
     if (sorted == NULL) {
-        return 0;
+        return -1;
     }
     for (size_t i = 0; i < n; i++) {
         sorted[i] = ldns_rr_list_rr(rrs, i);
@@ -170,8 +171,11 @@ mx_hosts(ldns_rr_list *rrs, char names[][NAME_MAX_TEXT])
     qsort(sorted, n, sizeof(*sorted), by_preference);
     for (size_t i = 0; i < n && out < SM_DANE_HOSTS_MAX; i++) {
         char *text = ldns_rdf2str(ldns_rr_mx_exchange(sorted[i]));
-        if (text != NULL && strcmp(text, ".") != 0 &&
-            strlen(text) < NAME_MAX_TEXT) {
+        if (text == NULL) {
+            out = -1;
+            break;
+        }
+        if (strcmp(text, ".") != 0 && strlen(text) < NAME_MAX_TEXT) {
             strcpy(names[out++], text);
         }
         free(text);
@@ -208,7 +212,12 @@ sm_dane_check(const char *resolver, const char *domain, int64_t budget_ms,
     ldns_rr_list *rrs = NULL;
     enum sm_dns_outcome mx = ask(&a, qname, LDNS_RR_TYPE_MX, &rrs);
     if (mx == SM_DNS_SECURE) {
-        n = mx_hosts(rrs, names);
+        long got = mx_hosts(rrs, names);
+        if (got < 0) {
+            mx = SM_DNS_FAIL;
+        } else {
+            n = (size_t)got;
+        }
     } else if (mx == SM_DNS_SECURE_NONE) {
         strcpy(names[n++], qname); /* RFC 7672 §2.2.2, RFC 5321 §5.1 */
     }
