@@ -24,7 +24,9 @@ Each zone takes over a world domain whose enforce policy nginx serves
                                                      the MTA-STS answer
 
 Without --dane every domain gets the MTA-STS answer (the default stays
-byte-compatible with postfix-mta-sts-resolver). Checklist: R8461-2-a,
+byte-compatible with postfix-mta-sts-resolver). A policy from the cache
+file is not answered with --dane before DANE was checked. Checklist:
+R8461-2-a,
 R8461-2-b. Every wait is bounded. Standard library only.
 """
 import os
@@ -287,6 +289,29 @@ def answers(workdir, resolver, dane):
           text[-2000:])
 
 
+def cache_file(workdir, resolver):
+    # A policy saved by a daemon without --dane answers at once after a
+    # restart, but with --dane only once DANE was checked: valid.test's
+    # cached enforce policy must not be answered before its TLSA records
+    # are seen.
+    cache = os.path.join(workdir, "cache")
+    d = sm.Daemon(workdir, "--cache", cache, resolver=resolver)
+    c = d.connect()
+    got = c.ask("valid.test")
+    c.close()
+    check("cache: valid.test fetched without --dane", got == VALID, got)
+    check("cache: saved at SIGTERM", d.stop() == 0 and os.path.exists(cache))
+    d = sm.Daemon(workdir, "--cache", cache, "--dane", resolver=resolver)
+    c = d.connect()
+    got = c.ask("valid.test")
+    c.close()
+    check("cache: with --dane the cached policy waits for the DANE check "
+          "(NOTFOUND, not the cached MTA-STS answer; R8461-2-a)",
+          got == sm.NOTFOUND and "valid.test: DANE applies" in d.stderr(),
+          got)
+    check("cache: clean exit on SIGTERM", d.stop() == 0)
+
+
 def deadline(workdir):
     # --dane with a resolver that never answers: the answer still comes
     # by the deadline (NOTFOUND, the lookup goes on in the background).
@@ -314,6 +339,7 @@ def main():
             resolver_checks(resolver)
             answers(d, resolver, dane=False)
             answers(d, resolver, dane=True)
+            cache_file(d, resolver)
             deadline(d)
         finally:
             for p in procs:
