@@ -103,8 +103,8 @@ sm_config_is_option(const char *name)
         }
     }
     return strcmp(name, "reuse-port") == 0 || strcmp(name, "syslog") == 0 ||
-           strcmp(name, "socket-mode") == 0 || strcmp(name, "user") == 0 ||
-           strcmp(name, "socket-owner") == 0 ||
+           strcmp(name, "dane") == 0 || strcmp(name, "socket-mode") == 0 ||
+           strcmp(name, "user") == 0 || strcmp(name, "socket-owner") == 0 ||
            strcmp(name, "socket-group") == 0;
 }
 
@@ -142,9 +142,12 @@ sm_config_set(struct sm_config *c, struct sm_zone *zone, const char *name,
         *(unsigned long *)(void *)((char *)c + o->offset) = v;
         return 0;
     }
-    if (strcmp(name, "reuse-port") == 0 || strcmp(name, "syslog") == 0) {
-        if (parse_bool(value,
-                       name[0] == 'r' ? &c->reuse_port : &c->use_syslog) != 0) {
+    bool *flag = strcmp(name, "reuse-port") == 0 ? &c->reuse_port
+                 : strcmp(name, "syslog") == 0   ? &c->use_syslog
+                 : strcmp(name, "dane") == 0     ? &c->dane
+                                                 : NULL;
+    if (flag != NULL) {
+        if (parse_bool(value, flag) != 0) {
             return fail(err, name, ": not yes or no: ", value);
         }
         return 0;

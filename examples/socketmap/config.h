@@ -47,6 +47,7 @@ struct sm_config {
     char socket_mode[8];          /* octal mode of a unix: socket; "" : umask */
     bool reuse_port;              /* SO_REUSEPORT on the TCP socket */
     bool use_syslog;              /* log to syslog (facility mail) too */
+    bool dane; /* NOTFOUND when DANE applies to the MX hosts (dane.h) */
     struct sm_zone zones[SM_ZONES_MAX]; /* zones[0] is the default zone */
     size_t zone_count;
 };
@@ -61,8 +62,8 @@ void sm_config_init(struct sm_config *c);
  * Set a global option (`listen`, `cache`, `resolver`, `ca-file`, `redis`,
  * `https-port`, `fetch-timeout-ms`, `deadline-ms`, `workers`,
  * `answer-ttl-s`, `max-connections`, `refresh-interval-s`,
- * `refresh-expiring-s`, `admin-dump-max`, `socket-mode` (octal), `reuse-port`
- * and `syslog` (yes/no), `user`, `socket-owner`, `socket-group`) or, with zone
+ * `refresh-expiring-s`, `admin-dump-max`, `socket-mode` (octal), `reuse-port`,
+ * `syslog` and `dane` (yes/no), `user`, `socket-owner`, `socket-group`) or, with zone
  * not NULL, a zone option
  * (`strict-testing`, `servername`, `postfix-tlsrpt`, `temp-on-failure`:
  * yes/no/true/false/1/0).

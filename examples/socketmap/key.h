@@ -3,7 +3,8 @@
  *
  * Postfix asks smtp_tls_policy_maps with the next-hop destination:
  * `example.com`, `example.com:25`, `[mx.example.com]`, `[mx.example.com]:25`,
- * in any case, perhaps with a trailing dot. sendmail asks with the domain.
+ * the port perhaps a service name (`[mx.example.com]:submission`), in any
+ * case, perhaps with a trailing dot. sendmail asks with the domain.
  * Network-free.
  *
  * SPDX-License-Identifier: MIT

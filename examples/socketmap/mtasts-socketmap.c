@@ -51,6 +51,7 @@
 #include "admin.h"
 #include "answer.h"
 #include "config.h"
+#include "dane.h"
 #include "key.h"
 #include "log.h"
 #include "netstring.h"
@@ -101,6 +102,11 @@ static const char usage_text[] =
     "  --workers N         lookup threads (default 4)\n"
     "  --answer-ttl-s S    an answer is re-checked in the background when\n"
     "                      used after S seconds (default 60)\n"
+    "  --dane              answer NOTFOUND when the domain's MX hosts have\n"
+    "                      DNSSEC-validated TLSA records (or their lookup\n"
+    "                      failed), so that Postfix's dane level applies;\n"
+    "                      trusts the AD bit: --resolver must be a local\n"
+    "                      validating resolver\n"
     "  --postfix-tlsrpt    add the Postfix 3.10 TLSRPT attributes\n"
     "                      (policy_type=sts, policy_domain, mx_host_pattern,\n"
     "                      { policy_string = ... }, policy_failure=) to\n"
@@ -139,6 +145,7 @@ struct memo {
     bool known;                /* a lookup has answered (or the cache file) */
     bool in_flight;            /* a worker is looking it up */
     bool late;                 /* in flight past a request's deadline */
+    enum sm_dane_verdict dane; /* --dane: of the last lookup */
     int64_t fresh_until;       /* monotonic ms; later uses re-check */
     int64_t last_used;
 };
@@ -180,11 +187,14 @@ struct conn {
 struct job {
     struct job *next;
     bool refresh; /* mtasts_refresh(), not a lookup */
+    bool dane;    /* also check DANE (dane.h) */
     char domain[MTASTS_DOMAIN_BUFSIZE];
     int status;
     mtasts_policy *policy;
     mtasts_rpt_result failure;
     int64_t expires; /* wall clock, s */
+    enum sm_dane_verdict dane_verdict;
+    uint32_t dane_ttl_s;
 };
 
 struct pool {
@@ -197,6 +207,8 @@ struct pool {
     bool stop;
     int evfd;
     mtasts_ctx *ctx;
+    const char *resolver;   /* --resolver, for the DANE lookups */
+    int64_t dane_budget_ms; /* 0: --dane off */
     pthread_t *threads;
     size_t nthreads;
 };
@@ -397,6 +409,14 @@ worker_main(void *arg)
         j->expires = r != NULL ? mtasts_result_expires(r) : 0;
         j->failure = r != NULL ? mtasts_result_failure(r) : MTASTS_RPT_NONE;
         mtasts_result_free(r);
+        if (j->dane) {
+            char why[512];
+            j->dane_verdict =
+                sm_dane_check(p->resolver, j->domain, p->dane_budget_ms,
+                              &j->dane_ttl_s, why, sizeof(why));
+            sm_log(LOG_INFO, "%s: DANE %s: %s", j->domain,
+                   sm_dane_verdict_name(j->dane_verdict), why);
+        }
 
         pthread_mutex_lock(&p->lock);
         j->next = p->done;
@@ -412,10 +432,14 @@ worker_main(void *arg)
     return NULL;
 }
 
+/* dane_budget_ms: the time a DANE check may take (0: --dane off). */
 static int
-pool_start(struct pool *p, mtasts_ctx *ctx, size_t n)
+pool_start(struct pool *p, mtasts_ctx *ctx, size_t n, const char *resolver,
+           int64_t dane_budget_ms)
 {
     memset(p, 0, sizeof(*p));
+    p->resolver = resolver;
+    p->dane_budget_ms = dane_budget_ms;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->more, NULL);
     pthread_cond_init(&p->idle, NULL);
@@ -447,6 +471,7 @@ pool_submit(struct pool *p, const char *domain, bool refresh)
         oom();
     }
     j->refresh = refresh;
+    j->dane = p->dane_budget_ms > 0;
     strcpy(j->domain, domain);
     pthread_mutex_lock(&p->lock);
     if (p->todo_tail != NULL) {
@@ -583,6 +608,13 @@ static char *
 answer_alloc(const struct memo *m, const struct sm_zone *zone, size_t *len,
              char *stack, size_t stack_cap)
 {
+    /* DANE applies (or may): NOTFOUND, and Postfix's dane level decides
+     * (RFC 8461 §2: MTA-STS must not override DANE). */
+    if (m != NULL && m->known && sm_dane_notfound(m->dane)) {
+        *len = strlen(SM_NOTFOUND);
+        memcpy(stack, SM_NOTFOUND, *len + 1);
+        return stack;
+    }
     const mtasts_policy *p = m != NULL && m->known ? m->policy : NULL;
     const char *domain = m != NULL ? m->domain : "";
     mtasts_rpt_result failure = m != NULL ? m->failure : MTASTS_RPT_NONE;
@@ -695,6 +727,7 @@ purge_domain(struct daemon *d, const char *domain)
         m->policy = NULL;
         m->known = false;
         m->late = false;
+        m->dane = SM_DANE_UNKNOWN;
         m->status = MTASTS_OK;
         m->failure = MTASTS_RPT_NONE;
         m->fresh_until = 0;
@@ -970,6 +1003,12 @@ take_results(struct daemon *d)
             (j->expires - wall) * 1000 < ttl) {
             ttl = (j->expires - wall) * 1000;
         }
+        if (j->dane) {
+            m->dane = j->dane_verdict;
+            if ((int64_t)j->dane_ttl_s * 1000 < ttl) {
+                ttl = (int64_t)j->dane_ttl_s * 1000;
+            }
+        }
         m->fresh_until = now + ttl;
         free(j);
     }
@@ -1062,7 +1101,8 @@ cache_load(struct daemon *d)
                                   now, &created);
         mtasts_policy_unref(m->policy);
         m->policy = mtasts_policy_ref(mtasts_cache_snapshot_policy(s, i));
-        m->known = true;
+        /* With --dane a policy answers only once DANE was checked. */
+        m->known = !d->cfg.dane;
         m->fresh_until = 0;
         m->last_used = now;
         loaded++;
@@ -1183,6 +1223,10 @@ parse_args(int argc, char **argv, struct sm_config *cfg)
         const char *a = argv[i];
         if (strcmp(a, "--syslog") == 0) {
             cfg->use_syslog = true; /* a flag, as `syslog = yes` */
+            continue;
+        }
+        if (strcmp(a, "--dane") == 0) {
+            cfg->dane = true; /* a flag, as `dane = yes` */
             continue;
         }
         if (strcmp(a, "--postfix-tlsrpt") == 0) {
@@ -1595,7 +1639,8 @@ main(int argc, char **argv)
     d.sigfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
     d.epfd = epoll_create1(EPOLL_CLOEXEC);
     if (d.sigfd < 0 || d.epfd < 0 ||
-        pool_start(&d.pool, d.ctx, d.cfg.workers) != 0 ||
+        pool_start(&d.pool, d.ctx, d.cfg.workers, d.cfg.resolver,
+                   d.cfg.dane ? (int64_t)d.cfg.deadline_ms : 0) != 0 ||
         add_fd(&d, d.lfd, NULL) != 0 || add_fd(&d, d.pool.evfd, &d.pool) != 0 ||
         add_fd(&d, d.sigfd, &d.sigfd) != 0) {
         sm_log(LOG_ERR, "cannot start: %s", strerror(errno));

@@ -79,7 +79,7 @@ sm_request_split(const char *payload, size_t plen, const char **name,
                  size_t *name_len, const char **key, size_t *key_len)
 {
     const char *sp = memchr(payload, ' ', plen);
-    if (sp == NULL || sp == payload || sp + 1 == payload + plen) {
+    if (sp == NULL || sp == payload) {
         return -1;
     }
     *name = payload;

@@ -45,8 +45,10 @@ size_t sm_ns_format(const char *payload, size_t plen, char *out, size_t cap);
 
 /*
  * Split a request payload `NAME KEY` at its first space.
- * @return 0 and the two parts (not NUL-terminated), or -1 when there is no
- *         space, or NAME or KEY is empty
+ * @return 0 and the two parts (not NUL-terminated; KEY may be empty, a key
+ *         that names no domain, answered `NOTFOUND ` as by
+ *         postfix-mta-sts-resolver), or -1 when there is no space or NAME
+ *         is empty
  */
 int sm_request_split(const char *payload, size_t plen, const char **name,
                      size_t *name_len, const char **key, size_t *key_len);

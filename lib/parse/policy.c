@@ -476,44 +476,70 @@ parse_all(struct pstate *st)
     return MTASTS_OK;
 }
 
-/* Build the immutable policy in one allocation. */
+/* The layout of policy.h, on which docs/cache.md's figures rest. */
+_Static_assert(sizeof(struct mtasts_policy) == 16, "policy header grew");
+_Static_assert(sizeof(struct mtasts__mx) == 4, "mx record grew");
+_Static_assert((MTASTS_POLICY_WARN_MAX_AGE_CLAMPED |
+                MTASTS_POLICY_WARN_TRAILING_EMPTY_LINES) <= UINT8_MAX,
+               "warning flags must fit struct mtasts_policy.warnings");
+_Static_assert(MTASTS_MODE_TESTING <= UINT8_MAX &&
+                   MTASTS_MODE_ENFORCE <= UINT8_MAX &&
+                   MTASTS_MODE_NONE <= UINT8_MAX,
+               "modes must fit struct mtasts_policy.mode");
+/* "*." and a domain of at most 253 bytes (no trailing dot). */
+_Static_assert(2 + MTASTS__DOMAIN_MAX <= UINT8_MAX, "mx length field");
+
+/* Build the immutable policy in one allocation (layout: policy.h). NULL
+ * when out of memory, or if a count would not fit its field, which the
+ * parser's limits rule out (policy.h). */
 static mtasts_policy *
 build(const struct pstate *st)
 {
+    if (st->mx_count > UINT16_MAX || st->mx_bytes > UINT16_MAX + (size_t)1 ||
+        st->len > MTASTS_POLICY_MAX) {
+        return NULL;
+    }
     size_t size = sizeof(mtasts_policy) +
-                  st->mx_count * sizeof(struct mtasts__mx) + st->mx_bytes +
-                  st->len + 1;
+                  st->mx_count * sizeof(struct mtasts__mx) + st->len + 1 +
+                  st->mx_bytes;
     mtasts_policy *p = mtasts__alloc(size);
     if (p == NULL) {
         return NULL;
     }
-    struct mtasts__mx *mx = (struct mtasts__mx *)(p + 1);
-    char *strings = (char *)(mx + st->mx_count);
+    atomic_init(&p->refs, 1);
+    p->mode = (uint8_t)st->mode;
+    p->max_age = st->max_age > MTASTS_MAX_AGE_MAX ? MTASTS_MAX_AGE_MAX
+                                                  : (uint32_t)st->max_age;
+    uint32_t warnings = st->warnings;
+    if (st->max_age > MTASTS_MAX_AGE_MAX) {
+        warnings |= MTASTS_POLICY_WARN_MAX_AGE_CLAMPED;
+    }
+    p->warnings = (uint8_t)warnings;
+    p->mx_count = (uint16_t)st->mx_count;
+    p->text_len = (uint32_t)st->len;
+
+    struct mtasts__mx *mx = (struct mtasts__mx *)(void *)(p + 1);
+    char *text = (char *)(mx + st->mx_count);
+    memcpy(text, st->text, st->len);
+    text[st->len] = '\0';
+    char *names = text + st->len + 1;
+    size_t off = 0;
     for (size_t i = 0; i < st->mx_count; i++) {
         const unsigned char *src = st->text + st->mx[i].off;
         size_t n = st->mx[i].len;
-        for (size_t j = 0; j < n; j++) {
-            strings[j] = (char)mtasts__tolower(src[j]);
+        if (n > UINT8_MAX) { /* ruled out by mtasts__mx_pattern_check() */
+            mtasts__free(p);
+            return NULL;
         }
-        strings[n] = '\0';
-        mx[i].off = (uint32_t)(strings - (char *)p);
-        mx[i].len = (uint16_t)n;
+        for (size_t j = 0; j < n; j++) {
+            names[off + j] = (char)mtasts__tolower(src[j]);
+        }
+        names[off + n] = '\0';
+        mx[i].off = (uint16_t)off;
+        mx[i].len = (uint8_t)n;
         mx[i].wildcard = src[0] == '*';
-        strings += n + 1;
+        off += n + 1;
     }
-    memcpy(strings, st->text, st->len);
-    strings[st->len] = '\0';
-    atomic_init(&p->refs, 1);
-    p->mode = (uint32_t)st->mode;
-    p->max_age = st->max_age > MTASTS_MAX_AGE_MAX ? MTASTS_MAX_AGE_MAX
-                                                  : (uint32_t)st->max_age;
-    p->warnings = st->warnings;
-    if (st->max_age > MTASTS_MAX_AGE_MAX) {
-        p->warnings |= MTASTS_POLICY_WARN_MAX_AGE_CLAMPED;
-    }
-    p->mx_count = (uint32_t)st->mx_count;
-    p->text_off = (uint32_t)(strings - (char *)p);
-    p->text_len = (uint32_t)st->len;
     return p;
 }
 
@@ -633,7 +659,7 @@ mtasts_policy_text(const mtasts_policy *p, size_t *len_out)
     if (len_out != NULL) {
         *len_out = p != NULL ? p->text_len : 0;
     }
-    return p != NULL ? (const char *)p + p->text_off : NULL;
+    return p != NULL ? mtasts__policy_text(p) : NULL;
 }
 
 uint32_t

@@ -1,5 +1,6 @@
 /* CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320, the checksum of
- * zlib's crc32() and of PNG), for the cache file format. */
+ * zlib's crc32() and of PNG), for the cache and report files; computed by
+ * zlib. */
 #ifndef MTASTS_UTIL_CRC32_H
 #define MTASTS_UTIL_CRC32_H
 

@@ -9,13 +9,29 @@
  *    them (what fits the CPU caches: the cost of the code);
  *  - the time to save the million to a file and to load it into a new
  *    context (every policy parsed again), and the file's size.
+ * Two floors put those figures in scale, measured on the same machine in
+ * the same run:
+ *  - memory latency: a chain of dependent loads at random over a buffer
+ *    as large as the cache's RSS growth, in 4 KiB pages and, where the
+ *    kernel grants them, in 2 MiB pages (ns per load); a cached lookup
+ *    of a random domain needs about four such loads one after the other
+ *    (the benchmark's name, the bucket, the entry, the policy);
+ *  - the disk: as many bytes as the cache file written in the same
+ *    directory and fsynced (what a crash-safe save cannot beat).
  * MTASTS_BENCH_DOMAINS changes the count. Figures only; it fails only on
  * a wrong result. Public API only, linked with the shared library.
  */
+/* MAP_ANONYMOUS, madvise() and MADV_HUGEPAGE are not POSIX. */
+#define _DEFAULT_SOURCE 1
+
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -144,6 +160,118 @@ bench_cached(mtasts_ctx *ctx, int nthreads, size_t per_thread, size_t span)
     fflush(stdout);
 }
 
+/* Dependent random loads over bytes of memory: a random cyclic
+ * permutation of its 64-byte lines (Sattolo), followed for a fixed number
+ * of steps. Returns ns per load. huge: ask for 2 MiB pages
+ * (MADV_HUGEPAGE); *huge_kb gets what the kernel gave. */
+static double
+chase_ns(size_t bytes, bool huge, long *huge_kb)
+{
+    size_t lines = bytes / 64;
+    size_t map_len = lines * 64;
+    unsigned char *buf = mmap(NULL, map_len, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED || lines < 2) {
+        bench_fail("mmap");
+    }
+#ifdef MADV_HUGEPAGE
+    if (huge) {
+        (void)madvise(buf, map_len, MADV_HUGEPAGE);
+    }
+#else
+    (void)huge;
+#endif
+    uint32_t *perm = malloc(lines * sizeof(*perm));
+    if (perm == NULL || lines > UINT32_MAX) {
+        bench_fail("malloc");
+    }
+    for (size_t i = 0; i < lines; i++) {
+        perm[i] = (uint32_t)i;
+    }
+    uint64_t x = 88172645463325252u; /* xorshift64, fixed seed */
+    for (size_t i = lines - 1; i > 0; i--) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        size_t j = (size_t)(x % i); /* j < i: one cycle through all */
+        uint32_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    /* line perm[i] points at line perm[i + 1] */
+    for (size_t i = 0; i < lines; i++) {
+        void *next = buf + (size_t)perm[(i + 1) % lines] * 64;
+        memcpy(buf + (size_t)perm[i] * 64, &next, sizeof(next));
+    }
+    free(perm);
+    *huge_kb = 0;
+    FILE *fp = fopen("/proc/self/smaps_rollup", "r");
+    if (fp != NULL) {
+        char line[128];
+        while (fgets(line, sizeof(line), fp) != NULL) {
+            long kb;
+            if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1) {
+                *huge_kb = kb;
+            }
+        }
+        fclose(fp);
+    }
+    const size_t steps = 4000000;
+    void *p = buf;
+    double start = bench_now_ns();
+    for (size_t i = 0; i < steps; i++) {
+        memcpy(&p, p, sizeof(p));
+    }
+    double ns = (bench_now_ns() - start) / (double)steps;
+    bench_sink += (size_t)(uintptr_t)p;
+    munmap(buf, map_len);
+    return ns;
+}
+
+static void
+bench_memory_floor(size_t bytes)
+{
+    for (int huge = 0; huge <= 1; huge++) {
+        long huge_kb = 0;
+        double ns = chase_ns(bytes, huge != 0, &huge_kb);
+        printf("memory_latency_floor_%s: %.1f ns/op, %.0f dependent "
+               "loads/s (random over %.1f MB, %ld kB in huge pages); 4 "
+               "such loads a lookup: %.0f lookups/s\n",
+               huge ? "2m_pages" : "4k_pages", ns, 1e9 / ns,
+               (double)bytes / 1e6, huge_kb, 1e9 / (4 * ns));
+        fflush(stdout);
+    }
+}
+
+/* bytes of zeros written in 1 MiB writes to a new file in dir, fsynced:
+ * the seconds it took. */
+static double
+disk_floor_s(const char *dir, size_t bytes)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "%s/disk-floor", dir);
+    static char chunk[1 << 20];
+    double start = bench_now_ns();
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        bench_fail("open disk-floor");
+    }
+    for (size_t done = 0; done < bytes;) {
+        size_t n = bytes - done < sizeof(chunk) ? bytes - done : sizeof(chunk);
+        ssize_t w = write(fd, chunk, n);
+        if (w <= 0) {
+            bench_fail("write disk-floor");
+        }
+        done += (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        bench_fail("fsync disk-floor");
+    }
+    double secs = (bench_now_ns() - start) / 1e9;
+    unlink(path);
+    return secs;
+}
+
 static size_t
 cached_count(mtasts_ctx *ctx)
 {
@@ -168,8 +296,7 @@ main(void)
         bench_fail("malloc");
     }
     for (size_t i = 0; i < ndomains; i++) {
-        snprintf(names + i * NAME_MAX_LEN, NAME_MAX_LEN, "d%zu.example.com",
-                 i);
+        snprintf(names + i * NAME_MAX_LEN, NAME_MAX_LEN, "d%zu.example.com", i);
     }
     mtasts_ctx *ctx = make_ctx();
     long before = rss_bytes();
@@ -196,6 +323,7 @@ main(void)
         bench_cached(ctx, 1, 4000000, HOT_SET);
         bench_cached(ctx, 2, 4000000, HOT_SET);
     }
+    bench_memory_floor((size_t)(after - before));
 
     char dir[] = "/tmp/bench_cache.XXXXXX";
     if (mkdtemp(dir) == NULL) {
@@ -215,6 +343,10 @@ main(void)
     printf("cache_save: %.1f ns/op (%.3f s for %zu entries, %.1f MB file)\n",
            save_ns / (double)ndomains, save_ns / 1e9, ndomains,
            (double)st.st_size / 1e6);
+    double floor_s = disk_floor_s(dir, (size_t)st.st_size);
+    printf("cache_save_disk_floor: %.3f s to write and fsync %.1f MB of "
+           "zeros beside it (save takes %.2f times that)\n",
+           floor_s, (double)st.st_size / 1e6, save_ns / 1e9 / floor_s);
     mtasts_ctx_free(ctx);
 
     ctx = make_ctx();

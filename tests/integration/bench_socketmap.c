@@ -1,10 +1,11 @@
 /* Load client for mtasts-socketmap (figures only: `meson test --benchmark`).
  *
- *   run.py bench_socketmap PATH-TO-mtasts-socketmap [ADDR:PORT]
+ *   run.py bench_socketmap [OPTIONS] PATH-TO-mtasts-socketmap [ADDR:PORT]
  *
  * Starts the daemon in the loopback world (or, given ADDR:PORT, measures
  * a daemon already listening there, e.g. the Python postfix-mta-sts-
- * resolver, for a side-by-side ratio), looks each domain up once, then
+ * resolver, for a side-by-side ratio: tests/integration/sidebyside.py),
+ * looks each domain up once, then
  * asks in lock-step, one request and its answer at a time per connection,
  * as Postfix does: cached enforce domains over 1 and over 8 connections,
  * and domains without a policy over 1 connection; and, for the daemon's
@@ -16,7 +17,13 @@
  * by a request count and a time. Prints requests per second, p50 and p99
  * latency, and the daemon's resident memory (VmRSS) idle before any
  * request and after the load. Fails only on a wrong answer, never on a
- * timing. */
+ * timing.
+ *
+ * Options: --label NAME starts each figure line with NAME instead of
+ * "socketmap"; --pid PID reads the RSS of a daemon given by ADDR:PORT;
+ * --any-match-order takes an answer whose match= patterns are those
+ * expected in another order (the Python daemon writes them in the order
+ * of a Python set). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,6 +56,53 @@ static const char *const cached_answers[] = {
 };
 static const char *const none_domains[] = {"nxdomain.test", "notxt.test",
                                            "nodata.test", "none.test"};
+
+static const char *label = "socketmap";
+static bool any_match_order;
+
+/* got equals want, or with --any-match-order differs only in the order
+ * of the ':'-separated patterns of "OK secure match=...". */
+static bool
+same_answer(const char *got, size_t glen, const char *want)
+{
+    size_t wlen = strlen(want);
+    if (glen == wlen && memcmp(got, want, wlen) == 0) {
+        return true;
+    }
+    static const char ok[] = "OK secure match=";
+    size_t olen = sizeof(ok) - 1;
+    if (!any_match_order || glen != wlen || glen <= olen ||
+        memcmp(got, ok, olen) != 0 || memcmp(want, ok, olen) != 0) {
+        return false;
+    }
+    const char *gend = memchr(got + olen, ' ', glen - olen);
+    const char *wend = memchr(want + olen, ' ', wlen - olen);
+    size_t gl = gend != NULL ? (size_t)(gend - got) : glen;
+    size_t wl = wend != NULL ? (size_t)(wend - want) : wlen;
+    if (gl != wl || memcmp(got + gl, want + wl, glen - gl) != 0) {
+        return false;
+    }
+    /* Every pattern of want occurs once in got; equal lengths then make
+     * them the same list (patterns are distinct in our answers). */
+    size_t n_want = 0;
+    for (size_t i = olen; i < wl;) {
+        const char *c = memchr(want + i, ':', wl - i);
+        size_t pl = c != NULL ? (size_t)(c - (want + i)) : wl - i;
+        bool found = false;
+        for (size_t j = olen; j < gl && !found;) {
+            const char *d = memchr(got + j, ':', gl - j);
+            size_t ql = d != NULL ? (size_t)(d - (got + j)) : gl - j;
+            found = ql == pl && memcmp(got + j, want + i, pl) == 0;
+            j += ql + 1;
+        }
+        if (!found) {
+            return false;
+        }
+        n_want++;
+        i += pl + 1;
+    }
+    return n_want > 0;
+}
 
 static double
 now_s(void)
@@ -147,7 +201,7 @@ worker_main(void *arg)
         }
         w->lat[w->done++] = now_s() - t0;
         const char *want = w->answers != NULL ? w->answers[k] : "NOTFOUND ";
-        if (strcmp(out, want) != 0) {
+        if (!same_answer(out, strlen(out), want)) {
             fprintf(stderr, "bench_socketmap: %s: '%s', expected '%s'\n",
                     w->domains[k], out, want);
             w->wrong = true;
@@ -206,9 +260,9 @@ phase(const char *name, const char *host, unsigned port, size_t conns,
     }
     if (total > 0) {
         qsort(lat, total, sizeof(*lat), cmp_double);
-        printf("socketmap %s: %.0f req/s, p50 %.1f us, p99 %.1f us "
+        printf("%s %s: %.0f req/s, p50 %.1f us, p99 %.1f us "
                "(n=%zu, %zu connection%s)\n",
-               name, (double)total / elapsed, lat[total / 2] * 1e6,
+               label, name, (double)total / elapsed, lat[total / 2] * 1e6,
                lat[total * 99 / 100] * 1e6, total, conns,
                conns == 1 ? "" : "s");
     }
@@ -232,6 +286,9 @@ phase_pipelined(const char *host, unsigned port)
     const char *want = "70:OK secure match=mail.valid.test:.backup.valid.test "
                        "servername=hostname,";
     size_t alen = strlen(want);
+    char want_payload[128];
+    snprintf(want_payload, sizeof(want_payload), "%.*s", (int)(alen - 4),
+             want + 3);
     char *buf = malloc(BATCH * alen);
     if (buf == NULL) {
         return false;
@@ -255,7 +312,10 @@ phase_pipelined(const char *host, unsigned port)
             have += (size_t)r;
         }
         for (size_t i = 0; ok && i < BATCH; i++) {
-            ok = memcmp(buf + i * alen, want, alen) == 0;
+            /* "70:" ... "," around each answer */
+            ok = memcmp(buf + i * alen, want, 3) == 0 &&
+                 buf[(i + 1) * alen - 1] == ',' &&
+                 same_answer(buf + i * alen + 3, alen - 4, want_payload);
         }
         total += BATCH;
     }
@@ -263,9 +323,9 @@ phase_pipelined(const char *host, unsigned port)
     close(fd);
     free(buf);
     if (ok) {
-        printf("socketmap cached, pipelined by %d: %.0f req/s (n=%zu, 1 "
+        printf("%s cached, pipelined by %d: %.0f req/s (n=%zu, 1 "
                "connection)\n",
-               BATCH, (double)total / elapsed, total);
+               label, BATCH, (double)total / elapsed, total);
     } else {
         fputs("bench_socketmap: pipelined answers wrong\n", stderr);
     }
@@ -422,27 +482,45 @@ start_daemon(const char *path, unsigned *port)
 int
 main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fputs("usage: bench_socketmap DAEMON [ADDR:PORT]\n", stderr);
+    pid_t pid = -1;     /* the daemon started here */
+    pid_t rss_pid = -1; /* the daemon whose RSS is read */
+    int a = 1;
+    for (; a < argc && strncmp(argv[a], "--", 2) == 0; a++) {
+        if (strcmp(argv[a], "--any-match-order") == 0) {
+            any_match_order = true;
+        } else if (strcmp(argv[a], "--label") == 0 && a + 1 < argc) {
+            label = argv[++a];
+        } else if (strcmp(argv[a], "--pid") == 0 && a + 1 < argc) {
+            rss_pid = (pid_t)strtol(argv[++a], NULL, 10);
+        } else {
+            break;
+        }
+    }
+    if (argc - a < 1) {
+        fputs("usage: bench_socketmap [--label NAME] [--pid PID] "
+              "[--any-match-order] DAEMON [ADDR:PORT]\n",
+              stderr);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
     char host[64] = "127.0.0.1";
     unsigned port = 0;
-    pid_t pid = -1;
-    if (argc >= 3) {
-        if (sscanf(argv[2], "%63[^:]:%u", host, &port) != 2) {
+    if (argc - a >= 2) {
+        if (sscanf(argv[a + 1], "%63[^:]:%u", host, &port) != 2) {
             return 2;
         }
     } else {
-        pid = start_daemon(argv[1], &port);
+        pid = start_daemon(argv[a], &port);
         if (pid < 0) {
             fputs("bench_socketmap: the daemon did not start\n", stderr);
             return 1;
         }
+        rss_pid = pid;
         usleep(200000);
-        printf("socketmap idle RSS, empty cache: %.1f MB\n",
-               (double)rss_kb(pid) / 1024.0);
+    }
+    if (rss_pid > 0) {
+        printf("%s idle RSS, empty cache: %.1f MB\n", label,
+               (double)rss_kb(rss_pid) / 1024.0);
     }
 
     /* Warm up: each domain looked up once (cold lookups in the world). */
@@ -451,7 +529,7 @@ main(int argc, char **argv)
     bool ok = true;
     for (size_t i = 0; i < 4; i++) {
         ok &= ask(fd, cached_domains[i], out, sizeof(out)) &&
-              strcmp(out, cached_answers[i]) == 0;
+              same_answer(out, strlen(out), cached_answers[i]);
         ok &= ask(fd, none_domains[i], out, sizeof(out));
     }
     close(fd);
@@ -479,18 +557,20 @@ main(int argc, char **argv)
                    (const char *const[]){cached_answers[0]}, 1, &ceiling);
         echo_stop(&e);
         if (ok && ceiling > 0.0) {
-            printf("socketmap daemon vs loopback ceiling, 1 connection "
+            printf("%s daemon vs loopback ceiling, 1 connection "
                    "lock-step: %.0f req/s of %.0f req/s (%.0f%%)\n",
-                   daemon_rate, ceiling, 100.0 * daemon_rate / ceiling);
+                   label, daemon_rate, ceiling, 100.0 * daemon_rate / ceiling);
         }
     } else {
         ok = false;
     }
 
-    if (pid > 0) {
+    if (rss_pid > 0) {
         usleep(200000);
-        printf("socketmap RSS after the load: %.1f MB\n",
-               (double)rss_kb(pid) / 1024.0);
+        printf("%s RSS after the load: %.1f MB\n", label,
+               (double)rss_kb(rss_pid) / 1024.0);
+    }
+    if (pid > 0) {
         kill(pid, SIGTERM);
         int status = 0;
         waitpid(pid, &status, 0);

@@ -10,7 +10,9 @@ PROGRAM gets MTASTS_WORLD (the JSON description's path),
 MTASTS_WORLD_RESOLVER, MTASTS_WORLD_DEAD_RESOLVER, MTASTS_WORLD_HTTPS_PORT,
 MTASTS_WORLD_CA, MTASTS_WORLD_OTHER_CA and MTASTS_WORLD_IPV6. Its exit
 status is ours; a program still running after --timeout seconds is killed.
-The world is stopped on every path (it also ends itself after its
+--dns-port and --https-port fix the world's ports (e.g. 53 and 443 in a
+private network namespace, tests/integration/netns.py). The world is
+stopped on every path (it also ends itself after its
 lifetime, and its servers die with this process). Standard library only.
 """
 
@@ -43,6 +45,10 @@ def main():
                    help="check the world itself, run no program")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                    help="kill the program after this many seconds")
+    p.add_argument("--dns-port", type=int, default=None,
+                   help="the world's DNS port (default: a free one)")
+    p.add_argument("--https-port", type=int, default=None,
+                   help="the world's HTTPS port (default: a free one)")
     p.add_argument("program", nargs=argparse.REMAINDER)
     args = p.parse_args()
     if not args.selftest and not args.program:
@@ -50,7 +56,8 @@ def main():
 
     t0 = time.monotonic()
     try:
-        w = world.World(lifetime=args.timeout + 60)
+        w = world.World(lifetime=args.timeout + 60, dns_port=args.dns_port,
+                        https_port=args.https_port)
         w.start()
     except world.WorldError as e:
         print(f"run.py: the test world did not start: {e}", file=sys.stderr)

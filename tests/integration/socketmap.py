@@ -181,11 +181,12 @@ def answer_types(d):
 def key_forms(d):
     c = d.connect()
     for key in ("VALID.TEST", "valid.test.", "[valid.test]",
-                "[valid.test]:25", "valid.test:25", "[Valid.Test.]:587"):
+                "[valid.test]:25", "valid.test:25", "[Valid.Test.]:587",
+                "valid.test:smtp", "[valid.test]:submission"):
         got = c.ask(key)
         check(f"key {key!r}: the policy of valid.test", got == VALID, got)
     for key in (".valid.test", "[192.0.2.1]", "192.0.2.1", "[192.0.2.1]:25",
-                "[IPv6:2001:db8::1]", "2001:db8::1", "valid.test:smtp",
+                "[IPv6:2001:db8::1]", "2001:db8::1", "valid.test:-smtp",
                 "[valid.test"):
         got = c.ask(key)
         check(f"key {key!r}: NOTFOUND", got == NOTFOUND, got)
@@ -203,6 +204,9 @@ def key_forms(d):
     check("a request without KEY: a PERM answer, connection kept",
           got is not None and got.startswith("PERM ") and
           c.ask("valid.test") == VALID, got)
+    got = c.ask("")
+    check("an empty KEY ('postfix '): NOTFOUND, as the Python daemon",
+          got == NOTFOUND, got)
     c.close()
 
 

@@ -1113,7 +1113,11 @@ class World:
     """The test world; a context manager. All paths are under `dir`."""
 
     def __init__(self, directory=None, profile="full", lifetime=LIFETIME_S,
-                 keep=False):
+                 keep=False, dns_port=None, https_port=None):
+        """dns_port and https_port fix the DNS server's and the HTTPS
+        servers' ports (53 and 443 for clients that cannot be told a port,
+        in a private network namespace); None (the default) picks free
+        ones."""
         if profile not in PROFILES:
             raise WorldError(f"unknown profile {profile}")
         self.profile = profile
@@ -1129,6 +1133,8 @@ class World:
         self.resolver_port = self.https_port = self.dead_port = None
         self.smtp_port = None
         self.rua_addr = None  # the report receiver's address (full profile)
+        self.fixed_dns_port = dns_port
+        self.fixed_https_port = https_port
         self.deadline = None
         self.timings = {}
         self.unavailable = []
@@ -1436,9 +1442,9 @@ class World:
         https_addrs += [d.addr4 for d in self.domains
                         if d.addr4 and d.addr4 != "127.0.0.1"]
         https_addrs += [self.rua_addr] if self.rua_addr else []
-        self.https_port = pick_port(https_addrs)
+        self.https_port = self.fixed_https_port or pick_port(https_addrs)
         dns_addrs = ["127.0.0.1"] + (["::1"] if self.ipv6 else [])
-        self.resolver_port = pick_port(
+        self.resolver_port = self.fixed_dns_port or pick_port(
             dns_addrs, (socket.SOCK_STREAM, socket.SOCK_DGRAM))
         smtp_addrs = [a for m in self.mx_hosts for a in (m.addr4, m.addr6)
                       if a]

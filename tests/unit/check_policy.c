@@ -944,6 +944,68 @@ START_TEST(test_policy_mx_fill_64k)
 }
 END_TEST
 
+/* R8461-3.3-k, R8461-3.2-l: 64 KiB of long mx patterns ("*." and 251
+ * bytes, each distinct, so that a host under one is a valid 253-byte
+ * name): the names, lower-cased, fill almost all of the 64 KiB that a
+ * cached policy's narrow name offsets can address (lib/parse/policy.h),
+ * and every one reads back whole and matches. */
+START_TEST(test_policy_mx_fill_longest)
+{
+    struct buf b = {0};
+    buf_str(&b, "version: STSv1\nmode: enforce\nmax_age: 1\n");
+    char name[254];
+    size_t n = 0;
+    while (b.len + 4 + 253 + 1 <= MTASTS_POLICY_MAX) {
+        /* "*." then labels of 63, 63, 63 and 59 bytes: 251 in all; the
+         * first label spells n in upper-case letters (base 26) */
+        size_t o = 0;
+        name[o++] = '*';
+        name[o++] = '.';
+        static const size_t labels[] = {63, 63, 63, 59};
+        for (size_t l = 0; l < 4; l++) {
+            memset(name + o, 'Q', labels[l]);
+            if (l == 0) {
+                name[o] = (char)('A' + n % 26);
+                name[o + 1] = (char)('A' + n / 26 % 26);
+            }
+            o += labels[l];
+            name[o++] = l < 3 ? '.' : '\0';
+        }
+        ck_assert_uint_eq(strlen(name), 253);
+        buf_str(&b, "mx: ");
+        buf_str(&b, name);
+        buf_str(&b, "\n");
+        n++;
+    }
+    char *text = td_exact_copy(b.data, b.len);
+    mtasts_policy *p = NULL;
+    ck_assert_int_eq(mtasts_policy_parse(text, b.len, &p, NULL), MTASTS_OK);
+    ck_assert_uint_eq(mtasts_policy_mx_count(p), n);
+    ck_assert_uint_gt(n * 254, 60000); /* the names' offsets reach past 60000 */
+    size_t tlen = 0;
+    ck_assert_mem_eq(mtasts_policy_text(p, &tlen), text, b.len);
+    ck_assert_uint_eq(tlen, b.len);
+    for (size_t i = 0; i < n; i++) {
+        const char *mx = mtasts_policy_mx(p, i);
+        ck_assert_uint_eq(strlen(mx), 253);
+        ck_assert_int_eq(mx[2], 'a' + (int)(i % 26));
+        ck_assert_int_eq(mx[3], 'a' + (int)(i / 26 % 26));
+        ck_assert_int_eq(mx[252], 'q');
+    }
+    /* a host under the last pattern matches, in any case */
+    const char *last = mtasts_policy_mx(p, n - 1);
+    char host[260];
+    snprintf(host, sizeof(host), "M%s", last + 1);
+    ck_assert_uint_eq(strlen(host), 253);
+    ck_assert(mtasts_policy_match_mx(p, host));
+    host[2 + 10] = 'r'; /* valid, but under no pattern */
+    ck_assert(!mtasts_policy_match_mx(p, host));
+    mtasts_policy_unref(p);
+    free(text);
+    buf_free(&b);
+}
+END_TEST
+
 /* R8461-3.2-l: the Domain of an mx is at most 253 bytes after "*.", its
  * labels at most 63 (RFC 1035 limits, docs/policy.md). */
 START_TEST(test_policy_mx_lengths)
@@ -1517,6 +1579,7 @@ policy_suite(void)
     tcase_add_test(tc, test_policy_many_lines);
     tcase_add_test(tc, test_policy_many_mx);
     tcase_add_test(tc, test_policy_mx_fill_64k);
+    tcase_add_test(tc, test_policy_mx_fill_longest);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");

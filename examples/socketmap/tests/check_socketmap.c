@@ -1,7 +1,8 @@
 /* Unit tests of the network-free parts of mtasts-socketmap: netstrings and
  * requests (netstring.c, Postfix socketmap_table(5)), keys to policy
  * domains (key.c), answers (answer.c, the default profile of
- * postfix-mta-sts-resolver) and settings (config.c). */
+ * postfix-mta-sts-resolver), settings (config.c) and the --dane decision
+ * table (dane.c). */
 #define _GNU_SOURCE
 #include <check.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include "admin.h"
 #include "answer.h"
 #include "config.h"
+#include "dane.h"
 #include "key.h"
 #include "log.h"
 #include "netstring.h"
@@ -153,7 +155,10 @@ START_TEST(test_request_split)
     ck_assert(memcmp(key, "a.example b", 11) == 0);
     ck_assert_int_eq(sm_request_split("postfix", 7, &name, &nl, &key, &kl), -1);
     ck_assert_int_eq(sm_request_split(" x", 2, &name, &nl, &key, &kl), -1);
-    ck_assert_int_eq(sm_request_split("x ", 2, &name, &nl, &key, &kl), -1);
+    /* An empty KEY is a key (NOTFOUND), as in postfix-mta-sts-resolver. */
+    ck_assert_int_eq(sm_request_split("x ", 2, &name, &nl, &key, &kl), 0);
+    ck_assert_uint_eq(nl, 1);
+    ck_assert_uint_eq(kl, 0);
     ck_assert_int_eq(sm_request_split("", 0, &name, &nl, &key, &kl), -1);
 }
 END_TEST
@@ -178,9 +183,17 @@ static const struct {
     {"[mx.example.com", NULL},
     {"[mx.example.com]x", NULL},
     {"[mx.example.com]:", NULL},
-    {"[mx.example.com]:2x", NULL},
+    {"[mx.example.com]:2_x", NULL},
+    {"[mx.example.com]:2x", "mx.example.com"}, /* a service name */
     {"example.com:", NULL},
-    {"example.com:smtp", NULL},
+    {"example.com:smtp", "example.com"}, /* a service name as port */
+    {"[mx.example.com]:submission", "mx.example.com"},
+    {"example.com:smtp-2", "example.com"},
+    {"example.com:-smtp", NULL},
+    {"example.com:smtp-", NULL},
+    {"example.com:sm_tp", NULL},
+    {"example.com:abcdefghijklmnop", NULL}, /* 16 characters */
+    {"[mx.example.com]:sub mission", NULL},
     {"192.0.2.1", NULL},
     {"[192.0.2.1]", NULL},
     {"[192.0.2.1]:25", NULL},
@@ -407,6 +420,110 @@ END_TEST
 
 /* ---- settings ---------------------------------------------------------- */
 
+/* ---- --dane: the decision table (dane.c) ----------------------------- */
+
+#define F SM_DNS_FAIL
+#define S SM_DNS_SECURE
+#define N SM_DNS_SECURE_NONE
+#define I SM_DNS_INSECURE
+
+static const struct {
+    int rcode;
+    bool ad;
+    size_t count;
+    enum sm_dns_outcome want;
+} classify_cases[] = {
+    {0, true, 1, SM_DNS_SECURE},      /* validated records */
+    {0, true, 0, SM_DNS_SECURE_NONE}, /* validated NODATA */
+    {3, true, 0, SM_DNS_SECURE_NONE}, /* validated NXDOMAIN */
+    {3, true, 1, SM_DNS_SECURE_NONE}, /* NXDOMAIN: records ignored */
+    {0, false, 2, SM_DNS_INSECURE},   /* unsigned zone */
+    {0, false, 0, SM_DNS_INSECURE},   /* unsigned NODATA */
+    {3, false, 0, SM_DNS_INSECURE},   /* unsigned NXDOMAIN */
+    {2, false, 0, SM_DNS_FAIL},       /* SERVFAIL: bogus or unreachable */
+    {2, true, 0, SM_DNS_FAIL},        /* SERVFAIL, AD ignored */
+    {5, false, 0, SM_DNS_FAIL},       /* REFUSED */
+    {1, false, 0, SM_DNS_FAIL},       /* FORMERR */
+    {-1, false, 0, SM_DNS_FAIL},      /* no answer (timeout) */
+};
+
+START_TEST(test_dane_classify)
+{
+    ck_assert_int_eq(sm_dns_classify(classify_cases[_i].rcode,
+                                     classify_cases[_i].ad,
+                                     classify_cases[_i].count),
+                     classify_cases[_i].want);
+}
+END_TEST
+
+/* The decision table of README.md ("DANE"); R8461-2-a (MTA-STS never
+ * overrides DANE), R8461-2-b (DANE wins when usable TLSA records exist,
+ * E-14), RFC 7672 §2.1.1, §2.2.1-§2.2.3. */
+static const struct {
+    const char *why;
+    enum sm_dns_outcome mx;
+    size_t n;
+    struct sm_dane_host hosts[3];
+    enum sm_dane_verdict want;
+} decide_cases[] = {
+    {"MX lookup failed", F, 0, {{F, F}}, SM_DANE_MX_FAIL},
+    {"MX insecure, hosts ignored", I, 1, {{S, S}}, SM_DANE_NONE},
+    {"secure MX, secure TLSA", S, 1, {{S, S}}, SM_DANE_APPLIES},
+    {"secure MX, TLSA proven absent", S, 1, {{S, N}}, SM_DANE_NONE},
+    {"secure MX, TLSA insecure", S, 1, {{S, I}}, SM_DANE_NONE},
+    {"secure MX, TLSA bogus", S, 1, {{S, F}}, SM_DANE_TLSA_FAIL},
+    {"secure MX, address bogus", S, 1, {{F, I}}, SM_DANE_TLSA_FAIL},
+    {"secure MX, address insecure: TLSA not used",
+     S,
+     1,
+     {{I, S}},
+     SM_DANE_NONE},
+    {"secure MX, no address", S, 1, {{N, S}}, SM_DANE_NONE},
+    {"second host has TLSA", S, 2, {{S, N}, {S, S}}, SM_DANE_APPLIES},
+    {"TLSA at one host beats a failure at another",
+     S,
+     3,
+     {{S, F}, {I, N}, {S, S}},
+     SM_DANE_APPLIES},
+    {"one host fails, the others have none",
+     S,
+     3,
+     {{S, N}, {S, F}, {I, S}},
+     SM_DANE_TLSA_FAIL},
+    {"null MX: no host", S, 0, {{F, F}}, SM_DANE_NONE},
+    {"no MX: the domain itself, with TLSA", N, 1, {{S, S}}, SM_DANE_APPLIES},
+    {"no MX: the domain itself, without", N, 1, {{S, N}}, SM_DANE_NONE},
+};
+
+START_TEST(test_dane_decide)
+{
+    ck_assert_msg(sm_dane_decide(decide_cases[_i].mx, decide_cases[_i].hosts,
+                                 decide_cases[_i].n) == decide_cases[_i].want,
+                  "%s", decide_cases[_i].why);
+}
+END_TEST
+#undef F
+#undef S
+#undef N
+#undef I
+
+START_TEST(test_dane_verdicts)
+{
+    /* NOTFOUND exactly when DANE applies or may apply (R8461-2-a). */
+    ck_assert(!sm_dane_notfound(SM_DANE_UNKNOWN));
+    ck_assert(!sm_dane_notfound(SM_DANE_NONE));
+    ck_assert(sm_dane_notfound(SM_DANE_APPLIES));
+    ck_assert(sm_dane_notfound(SM_DANE_TLSA_FAIL));
+    ck_assert(!sm_dane_notfound(SM_DANE_MX_FAIL));
+    ck_assert_str_eq(sm_dane_verdict_name(SM_DANE_UNKNOWN), "unknown");
+    ck_assert_str_eq(sm_dane_verdict_name(SM_DANE_NONE), "none");
+    ck_assert_str_eq(sm_dane_verdict_name(SM_DANE_APPLIES), "applies");
+    ck_assert_str_eq(sm_dane_verdict_name(SM_DANE_TLSA_FAIL), "tlsa-fail");
+    ck_assert_str_eq(sm_dane_verdict_name(SM_DANE_MX_FAIL), "mx-fail");
+    ck_assert_str_eq(sm_dane_verdict_name((enum sm_dane_verdict)99), "unknown");
+}
+END_TEST
+
 START_TEST(test_config_defaults)
 {
     struct sm_config c;
@@ -419,6 +536,7 @@ START_TEST(test_config_defaults)
     ck_assert_str_eq(c.zones[0].name, "default");
     ck_assert(c.zones[0].servername);
     ck_assert(!c.zones[0].strict_testing);
+    ck_assert(!c.dane); /* byte-compatible with the Python daemon */
     ck_assert_ptr_eq(sm_config_zone(&c, "postfix", 7), &c.zones[0]);
 }
 END_TEST
@@ -433,6 +551,7 @@ START_TEST(test_config_file)
                                "refresh-expiring-s = 0\n"
                                "socket-mode = 0660\n"
                                "reuse-port = yes\n"
+                               "dane = yes\n"
                                "user = mtasts\n"
                                "[zone strict]\n"
                                "strict-testing = yes\n"
@@ -450,6 +569,7 @@ START_TEST(test_config_file)
     ck_assert_uint_eq(c.refresh_expiring_s, 0);
     ck_assert_str_eq(c.socket_mode, "0660");
     ck_assert(c.reuse_port);
+    ck_assert(c.dane);
     ck_assert_str_eq(c.user, "mtasts");
     ck_assert_uint_eq(c.zone_count, 2);
     const struct sm_zone *z = sm_config_zone(&c, "strict", 6);
@@ -476,6 +596,8 @@ START_TEST(test_config_errors)
         {"socket-mode = 12345\n", "line 1: socket-mode: not an octal mode"},
         {"socket-mode = 689\n", "line 1: socket-mode: not an octal mode"},
         {"reuse-port = sometimes\n", "line 1: reuse-port: not yes or no"},
+        {"dane = maybe\n", "line 1: dane: not yes or no"},
+        {"[zone x]\ndane = yes\n", "line 2: unknown zone option 'dane'"},
         {"user = \n", "line 1: user: empty or too long"},
         {"socket-owner = \n", "line 1: socket-owner: empty or too long"},
         {"socket-group = "
@@ -686,6 +808,9 @@ main(void)
     tcase_add_test(tc, test_answer_notfound);
     tcase_add_test(tc, test_answer_tlsrpt);
     tcase_add_test(tc, test_answer_temp_on_failure);
+    tcase_add_loop_test(tc, test_dane_classify, 0, ARRAY_LEN(classify_cases));
+    tcase_add_loop_test(tc, test_dane_decide, 0, ARRAY_LEN(decide_cases));
+    tcase_add_test(tc, test_dane_verdicts);
     tcase_add_test(tc, test_config_defaults);
     tcase_add_test(tc, test_config_file);
     tcase_add_test(tc, test_config_errors);
