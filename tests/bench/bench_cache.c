@@ -8,7 +8,8 @@
  *    all of them (memory latency bound) and over a hot set of 20,000 of
  *    them (what fits the CPU caches: the cost of the code);
  *  - the time to save the million to a file and to load it into a new
- *    context (every policy parsed again), and the file's size.
+ *    context (every policy parsed again), and the file's size;
+ *  - the time to remove one domain (mtasts_cache_remove()).
  * Two floors put those figures in scale, measured on the same machine in
  * the same run:
  *  - memory latency: a chain of dependent loads at random over a buffer
@@ -360,6 +361,23 @@ main(void)
     }
     printf("cache_load: %.1f ns/op (%.3f s for %zu entries)\n",
            load_ns / (double)ndomains, load_ns / 1e9, ndomains);
+
+    /* An operator's purge of single domains: each walks its shard to
+     * unlink the entry (the replacement ring is linked one way). */
+    size_t nremove = ndomains < 1000 ? ndomains : 1000;
+    start = bench_now_ns();
+    for (size_t i = 0; i < nremove; i++) {
+        if (mtasts_cache_remove(ctx, name_of(i * (ndomains / nremove))) !=
+            MTASTS_OK) {
+            bench_fail("remove");
+        }
+    }
+    double remove_ns = bench_now_ns() - start;
+    if (cached_count(ctx) != ndomains - nremove) {
+        bench_fail("not every removed entry gone");
+    }
+    printf("cache_remove: %.1f ns/op (n=%zu, from %zu entries)\n",
+           remove_ns / (double)nremove, nremove, ndomains);
     mtasts_ctx_free(ctx);
     unlink(path);
     rmdir(dir);
