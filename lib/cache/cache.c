@@ -210,6 +210,14 @@ mtasts__id_unpack(const uint8_t in[MTASTS__ID_PACKED],
 }
 
 void
+mtasts__entry_set_id(struct mtasts__entry *e, const char *id)
+{
+    bool packed = mtasts__id_pack(e->id, id);
+    assert(packed);
+    (void)packed;
+}
+
+void
 mtasts__entry_set_text(char **slot, const char *text)
 {
     mtasts__free(*slot);

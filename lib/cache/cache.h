@@ -37,6 +37,14 @@ bool mtasts__id_pack(uint8_t out[MTASTS__ID_PACKED], const char *id);
 void mtasts__id_unpack(const uint8_t in[MTASTS__ID_PACKED],
                        char out[MTASTS_ID_BUFSIZE]);
 
+struct mtasts__entry;
+
+/* Set an entry's TXT id to one that passed the sts-id grammar (a TXT
+ * record's, or a cache file or store record's); asserted. Were it not
+ * one, the entry would hold the empty id, which matches no record: the
+ * next lookup would fetch again, never apply a policy to the wrong id. */
+void mtasts__entry_set_id(struct mtasts__entry *e, const char *id);
+
 /* What an entry remembers of failures: allocated only when there is
  * something to remember, so that the common entry (a policy, no trouble)
  * stays small. */
@@ -69,9 +77,9 @@ struct mtasts__flight_head {
 };
 
 /* What the cache knows of one policy domain (RFC 8461 §5). Laid out
- * without holes, 91 bytes before the name: with a name of up to 29 bytes
- * (NUL included) the entry is a 128-byte malloc block (docs/cache.md),
- * with 45 bytes a 144-byte one. The hash is
+ * without holes, 83 bytes before the name: with a name of up to 21 bytes
+ * (NUL included) the entry is a 112-byte malloc block (docs/cache.md),
+ * with up to 37 bytes a 128-byte one. The hash is
  * not kept: it is computed again from the name when needed (growing the
  * table, finding a flight's shard), which is rare. The bucket chain link
  * sits next to the name, so a probe reads one or two cache lines. */

@@ -167,10 +167,7 @@ merge_item(const struct mtasts__cache *c, struct mtasts__shard *sh,
     if (e->policy == NULL || e->fetched_at < it->fetched_at) {
         mtasts_policy_unref(e->policy);
         e->policy = mtasts_policy_ref(it->policy);
-        /* a file's ids were checked (file.c): 1 to 32 letters, digits */
-        bool packed = mtasts__id_pack(e->id, it->id);
-        assert(packed);
-        (void)packed;
+        mtasts__entry_set_id(e, it->id); /* checked by file.c */
         e->fetched_at = it->fetched_at;
         /* The file's records were checked to expire at fetch time +
          * max_age (file.c), which the entry computes. */

@@ -601,10 +601,7 @@ store_policy(struct mtasts__flight *f, int64_t now, mtasts_policy *p)
     struct mtasts__entry *e = f->entry;
     mtasts_policy_unref(e->policy);
     e->policy = p;
-    /* f->id passed the TXT grammar (RFC 8461 §3.1) */
-    bool packed = mtasts__id_pack(e->id, f->id);
-    assert(packed);
-    (void)packed;
+    mtasts__entry_set_id(e, f->id); /* a TXT record's (RFC 8461 §3.1) */
     /* Only a successful fetch restarts the lifetime (CHECKLIST E-11): the
      * expiry is now + max_age (mtasts__entry_expires()). */
     e->fetched_at = now;
@@ -783,10 +780,7 @@ store_fill(struct mtasts__flight *f, int64_t now)
             mtasts_policy_unref(e->policy);
             e->policy = v.policy;
             v.policy = NULL;
-            /* the record's id was checked (lib/cache/file.c) */
-            bool packed = mtasts__id_pack(e->id, v.id);
-            assert(packed);
-            (void)packed;
+            mtasts__entry_set_id(e, v.id); /* checked by its decoder */
             e->fetched_at = v.fetched_at;
             /* checked by the record's decoder (lib/cache/file.c) */
             assert(mtasts__entry_expires(e) == v.expires);
