@@ -76,17 +76,41 @@ struct mtasts__flight_head {
     struct mtasts__entry_extra *extra; /* failures remembered, or NULL */
 };
 
+/* A hint that memory at p will be read soon: no effect on results, never
+ * faults. */
+static inline void
+mtasts__prefetch(const void *p)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(p);
+#else
+    (void)p;
+#endif
+}
+
 /* What the cache knows of one policy domain (RFC 8461 §5). Laid out
  * without holes, 83 bytes before the name: with a name of up to 21 bytes
  * (NUL included) the entry is a 112-byte malloc block (docs/cache.md),
  * with up to 37 bytes a 128-byte one. The hash is
  * not kept: it is computed again from the name when needed (growing the
- * table, finding a flight's shard), which is rare. The bucket chain link
- * sits next to the name, so a probe reads one or two cache lines. */
+ * table, finding a flight's shard), which is rare.
+ *
+ * A cached lookup reads bytes 32 to the end of the name (the chain link,
+ * the name, the policy, the flight and the times) and nothing before: the
+ * ring link and the TXT id, which only eviction, refreshes and snapshots
+ * read, come first. For a 20-byte name those are 71 bytes, so exactly two
+ * cache lines wherever malloc places the block (16-byte aligned; with
+ * the cold fields last it would be three half of the time), and the probe
+ * asks for both at once (mtasts__cache_peek()). */
 struct mtasts__entry {
+    /* cold: eviction, refresh, snapshots */
+
     /* replacement ring (cache.c): the next newer entry; the newest's
      * next is the oldest */
     struct mtasts__entry *next;
+    uint8_t id[MTASTS__ID_PACKED]; /* the policy's TXT id: mtasts__id_pack() */
+
+    /* hot: every cached lookup */
 
     /* the last successfully fetched policy (one reference), or NULL */
     mtasts_policy *policy;
@@ -99,11 +123,13 @@ struct mtasts__entry {
     int64_t txt_checked_at; /* last completed TXT query */
     int64_t last_used;      /* last lookup (refreshes do not count) */
     uintptr_t hnext; /* bucket chain: a link (cache.c), next entry | tag */
-    uint8_t id[MTASTS__ID_PACKED]; /* the policy's TXT id: mtasts__id_pack() */
     uint16_t domain_len;
     bool referenced; /* used since last placed in the ring (CLOCK) */
     char domain[]; /* normalised, NUL-terminated */
 };
+
+/* Where a cached lookup starts reading an entry (see above). */
+#define MTASTS__ENTRY_HOT offsetof(struct mtasts__entry, policy)
 
 #define MTASTS__SIDE_FLIGHT ((uintptr_t)1) /* e->side is a flight */
 
@@ -220,6 +246,13 @@ struct mtasts__entry *mtasts__cache_insert(const struct mtasts__cache *c,
                                            struct mtasts__shard *sh,
                                            const char *domain, size_t len,
                                            uint64_t hash, int64_t now);
+
+/* Make room in the bucket arrays for about `more` new entries spread over
+ * the shards (bounded by each shard's capacity), so that a large merge
+ * rehashes nothing on the way (each growth walks every entry of the
+ * shard, a cache miss each). Takes the shard locks; a failed allocation
+ * leaves a shard as it was. A hint: no effect on what is cached. */
+void mtasts__cache_reserve(struct mtasts__cache *c, size_t more);
 
 /* Remove an entry: freed, or, with a lookup in flight, emptied of all it
  * knows (the flight keeps a valid entry and finishes as if nothing had

@@ -5,6 +5,9 @@
 #include "cache/cache.h"
 #include "util/alloc.h"
 
+/* How far ahead a snapshot asks for entries and policies. */
+#define SNAP_AHEAD 8
+
 struct mtasts_cache_snapshot *
 mtasts__snapshot_new(void)
 {
@@ -110,6 +113,19 @@ snapshot_shard(const struct mtasts__shard *sh, mtasts__snap_filter_fn *filter,
     }
     int rc = reserve(s, n, names);
     for (size_t k = n; rc == MTASTS_OK && k-- > 0;) {
+        /* The entries are listed: ask ahead for the policy of one a few
+         * places on (its reference is taken with an atomic operation,
+         * which would otherwise wait for the miss) and for the entry
+         * itself further on. Hints only. */
+        if (k >= SNAP_AHEAD) {
+            mtasts__prefetch(held[k - SNAP_AHEAD]->policy);
+        }
+        if (k >= 2 * SNAP_AHEAD) {
+            const struct mtasts__entry *ahead = held[k - 2 * SNAP_AHEAD];
+            mtasts__prefetch(ahead);
+            mtasts__prefetch((const char *)ahead + MTASTS__ENTRY_HOT);
+            mtasts__prefetch(ahead->domain);
+        }
         e = held[k];
         if (filter == NULL || filter(e, user)) {
             char id[MTASTS_ID_BUFSIZE];
@@ -212,6 +228,7 @@ mtasts__cache_merge(struct mtasts__cache *c,
             return MTASTS_ERR_NOMEM;
         }
     }
+    mtasts__cache_reserve(c, s->count);
     for (size_t i = s->count; i-- > 0;) {
         struct mtasts__shard *sh =
             mtasts__cache_shard(c, mtasts__entry_hash(c, fresh[i]));
