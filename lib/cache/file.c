@@ -239,10 +239,17 @@ mtasts__record_decode(const unsigned char *buf, size_t len, size_t base,
 /* ---- whole files ------------------------------------------------------- */
 
 /* The domains seen so far, to refuse a repeated one: open addressing over
- * pointers into the file image. */
+ * pointers into the file image. A slot keeps the length and 32 bits of
+ * the hash beside the pointer, so a probe reads one slot (one cache
+ * miss in a table of millions) and compares names only when those agree. */
+struct seen_slot {
+    const char *name; /* NULL: free */
+    uint32_t len;
+    uint32_t tag;
+};
+
 struct seen {
-    const char **name;
-    size_t *len;
+    struct seen_slot *slot;
     size_t mask;
     uint64_t seed; /* a hostile file cannot aim at one slot */
 };
@@ -254,41 +261,34 @@ seen_init(struct seen *s, size_t count)
     while (n < 2 * count) {
         n *= 2;
     }
-    s->name = mtasts__calloc(n, sizeof(*s->name));
-    s->len = mtasts__calloc(n, sizeof(*s->len));
+    s->slot = mtasts__calloc(n, sizeof(*s->slot));
     s->mask = n - 1;
     s->seed = mtasts__hash_seed();
-    if (s->name == NULL || s->len == NULL) {
-        mtasts__free(s->name);
-        mtasts__free(s->len);
-        s->name = NULL;
-        s->len = NULL;
-        return MTASTS_ERR_NOMEM;
-    }
-    return MTASTS_OK;
+    return s->slot != NULL ? MTASTS_OK : MTASTS_ERR_NOMEM;
 }
 
 /* Add a domain; false if it was there already. */
 static bool
 seen_add(struct seen *s, const char *name, size_t len)
 {
-    size_t i = (size_t)mtasts__hash(s->seed, name, len) & s->mask;
-    while (s->name[i] != NULL) {
-        if (s->len[i] == len && memcmp(s->name[i], name, len) == 0) {
+    uint64_t h = mtasts__hash(s->seed, name, len);
+    uint32_t tag = (uint32_t)(h >> 32);
+    size_t i = (size_t)h & s->mask;
+    while (s->slot[i].name != NULL) {
+        const struct seen_slot *o = &s->slot[i];
+        if (o->tag == tag && o->len == len && memcmp(o->name, name, len) == 0) {
             return false;
         }
         i = (i + 1) & s->mask;
     }
-    s->name[i] = name;
-    s->len[i] = len;
+    s->slot[i] = (struct seen_slot){name, (uint32_t)len, tag};
     return true;
 }
 
 static void
 seen_free(struct seen *s)
 {
-    mtasts__free(s->name);
-    mtasts__free(s->len);
+    mtasts__free(s->slot);
 }
 
 static int
@@ -425,6 +425,10 @@ write_records(FILE *fp, const struct mtasts_cache_snapshot *s, int64_t now)
     }
     int rc = MTASTS_OK;
     for (size_t i = 0; rc == MTASTS_OK && i < s->count; i++) {
+        if (i + 8 < s->count) {
+            /* the policy text of a record a few on: a hint */
+            mtasts__prefetch(s->items[i + 8].policy);
+        }
         if (now < s->items[i].expires) {
             size_t n = mtasts__record_encode(s, i, rec);
             if (fwrite(rec, 1, n, fp) != n) {
