@@ -169,12 +169,12 @@ mtasts__cache_snapshot(struct mtasts__cache *c, mtasts__snap_filter_fn *filter,
 static bool
 merge_item(const struct mtasts__cache *c, struct mtasts__shard *sh,
            const struct mtasts_cache_snapshot *s, size_t i,
-           struct mtasts__entry *fresh, int64_t now)
+           struct mtasts__entry *fresh, uint64_t hash, int64_t now)
 {
     const struct mtasts__snap_item *it = &s->items[i];
     const char *domain = mtasts__snapshot_domain(s, i);
-    struct mtasts__entry *e = mtasts__cache_find(
-        sh, domain, it->domain_len, mtasts__entry_hash(c, fresh));
+    struct mtasts__entry *e =
+        mtasts__cache_find(sh, domain, it->domain_len, hash);
     bool used = false;
     if (e == NULL) {
         e = fresh;
@@ -204,6 +204,85 @@ merge_item(const struct mtasts__cache *c, struct mtasts__shard *sh,
     return used;
 }
 
+/* Items merged per hold of a shard lock: lookups of that shard wait for
+ * at most this many insertions. */
+#define MERGE_CHUNK 256
+/* How far ahead the merge asks for buckets, entries and policies. */
+#define MERGE_AHEAD 8
+
+/* The merge's plan: every item's hash, and the items grouped by shard
+ * (last to first within each, the order they are merged in). */
+struct merge_plan {
+    uint64_t *hash;
+    size_t *order; /* item indexes, shard by shard */
+    size_t *start; /* nshards + 1 offsets into order */
+};
+
+static void
+plan_free(struct merge_plan *p)
+{
+    mtasts__free(p->hash);
+    mtasts__free(p->order);
+    mtasts__free(p->start);
+}
+
+static int
+plan_make(const struct mtasts__cache *c, struct mtasts__entry *const *fresh,
+          size_t count, struct merge_plan *p)
+{
+    size_t nsh = c->nshards;
+    p->hash = mtasts__alloc(count * sizeof(*p->hash));
+    p->order = mtasts__alloc(count * sizeof(*p->order));
+    p->start = mtasts__calloc(nsh + 1, sizeof(*p->start));
+    size_t *fill = mtasts__calloc(nsh, sizeof(*fill));
+    if (p->hash == NULL || p->order == NULL || p->start == NULL ||
+        fill == NULL) {
+        mtasts__free(fill);
+        plan_free(p);
+        return MTASTS_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < count; i++) {
+        p->hash[i] = mtasts__entry_hash(c, fresh[i]);
+        p->start[mtasts__cache_shard(c, p->hash[i]) - c->shards + 1]++;
+    }
+    for (size_t k = 0; k < nsh; k++) {
+        p->start[k + 1] += p->start[k];
+    }
+    for (size_t i = count; i-- > 0;) {
+        size_t k = (size_t)(mtasts__cache_shard(c, p->hash[i]) - c->shards);
+        p->order[p->start[k] + fill[k]++] = i;
+    }
+    mtasts__free(fill);
+    return MTASTS_OK;
+}
+
+/* Merge the items of one shard (its part of the plan), a chunk per hold of
+ * the lock, asking ahead for what the next insertions read: the bucket,
+ * the new entry, the item's policy. */
+static void
+merge_shard(const struct mtasts__cache *c, struct mtasts__shard *sh,
+            const struct mtasts_cache_snapshot *s, struct mtasts__entry **fresh,
+            const struct merge_plan *p, size_t from, size_t to, int64_t now)
+{
+    for (size_t j = from; j < to;) {
+        size_t end = to - j > MERGE_CHUNK ? j + MERGE_CHUNK : to;
+        pthread_mutex_lock(&sh->lock);
+        for (; j < end; j++) {
+            if (j + MERGE_AHEAD < end) {
+                size_t a = p->order[j + MERGE_AHEAD];
+                mtasts__prefetch(&sh->buckets[p->hash[a] & (sh->nbuckets - 1)]);
+                mtasts__prefetch(fresh[a]);
+                mtasts__prefetch(s->items[a].policy);
+            }
+            size_t i = p->order[j];
+            if (merge_item(c, sh, s, i, fresh[i], p->hash[i], now)) {
+                fresh[i] = NULL; /* linked */
+            }
+        }
+        pthread_mutex_unlock(&sh->lock);
+    }
+}
+
 int
 mtasts__cache_merge(struct mtasts__cache *c,
                     const struct mtasts_cache_snapshot *s, int64_t now)
@@ -216,29 +295,33 @@ mtasts__cache_merge(struct mtasts__cache *c,
     if (fresh == NULL) {
         return MTASTS_ERR_NOMEM;
     }
-    for (size_t i = 0; i < s->count; i++) {
+    struct merge_plan plan = {NULL, NULL, NULL};
+    int rc = MTASTS_OK;
+    for (size_t i = 0; rc == MTASTS_OK && i < s->count; i++) {
         const char *d = mtasts__snapshot_domain(s, i);
-        size_t len = s->items[i].domain_len;
-        fresh[i] = mtasts__entry_new(d, len);
+        fresh[i] = mtasts__entry_new(d, s->items[i].domain_len);
         if (fresh[i] == NULL) {
-            for (size_t j = 0; j < i; j++) {
-                mtasts__entry_free(fresh[j]);
-            }
-            mtasts__free(fresh);
-            return MTASTS_ERR_NOMEM;
+            rc = MTASTS_ERR_NOMEM;
         }
     }
-    mtasts__cache_reserve(c, s->count);
-    for (size_t i = s->count; i-- > 0;) {
-        struct mtasts__shard *sh =
-            mtasts__cache_shard(c, mtasts__entry_hash(c, fresh[i]));
-        pthread_mutex_lock(&sh->lock);
-        bool used = merge_item(c, sh, s, i, fresh[i], now);
-        pthread_mutex_unlock(&sh->lock);
-        if (!used) {
-            mtasts__entry_free(fresh[i]);
+    if (rc == MTASTS_OK) {
+        rc = plan_make(c, fresh, s->count, &plan);
+    }
+    if (rc == MTASTS_OK) {
+        /* Items go in shard by shard; within a shard last to first, so
+         * the first ends most recently used, as the file lists them.
+         * Shards have orders of their own, so the grouping changes
+         * nothing, and each lock is taken once per chunk. */
+        mtasts__cache_reserve(c, s->count);
+        for (size_t k = 0; k < c->nshards; k++) {
+            merge_shard(c, &c->shards[k], s, fresh, &plan, plan.start[k],
+                        plan.start[k + 1], now);
         }
+        plan_free(&plan);
+    }
+    for (size_t i = 0; i < s->count; i++) {
+        mtasts__entry_free(fresh[i]); /* not linked (or all, on failure) */
     }
     mtasts__free(fresh);
-    return MTASTS_OK;
+    return rc;
 }

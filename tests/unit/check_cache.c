@@ -779,6 +779,52 @@ START_TEST(test_cache_file_merge)
 }
 END_TEST
 
+/* A load larger than one hold of a shard lock (the merge goes in chunks
+ * of 256 per shard) puts every entry back, and in one shard in the file's
+ * order: the snapshots before the save and after the load list the same
+ * domains in the same order (R8461-5.1-a: the cache survives a restart as
+ * it was). With several shards every entry is back with its id. */
+START_TEST(test_cache_file_load_large)
+{
+    static const size_t caps[] = {1000, 8192};
+    static const size_t counts[] = {700, 5000};
+    for (size_t t = 0; t < 2; t++) {
+        mtasts_ctx *ctx = new_ctx(caps[t]);
+        char d[64];
+        for (size_t i = 0; i < counts[t]; i++) {
+            W.now = T0 + (int64_t)i;
+            snprintf(d, sizeof(d), "d%zu.example", i);
+            LOOKUP(ctx, d, MTASTS_OK);
+        }
+        /* some used again, out of order */
+        for (size_t i = 0; i < counts[t]; i += 7) {
+            W.now = T0 + (int64_t)counts[t] + (int64_t)i;
+            snprintf(d, sizeof(d), "d%zu.example", counts[t] - 1 - i);
+            LOOKUP(ctx, d, MTASTS_OK);
+        }
+        mtasts_cache_snapshot *before = snap(ctx);
+        const char *path = tmp_path("large");
+        ck_assert_int_eq(mtasts_cache_save(ctx, path), MTASTS_OK);
+        mtasts_ctx_free(ctx);
+
+        ctx = new_ctx(caps[t]);
+        ck_assert_int_eq(mtasts_cache_load(ctx, path, NULL), MTASTS_OK);
+        mtasts_cache_snapshot *after = snap(ctx);
+        ck_assert_uint_eq(mtasts_cache_snapshot_count(before), counts[t]);
+        same_entries(before, after);
+        if (caps[t] < 2048) { /* one shard: one order */
+            for (size_t i = 0; i < counts[t]; i++) {
+                ck_assert_str_eq(mtasts_cache_snapshot_domain(before, i),
+                                 mtasts_cache_snapshot_domain(after, i));
+            }
+        }
+        mtasts_cache_snapshot_free(before);
+        mtasts_cache_snapshot_free(after);
+        mtasts_ctx_free(ctx);
+    }
+}
+END_TEST
+
 /* The errors of save and load that are not about the file's content. */
 START_TEST(test_cache_file_errors)
 {
@@ -2038,6 +2084,7 @@ cache_suite(void)
     tc = harness_case("file", file_setup, file_teardown);
     tcase_add_test(tc, test_cache_file_round_trip);
     tcase_add_test(tc, test_cache_file_merge);
+    tcase_add_test(tc, test_cache_file_load_large);
     tcase_add_test(tc, test_cache_file_errors);
     tcase_add_test(tc, test_cache_crc32);
     tcase_add_loop_test(tc, test_cache_file_corrupt_table, 0,
