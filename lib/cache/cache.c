@@ -700,14 +700,15 @@ mtasts__cache_reserve(struct mtasts__cache *c, size_t more)
     for (size_t i = 0; i < c->nshards; i++) {
         struct mtasts__shard *sh = &c->shards[i];
         pthread_mutex_lock(&sh->lock);
-        /* this shard's share, never more than the shard may hold; the
-         * table then has as many buckets as a cache filled one by one
-         * (a shard that the hash gives more doubles once more) */
-        size_t want = more / c->nshards + 1;
-        if (want > sh->capacity - (sh->count < sh->capacity ? sh->count : 0)) {
-            want = sh->capacity - (sh->count < sh->capacity ? sh->count : 0);
+        /* this shard's share, never more than the shard will hold (its
+         * capacity, or what it holds now if lookups in flight keep it
+         * above); the table then has as many buckets as a cache filled
+         * one by one (a shard that the hash gives more doubles once more) */
+        size_t need = sh->count + more / c->nshards + 1;
+        size_t most = sh->count > sh->capacity ? sh->count : sh->capacity;
+        if (need > most) {
+            need = most;
         }
-        size_t need = sh->count + want;
         size_t n = sh->nbuckets;
         while (n <= need && n <= SIZE_MAX / 2 / sizeof(uintptr_t)) {
             n *= 2;
