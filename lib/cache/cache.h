@@ -297,7 +297,7 @@ mtasts__entry_usable(const struct mtasts__entry *e, int64_t now)
 /* ---- snapshots (struct mtasts_cache_snapshot) --------------------------
  * A copy of what the cache holds for some domains: one reference to each
  * policy, the TXT id, the times, the domain. Built under the shard locks,
- * read without any. Also the decoded content of a cache file. */
+ * read without any. */
 
 struct mtasts__snap_item {
     mtasts_policy *policy; /* one reference */
@@ -342,12 +342,16 @@ mtasts__snapshot_domain(const struct mtasts_cache_snapshot *s, size_t i)
     return s->names + s->items[i].domain_off;
 }
 
-/* Merge a snapshot into the cache: an item whose domain is not cached, or
- * cached without a policy or with an older fetch time, is put in (policy,
- * id, fetch time, expiry); the last use is the later of the two. Items are
- * taken last to first, so the first ends most recently used. Fails only
- * with MTASTS_ERR_NOMEM, before anything changed. Takes the shard locks. */
-int mtasts__cache_merge(struct mtasts__cache *c,
-                        const struct mtasts_cache_snapshot *s, int64_t now);
+/* Merge count new entries (mtasts__entry_new(), linked nowhere, each
+ * holding a policy, with hash[i] its mtasts__entry_hash()) into the
+ * cache: one whose domain is not cached goes in as it is; one whose
+ * domain is cached without a policy or with an older fetch time gives
+ * the cached entry its policy, id and fetch time; the last use is the
+ * later of the two. Taken last to first, so the first ends most recently
+ * used. MTASTS_OK: every entry was linked or freed, and entry[] is all
+ * NULL. MTASTS_ERR_NOMEM: nothing changed, the entries are the
+ * caller's. Takes the shard locks. */
+int mtasts__cache_merge(struct mtasts__cache *c, struct mtasts__entry **entry,
+                        const uint64_t *hash, size_t count, int64_t now);
 
 #endif

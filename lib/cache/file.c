@@ -239,9 +239,11 @@ mtasts__record_decode(const unsigned char *buf, size_t len, size_t base,
 /* ---- whole files ------------------------------------------------------- */
 
 /* The domains seen so far, to refuse a repeated one: open addressing over
- * pointers into the file image. A slot keeps the length and 32 bits of
- * the hash beside the pointer, so a probe reads one slot (one cache
- * miss in a table of millions) and compares names only when those agree. */
+ * the names of the entries decoded so far. A slot keeps the length and 32
+ * bits of the hash beside the pointer, so a probe reads one slot (one
+ * cache miss in a table of millions) and compares names only when those
+ * agree. The hash is the cache's (keyed with its secret seed: a hostile
+ * file cannot aim at one slot), computed once per record for both. */
 struct seen_slot {
     const char *name; /* NULL: free */
     uint32_t len;
@@ -251,7 +253,6 @@ struct seen_slot {
 struct seen {
     struct seen_slot *slot;
     size_t mask;
-    uint64_t seed; /* a hostile file cannot aim at one slot */
 };
 
 static int
@@ -263,17 +264,16 @@ seen_init(struct seen *s, size_t count)
     }
     s->slot = mtasts__calloc(n, sizeof(*s->slot));
     s->mask = n - 1;
-    s->seed = mtasts__hash_seed();
     return s->slot != NULL ? MTASTS_OK : MTASTS_ERR_NOMEM;
 }
 
-/* Add a domain; false if it was there already. */
+/* Add a domain (name lives as long as the set); false if it was there
+ * already. */
 static bool
-seen_add(struct seen *s, const char *name, size_t len)
+seen_add(struct seen *s, const char *name, size_t len, uint64_t h)
 {
-    uint64_t h = mtasts__hash(s->seed, name, len);
-    uint32_t tag = (uint32_t)(h >> 32);
-    size_t i = (size_t)h & s->mask;
+    uint32_t tag = (uint32_t)h;
+    size_t i = (size_t)(h >> 32) & s->mask;
     while (s->slot[i].name != NULL) {
         const struct seen_slot *o = &s->slot[i];
         if (o->tag == tag && o->len == len && memcmp(o->name, name, len) == 0) {
@@ -291,10 +291,60 @@ seen_free(struct seen *s)
     mtasts__free(s->slot);
 }
 
+/* The bytes of a cache file: all in memory, or read from a descriptor in
+ * pieces through a buffer of its own, so that a large file is neither
+ * held whole nor copied into fresh memory at once (docs/cache.md). */
+struct input {
+    int fd;             /* -1: buf holds the whole file */
+    unsigned char *buf; /* owned when fd >= 0 */
+    size_t cap;
+    size_t pos, end; /* the unread bytes: buf[pos..end) */
+    size_t base;     /* the file offset of buf[0] */
+    size_t size;     /* the file's size when opened */
+    bool eof;
+};
+
+/* The read buffer: at least one record of the largest size. */
+#define READ_BUF ((size_t)1 << 20)
+_Static_assert(READ_BUF >= MTASTS__REC_MAX, "a record fits the buffer");
+
+/* Make at least n (<= READ_BUF) unread bytes available, or all the file
+ * has left: MTASTS_OK with *avail bytes at in->buf + in->pos (fewer than n
+ * only at the end of the file), or MTASTS_ERR_IO. */
 static int
-parse_header(const unsigned char *buf, size_t len, size_t *count,
-             mtasts_parse_error *err)
+input_need(struct input *in, size_t n, size_t *avail)
 {
+    if (in->end - in->pos < n && in->fd >= 0 && !in->eof) {
+        /* the unread tail (under one record) to the front, then fill */
+        size_t left = in->end - in->pos;
+        memmove(in->buf, in->buf + in->pos, left);
+        in->base += in->pos;
+        in->pos = 0;
+        in->end = left;
+        while (in->end < n && !in->eof) {
+            ssize_t r = read(in->fd, in->buf + in->end, in->cap - in->end);
+            if (r < 0 && errno == EINTR) {
+                continue;
+            }
+            if (r < 0) {
+                return MTASTS_ERR_IO;
+            }
+            in->eof = r == 0;
+            in->end += (size_t)r;
+        }
+    }
+    *avail = in->end - in->pos;
+    return MTASTS_OK;
+}
+
+static int
+parse_header(struct input *in, size_t *count, mtasts_parse_error *err)
+{
+    size_t len = 0;
+    if (input_need(in, MTASTS__FILE_HEADER, &len) != MTASTS_OK) {
+        return fault(err, 0, MTASTS_ERR_IO, "the file cannot be read");
+    }
+    const unsigned char *buf = in->buf + in->pos;
     if (len < MTASTS__FILE_MAGIC_LEN ||
         memcmp(buf, MTASTS__FILE_MAGIC, MTASTS__FILE_MAGIC_LEN) != 0) {
         return fault(err, 0, MTASTS_ERR_CACHE_FORMAT,
@@ -319,10 +369,11 @@ parse_header(const unsigned char *buf, size_t len, size_t *count,
                      "cache file flags not supported");
     }
     if (n > MTASTS__FILE_MAX_RECORDS ||
-        n > (len - MTASTS__FILE_HEADER) / MTASTS__REC_MIN) {
+        n > (in->size - MTASTS__FILE_HEADER) / MTASTS__REC_MIN) {
         return fault(err, 12, MTASTS_ERR_CACHE_CORRUPT,
                      "record count larger than the file can hold");
     }
+    in->pos += MTASTS__FILE_HEADER;
     *count = (size_t)n;
     return MTASTS_OK;
 }
@@ -334,69 +385,183 @@ keep(const struct mtasts__record *r, int64_t now, uint32_t max_idle_s)
            (max_idle_s == 0 || now - r->last_used < (int64_t)max_idle_s);
 }
 
-/* Decode count records from buf[off..len) into s (lock-free: s is new). */
-static int
-parse_records(const unsigned char *buf, size_t len, size_t count, int64_t now,
-              uint32_t max_idle_s, struct mtasts_cache_snapshot *s,
-              mtasts_parse_error *err)
+/* A new entry holding a decoded record (its policy reference moves in);
+ * NULL when out of memory. */
+static struct mtasts__entry *
+entry_of(struct mtasts__record *r)
 {
-    struct seen seen;
-    int rc = seen_init(&seen, count);
-    if (rc != MTASTS_OK) {
-        return fault(err, 0, rc, "out of memory");
+    struct mtasts__entry *e = mtasts__entry_new(r->domain, r->domain_len);
+    if (e != NULL) {
+        e->policy = r->policy;
+        r->policy = NULL;
+        mtasts__entry_set_id(e, r->id); /* checked by decode_names() */
+        e->fetched_at = r->fetched_at;
+        e->last_used = r->last_used;
+        /* the expiry, fetch time + max_age, was checked to be the
+         * record's */
     }
-    size_t off = MTASTS__FILE_HEADER;
-    for (size_t i = 0; rc == MTASTS_OK && i < count; i++) {
-        struct mtasts__record r;
-        size_t used = 0;
-        rc = mtasts__record_decode(buf + off, len - off, off, &used, &r, err);
+    return e;
+}
+
+/* Decode the next record of in into a new entry: MTASTS_OK with *out set,
+ * or a status with err set. */
+static int
+next_record(struct input *in, int64_t now, uint32_t max_idle_s,
+            struct mtasts__entry **out, bool *kept, mtasts_parse_error *err)
+{
+    size_t avail = 0;
+    if (input_need(in, 8, &avail) != MTASTS_OK) {
+        return fault(err, in->base + in->pos, MTASTS_ERR_IO,
+                     "the file cannot be read");
+    }
+    size_t want = MTASTS__REC_MAX;
+    if (avail >= 8) {
+        const unsigned char *b = in->buf + in->pos;
+        size_t n = ((size_t)b[4] << 24) | ((size_t)b[5] << 16) |
+                   ((size_t)b[6] << 8) | b[7];
+        want = n < want ? n : want; /* the decoder refuses what is wrong */
+    }
+    if (input_need(in, want, &avail) != MTASTS_OK) {
+        return fault(err, in->base + in->pos, MTASTS_ERR_IO,
+                     "the file cannot be read");
+    }
+    struct mtasts__record r;
+    size_t used = 0;
+    int rc = mtasts__record_decode(in->buf + in->pos, avail, in->base + in->pos,
+                                   &used, &r, err);
+    if (rc != MTASTS_OK) {
+        return rc;
+    }
+    *kept = keep(&r, now, max_idle_s);
+    *out = entry_of(&r);
+    mtasts_policy_unref(r.policy); /* NULL unless out of memory */
+    if (*out == NULL) {
+        return fault(err, 0, MTASTS_ERR_NOMEM, "out of memory");
+    }
+    in->pos += used;
+    return MTASTS_OK;
+}
+
+/* Decode count records into l: the kept ones to the front of l->entry in
+ * file order, the others from the back (freed by the caller). */
+static int
+decode_records(const struct mtasts__cache *c, struct input *in, size_t count,
+               int64_t now, uint32_t max_idle_s, struct mtasts__loaded *l,
+               mtasts_parse_error *err)
+{
+    l->entry = mtasts__calloc(count != 0 ? count : 1, sizeof(*l->entry));
+    l->hash = mtasts__alloc((count != 0 ? count : 1) * sizeof(*l->hash));
+    struct seen seen = {NULL, 0};
+    if (l->entry == NULL || l->hash == NULL ||
+        seen_init(&seen, count) != MTASTS_OK) {
+        return fault(err, 0, MTASTS_ERR_NOMEM, "out of memory");
+    }
+    size_t dropped = 0;
+    int rc = MTASTS_OK;
+    for (size_t i = 0; i < count; i++) {
+        size_t at = in->base + in->pos;
+        struct mtasts__entry *e = NULL;
+        bool kept = false;
+        rc = next_record(in, now, max_idle_s, &e, &kept, err);
         if (rc != MTASTS_OK) {
             break;
         }
-        if (!seen_add(&seen, r.domain, r.domain_len)) {
-            rc = fault(err, off + MTASTS__REC_FIXED, MTASTS_ERR_CACHE_CORRUPT,
+        size_t k = kept ? l->count++ : count - 1 - dropped++;
+        l->entry[k] = e;
+        l->hash[k] = mtasts__entry_hash(c, e);
+        if (!seen_add(&seen, e->domain, e->domain_len, l->hash[k])) {
+            rc = fault(err, at + MTASTS__REC_FIXED, MTASTS_ERR_CACHE_CORRUPT,
                        "domain appears twice");
-        } else if (keep(&r, now, max_idle_s)) {
-            rc = mtasts__snapshot_add(s, r.policy, r.id, r.domain, r.domain_len,
-                                      r.fetched_at, r.expires, r.last_used);
-            if (rc != MTASTS_OK) {
-                fault(err, 0, rc, "out of memory");
-            }
+            break;
         }
-        mtasts_policy_unref(r.policy);
-        off += used;
-    }
-    if (rc == MTASTS_OK && off != len) {
-        rc = fault(err, off, MTASTS_ERR_CACHE_CORRUPT,
-                   "bytes after the last record");
     }
     seen_free(&seen);
+    size_t avail = 0;
+    if (rc == MTASTS_OK && input_need(in, 1, &avail) != MTASTS_OK) {
+        rc = fault(err, in->base + in->pos, MTASTS_ERR_IO,
+                   "the file cannot be read");
+    } else if (rc == MTASTS_OK && avail != 0) {
+        rc = fault(err, in->base + in->pos, MTASTS_ERR_CACHE_CORRUPT,
+                   "bytes after the last record");
+    }
+    for (size_t d = 0; d < dropped; d++) {
+        mtasts__entry_free(l->entry[count - 1 - d]);
+        l->entry[count - 1 - d] = NULL;
+    }
+    return rc;
+}
+
+void
+mtasts__loaded_free(struct mtasts__loaded *l)
+{
+    if (l->entry != NULL) {
+        for (size_t i = 0; i < l->count; i++) {
+            mtasts__entry_free(l->entry[i]);
+        }
+    }
+    mtasts__free(l->entry);
+    mtasts__free(l->hash);
+    memset(l, 0, sizeof(*l));
+}
+
+static int
+decode_input(const struct mtasts__cache *c, struct input *in, int64_t now,
+             uint32_t max_idle_s, struct mtasts__loaded *out,
+             mtasts_parse_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    size_t count = 0;
+    int rc = parse_header(in, &count, err);
+    if (rc == MTASTS_OK) {
+        out->records = count;
+        rc = decode_records(c, in, count, now, max_idle_s, out, err);
+    }
+    if (rc != MTASTS_OK) {
+        mtasts__loaded_free(out);
+    }
     return rc;
 }
 
 int
-mtasts__cache_file_parse(const unsigned char *buf, size_t len, int64_t now,
-                         uint32_t max_idle_s,
-                         struct mtasts_cache_snapshot **out,
-                         mtasts_parse_error *err)
+mtasts__cache_file_decode(const struct mtasts__cache *c,
+                          const unsigned char *buf, size_t len, int64_t now,
+                          uint32_t max_idle_s, struct mtasts__loaded *out,
+                          mtasts_parse_error *err)
 {
-    *out = NULL;
-    size_t count = 0;
-    int rc = parse_header(buf, len, &count, err);
-    if (rc != MTASTS_OK) {
-        return rc;
+    struct input in = {.fd = -1,
+                       .buf = (unsigned char *)(uintptr_t)buf,
+                       .cap = len,
+                       .end = len,
+                       .size = len,
+                       .eof = true};
+    return decode_input(c, &in, now, max_idle_s, out, err);
+}
+
+int
+mtasts__cache_file_read(const struct mtasts__cache *c, const char *path,
+                        int64_t now, uint32_t max_idle_s,
+                        struct mtasts__loaded *out, mtasts_parse_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno == ENOENT
+                   ? fault(err, 0, MTASTS_ERR_NOT_FOUND, "no such file")
+                   : fault(err, 0, MTASTS_ERR_IO, "the file cannot be read");
     }
-    struct mtasts_cache_snapshot *s = mtasts__snapshot_new();
-    if (s == NULL) {
-        return fault(err, 0, MTASTS_ERR_NOMEM, "out of memory");
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0) {
+        close(fd);
+        return fault(err, 0, MTASTS_ERR_IO, "the file cannot be read");
     }
-    rc = parse_records(buf, len, count, now, max_idle_s, s, err);
-    if (rc != MTASTS_OK) {
-        mtasts__snapshot_free(s);
-        return rc;
-    }
-    *out = s;
-    return MTASTS_OK;
+    struct input in = {.fd = fd, .size = (size_t)st.st_size};
+    in.cap = READ_BUF;
+    in.buf = mtasts__alloc(in.cap);
+    int rc = in.buf != NULL ? decode_input(c, &in, now, max_idle_s, out, err)
+                            : fault(err, 0, MTASTS_ERR_NOMEM, "out of memory");
+    mtasts__free(in.buf);
+    close(fd);
+    return rc;
 }
 
 /* ---- writing ----------------------------------------------------------- */

@@ -8,7 +8,6 @@
 
 #include "cache/cache.h"
 #include "mtasts/mtasts.h"
-#include "util/file.h" /* mtasts__file_read_all() */
 
 #define MTASTS__FILE_MAGIC "\x89MTSC\r\n\x1a" /* 8 bytes */
 #define MTASTS__FILE_MAGIC_LEN 8
@@ -56,14 +55,38 @@ int mtasts__record_decode(const unsigned char *buf, size_t len, size_t base,
                           size_t *used, struct mtasts__record *rec,
                           mtasts_parse_error *err);
 
-/* Decode a whole cache file image: every record is checked; the ones
- * neither expired at now nor idle (last use at or before now - max_idle_s,
- * when max_idle_s is not 0) go into *out, in file order. Statuses as
- * mtasts__record_decode(); err's offset counts from the file's start. */
-int mtasts__cache_file_parse(const unsigned char *buf, size_t len, int64_t now,
-                             uint32_t max_idle_s,
-                             struct mtasts_cache_snapshot **out,
-                             mtasts_parse_error *err);
+/* A cache file decoded into new entries, linked nowhere: the ones kept
+ * (neither expired at now nor idle: last use at or before now -
+ * max_idle_s, when max_idle_s is not 0), in file order, each with its
+ * hash in the cache it was decoded for (mtasts__entry_hash()). */
+struct mtasts__loaded {
+    struct mtasts__entry **entry; /* count entries (NULL once merged) */
+    uint64_t *hash;
+    size_t count;   /* kept */
+    size_t records; /* in the file */
+};
+
+/* Decode a whole cache file image for cache c: every record is checked
+ * (a domain may appear once, kept or not), the kept ones go into *out.
+ * Statuses as mtasts__record_decode(); err's offset counts from the
+ * file's start. On failure *out is empty. One decoder serves both this
+ * and mtasts__cache_file_read(). */
+int mtasts__cache_file_decode(const struct mtasts__cache *c,
+                              const unsigned char *buf, size_t len, int64_t now,
+                              uint32_t max_idle_s, struct mtasts__loaded *out,
+                              mtasts_parse_error *err);
+
+/* The same for the file at path, read in pieces through a buffer of 1
+ * MiB (never held whole): also MTASTS_ERR_NOT_FOUND ("no such file") and
+ * MTASTS_ERR_IO ("the file cannot be read": not a regular file, or a
+ * read error). */
+int mtasts__cache_file_read(const struct mtasts__cache *c, const char *path,
+                            int64_t now, uint32_t max_idle_s,
+                            struct mtasts__loaded *out,
+                            mtasts_parse_error *err);
+
+/* Free the entries l still holds and its arrays; l is left empty. */
+void mtasts__loaded_free(struct mtasts__loaded *l);
 
 /* Write the snapshot's items unexpired at now as a cache file at path:
  * a temporary file in the same directory, fsync, rename, fsync of the

@@ -1,5 +1,4 @@
 /* Snapshots of the cache, and merging one (a loaded file) back in. */
-#include <assert.h>
 #include <string.h>
 
 #include "cache/cache.h"
@@ -163,31 +162,25 @@ mtasts__cache_snapshot(struct mtasts__cache *c, mtasts__snap_filter_fn *filter,
     return MTASTS_OK;
 }
 
-/* Put one item into the cache (shard lock held). fresh is an unlinked
- * entry for the item's domain, used if the domain is not cached; true if
- * it was. */
+/* Put one new entry into the cache (shard lock held): true if it was
+ * linked, false if its domain was cached (what it holds then went into
+ * the cached entry where newer; the caller frees it). */
 static bool
-merge_item(const struct mtasts__cache *c, struct mtasts__shard *sh,
-           const struct mtasts_cache_snapshot *s, size_t i,
-           struct mtasts__entry *fresh, uint64_t hash, int64_t now)
+merge_entry(const struct mtasts__cache *c, struct mtasts__shard *sh,
+            struct mtasts__entry *f, uint64_t hash, int64_t now)
 {
-    const struct mtasts__snap_item *it = &s->items[i];
-    const char *domain = mtasts__snapshot_domain(s, i);
     struct mtasts__entry *e =
-        mtasts__cache_find(sh, domain, it->domain_len, hash);
-    bool used = false;
+        mtasts__cache_find(sh, f->domain, f->domain_len, hash);
     if (e == NULL) {
-        e = fresh;
-        used = true;
+        mtasts__cache_link(c, sh, f, now);
+        return true;
     }
-    if (e->policy == NULL || e->fetched_at < it->fetched_at) {
+    if (e->policy == NULL || e->fetched_at < f->fetched_at) {
         mtasts_policy_unref(e->policy);
-        e->policy = mtasts_policy_ref(it->policy);
-        mtasts__entry_set_id(e, it->id); /* checked by file.c */
-        e->fetched_at = it->fetched_at;
-        /* The file's records were checked to expire at fetch time +
-         * max_age (file.c), which the entry computes. */
-        assert(mtasts__entry_expires(e) == it->expires);
+        e->policy = f->policy;
+        f->policy = NULL;
+        memcpy(e->id, f->id, sizeof(e->id));
+        e->fetched_at = f->fetched_at;
         /* The TXT record is checked again at the next lookup. */
         e->txt_checked_at = 0;
         struct mtasts__entry_extra *x = mtasts__entry_extra_get(e);
@@ -195,73 +188,71 @@ merge_item(const struct mtasts__cache *c, struct mtasts__shard *sh,
             x->no_policy_until = 0;
         }
     }
-    if (it->last_used > e->last_used) {
-        e->last_used = it->last_used;
+    if (f->last_used > e->last_used) {
+        e->last_used = f->last_used;
     }
-    if (used) {
-        mtasts__cache_link(c, sh, e, now);
-    }
-    return used;
+    return false;
 }
 
-/* Items merged per hold of a shard lock: lookups of that shard wait for
+/* Entries merged per hold of a shard lock: lookups of that shard wait for
  * at most this many insertions. */
 #define MERGE_CHUNK 256
 /* How far ahead the merge asks for buckets, entries and policies. */
 #define MERGE_AHEAD 8
 
-/* The merge's plan: every item's hash, and the items grouped by shard
- * (last to first within each, the order they are merged in). */
+/* The merge's plan: the entries grouped by shard (last to first within
+ * each, the order they are merged in). */
 struct merge_plan {
-    uint64_t *hash;
-    size_t *order; /* item indexes, shard by shard */
+    size_t *order; /* entry indexes, shard by shard */
     size_t *start; /* nshards + 1 offsets into order */
 };
 
 static void
 plan_free(struct merge_plan *p)
 {
-    mtasts__free(p->hash);
     mtasts__free(p->order);
     mtasts__free(p->start);
 }
 
+static size_t
+shard_index(const struct mtasts__cache *c, uint64_t hash)
+{
+    return (size_t)(mtasts__cache_shard(c, hash) - c->shards);
+}
+
 static int
-plan_make(const struct mtasts__cache *c, struct mtasts__entry *const *fresh,
-          size_t count, struct merge_plan *p)
+plan_make(const struct mtasts__cache *c, const uint64_t *hash, size_t count,
+          struct merge_plan *p)
 {
     size_t nsh = c->nshards;
-    p->hash = mtasts__alloc(count * sizeof(*p->hash));
     p->order = mtasts__alloc(count * sizeof(*p->order));
     p->start = mtasts__calloc(nsh + 1, sizeof(*p->start));
     size_t *fill = mtasts__calloc(nsh, sizeof(*fill));
-    if (p->hash == NULL || p->order == NULL || p->start == NULL ||
-        fill == NULL) {
+    if (p->order == NULL || p->start == NULL || fill == NULL) {
         mtasts__free(fill);
         plan_free(p);
         return MTASTS_ERR_NOMEM;
     }
     for (size_t i = 0; i < count; i++) {
-        p->hash[i] = mtasts__entry_hash(c, fresh[i]);
-        p->start[mtasts__cache_shard(c, p->hash[i]) - c->shards + 1]++;
+        p->start[shard_index(c, hash[i]) + 1]++;
     }
     for (size_t k = 0; k < nsh; k++) {
         p->start[k + 1] += p->start[k];
     }
     for (size_t i = count; i-- > 0;) {
-        size_t k = (size_t)(mtasts__cache_shard(c, p->hash[i]) - c->shards);
+        size_t k = shard_index(c, hash[i]);
         p->order[p->start[k] + fill[k]++] = i;
     }
     mtasts__free(fill);
     return MTASTS_OK;
 }
 
-/* Merge the items of one shard (its part of the plan), a chunk per hold of
- * the lock, asking ahead for what the next insertions read: the bucket,
- * the new entry, the item's policy. */
+/* Merge the entries of one shard (its part of the plan), a chunk per hold
+ * of the lock, asking ahead for what the next insertions read: the
+ * bucket, the new entry and its policy. */
 static void
 merge_shard(const struct mtasts__cache *c, struct mtasts__shard *sh,
-            const struct mtasts_cache_snapshot *s, struct mtasts__entry **fresh,
+            struct mtasts__entry **entry, const uint64_t *hash,
             const struct merge_plan *p, size_t from, size_t to, int64_t now)
 {
     for (size_t j = from; j < to;) {
@@ -270,58 +261,42 @@ merge_shard(const struct mtasts__cache *c, struct mtasts__shard *sh,
         for (; j < end; j++) {
             if (j + MERGE_AHEAD < end) {
                 size_t a = p->order[j + MERGE_AHEAD];
-                mtasts__prefetch(&sh->buckets[p->hash[a] & (sh->nbuckets - 1)]);
-                mtasts__prefetch(fresh[a]);
-                mtasts__prefetch(s->items[a].policy);
+                mtasts__prefetch(&sh->buckets[hash[a] & (sh->nbuckets - 1)]);
+                mtasts__prefetch(entry[a]);
+                mtasts__prefetch((const char *)entry[a] + MTASTS__ENTRY_HOT);
             }
             size_t i = p->order[j];
-            if (merge_item(c, sh, s, i, fresh[i], p->hash[i], now)) {
-                fresh[i] = NULL; /* linked */
+            if (!merge_entry(c, sh, entry[i], hash[i], now)) {
+                mtasts__entry_free(entry[i]);
             }
+            entry[i] = NULL;
         }
         pthread_mutex_unlock(&sh->lock);
     }
 }
 
 int
-mtasts__cache_merge(struct mtasts__cache *c,
-                    const struct mtasts_cache_snapshot *s, int64_t now)
+mtasts__cache_merge(struct mtasts__cache *c, struct mtasts__entry **entry,
+                    const uint64_t *hash, size_t count, int64_t now)
 {
-    if (s->count == 0) {
+    if (count == 0) {
         return MTASTS_OK;
     }
     /* Every allocation first: the merge itself cannot fail. */
-    struct mtasts__entry **fresh = mtasts__calloc(s->count, sizeof(*fresh));
-    if (fresh == NULL) {
-        return MTASTS_ERR_NOMEM;
+    struct merge_plan plan = {NULL, NULL};
+    int rc = plan_make(c, hash, count, &plan);
+    if (rc != MTASTS_OK) {
+        return rc;
     }
-    struct merge_plan plan = {NULL, NULL, NULL};
-    int rc = MTASTS_OK;
-    for (size_t i = 0; rc == MTASTS_OK && i < s->count; i++) {
-        const char *d = mtasts__snapshot_domain(s, i);
-        fresh[i] = mtasts__entry_new(d, s->items[i].domain_len);
-        if (fresh[i] == NULL) {
-            rc = MTASTS_ERR_NOMEM;
-        }
+    /* Entries go in shard by shard; within a shard last to first, so the
+     * first ends most recently used, as the file lists them. Shards have
+     * orders of their own, so the grouping changes nothing, and each lock
+     * is taken once per chunk. */
+    mtasts__cache_reserve(c, count);
+    for (size_t k = 0; k < c->nshards; k++) {
+        merge_shard(c, &c->shards[k], entry, hash, &plan, plan.start[k],
+                    plan.start[k + 1], now);
     }
-    if (rc == MTASTS_OK) {
-        rc = plan_make(c, fresh, s->count, &plan);
-    }
-    if (rc == MTASTS_OK) {
-        /* Items go in shard by shard; within a shard last to first, so
-         * the first ends most recently used, as the file lists them.
-         * Shards have orders of their own, so the grouping changes
-         * nothing, and each lock is taken once per chunk. */
-        mtasts__cache_reserve(c, s->count);
-        for (size_t k = 0; k < c->nshards; k++) {
-            merge_shard(c, &c->shards[k], s, fresh, &plan, plan.start[k],
-                        plan.start[k + 1], now);
-        }
-        plan_free(&plan);
-    }
-    for (size_t i = 0; i < s->count; i++) {
-        mtasts__entry_free(fresh[i]); /* not linked (or all, on failure) */
-    }
-    mtasts__free(fresh);
-    return rc;
+    plan_free(&plan);
+    return MTASTS_OK;
 }

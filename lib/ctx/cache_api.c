@@ -180,29 +180,18 @@ mtasts_cache_load(mtasts_ctx *ctx, const char *path, mtasts_parse_error *err)
         mtasts__parse_error_note(err, "ctx or path is NULL");
         return MTASTS_ERR_INVALID;
     }
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    int rc = mtasts__file_read_all(path, &buf, &len);
-    if (rc != MTASTS_OK) {
-        mtasts__parse_error_note(err, rc == MTASTS_ERR_NOT_FOUND
-                                          ? "no such file"
-                                      : rc == MTASTS_ERR_NOMEM
-                                          ? "out of memory"
-                                          : "the file cannot be read");
-        return rc;
-    }
     int64_t now = mtasts__engine_now(&ctx->eng);
-    struct mtasts_cache_snapshot *s = NULL;
-    rc = mtasts__cache_file_parse(buf, len, now, ctx->eng.cache.max_idle_s, &s,
-                                  err);
-    mtasts__free(buf);
+    struct mtasts__loaded l;
+    int rc = mtasts__cache_file_read(&ctx->eng.cache, path, now,
+                                     ctx->eng.cache.max_idle_s, &l, err);
     if (rc == MTASTS_OK) {
-        rc = mtasts__cache_merge(&ctx->eng.cache, s, now);
+        rc =
+            mtasts__cache_merge(&ctx->eng.cache, l.entry, l.hash, l.count, now);
         if (rc != MTASTS_OK) {
             mtasts__parse_error_note(err, "out of memory");
         }
     }
-    mtasts__snapshot_free(s);
+    mtasts__loaded_free(&l);
     return rc;
 }
 
@@ -233,9 +222,9 @@ due(const struct mtasts__entry *e, void *user)
     bool expiring =
         d->expiring_within_s != 0 &&
         mtasts__entry_expires(e) - d->now <= (int64_t)d->expiring_within_s + j;
-    bool unchecked = d->recheck_after_s != 0 &&
-                     d->now - e->txt_checked_at + j >=
-                         (int64_t)d->recheck_after_s;
+    bool unchecked =
+        d->recheck_after_s != 0 &&
+        d->now - e->txt_checked_at + j >= (int64_t)d->recheck_after_s;
     return (used && expiring) || unchecked;
 }
 

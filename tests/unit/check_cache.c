@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cache/file.h"
+#include "util/file.h"
 #include "mtasts/mtasts.h"
 #include "util/crc32.h"
 
@@ -1128,6 +1129,128 @@ START_TEST(test_cache_file_truncated)
 }
 END_TEST
 
+/* A policy of about size bytes: many mx lines (i makes each distinct). */
+static char *
+big_policy(size_t i, size_t size)
+{
+    char *p = malloc(size + 64);
+    ck_assert_ptr_nonnull(p);
+    size_t n = (size_t)sprintf(p, "version: STSv1\nmode: enforce\n"
+                                  "max_age: 86400\n");
+    for (size_t k = 0; n + 40 < size; k++) {
+        n += (size_t)sprintf(p + n, "mx: m%zu-%zu.example.com\n", i, k);
+    }
+    return p;
+}
+
+#define PIECES 120 /* records; every third a large one */
+
+/* A file of PIECES records, 2.5 MB: large policies (up to 64 KiB) between
+ * small ones, so records straddle the load's 1 MiB read buffer at
+ * several places. Offsets of each record in off[] (off[PIECES] = len). */
+static unsigned char *
+pieces_file(size_t off[PIECES + 1], size_t *len)
+{
+    static char doms[PIECES][32];
+    struct rec_spec r[PIECES];
+    char *pol[PIECES];
+    for (size_t i = 0; i < PIECES; i++) {
+        snprintf(doms[i], sizeof(doms[i]), "p%03zu.example", i);
+        pol[i] = i % 3 == 0 ? big_policy(i, MTASTS_POLICY_MAX - 997 * (i % 7))
+                            : big_policy(i, 120);
+        r[i] = (struct rec_spec){doms[i], "id1", pol[i], T0, T0 + DAY, T0};
+    }
+    unsigned char *img = malloc(PIECES * (MTASTS_POLICY_MAX + 128) + 64);
+    ck_assert_ptr_nonnull(img);
+    *len = spec_file(r, PIECES, PIECES, img);
+    off[0] = 16;
+    for (size_t i = 0; i < PIECES; i++) {
+        off[i + 1] = off[i] + 38 + strlen(doms[i]) + 3 + strlen(pol[i]) + 4;
+        free(pol[i]);
+    }
+    ck_assert_uint_eq(off[PIECES], *len);
+    ck_assert_uint_gt(*len, 2u << 20); /* more than two buffers */
+    return img;
+}
+
+/* Load a hostile image into a context holding keep.example: the status,
+ * the message and its offset; the context is left as it was. */
+static void
+load_refused(const unsigned char *img, size_t len, int want,
+             const char *message, size_t offset)
+{
+    const char *path = tmp_path("pieces");
+    write_file(path, img, len);
+    mtasts_ctx *ctx = new_ctx(PIECES + 10);
+    LOOKUP(ctx, "keep.example", MTASTS_OK);
+    mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
+    ck_assert_int_eq(mtasts_cache_load(ctx, path, &err), want);
+    ck_assert_str_eq(err.message, message);
+    ck_assert_uint_eq(err.offset, offset);
+    ck_assert_uint_eq(cached_count(ctx), 1);
+    mtasts_ctx_free(ctx);
+}
+
+/* The load reads a file in pieces through a 1 MiB buffer (file.c): a file
+ * of 2.5 MB whose records straddle the buffer's ends loads whole, every
+ * policy byte for byte; faults past the first pieces are found at their
+ * exact offsets, a duplicate of a domain read two pieces earlier
+ * included, with nothing loaded (R8461-5.1-a). */
+START_TEST(test_cache_file_pieces)
+{
+    size_t off[PIECES + 1], len = 0;
+    unsigned char *img = pieces_file(off, &len);
+    const char *path = tmp_path("pieces");
+    write_file(path, img, len);
+    mtasts_ctx *ctx = new_ctx(PIECES + 10);
+    mtasts_parse_error err = MTASTS_PARSE_ERROR_INIT;
+    int rc = mtasts_cache_load(ctx, path, &err);
+    ck_assert_msg(rc == MTASTS_OK, "%s: %s at %zu", mtasts_status_name(rc),
+                  err.message, err.offset);
+    mtasts_cache_snapshot *s = snap(ctx);
+    ck_assert_uint_eq(mtasts_cache_snapshot_count(s), PIECES);
+    for (size_t i = 0; i < PIECES; i++) {
+        char d[32];
+        snprintf(d, sizeof(d), "p%03zu.example", i);
+        long j = find(s, d);
+        ck_assert_int_ge(j, 0);
+        size_t pl = 0;
+        const char *text =
+            mtasts_policy_text(mtasts_cache_snapshot_policy(s, (size_t)j), &pl);
+        size_t at = off[i] + 38 + strlen(d) + 3;
+        ck_assert_uint_eq(pl, off[i + 1] - 4 - at);
+        ck_assert(memcmp(text, img + at, pl) == 0);
+    }
+    mtasts_cache_snapshot_free(s);
+    mtasts_ctx_free(ctx);
+
+    /* the last record's checksum */
+    img[len - 1] ^= 1;
+    load_refused(img, len, MTASTS_ERR_CACHE_CORRUPT,
+                 "record checksum mismatch", len - 4);
+    img[len - 1] ^= 1;
+    /* one byte more */
+    img[len] = 0;
+    load_refused(img, len + 1, MTASTS_ERR_CACHE_CORRUPT,
+                 "bytes after the last record", len);
+    /* cut inside each of the last records, and at each of their starts */
+    for (size_t i = PIECES - 6; i < PIECES; i++) {
+        load_refused(img, off[i] + 5, MTASTS_ERR_CACHE_CORRUPT,
+                     "record truncated", off[i]);
+        load_refused(img, off[i + 1] - 1, MTASTS_ERR_CACHE_CORRUPT,
+                     "record truncated", off[i] + 4);
+    }
+    /* the last record (p119) renamed p010, a domain two pieces back */
+    size_t last = off[PIECES - 1];
+    ck_assert(memcmp(img + last + 38, "p119.example", 12) == 0);
+    memcpy(img + last + 38, "p010", 4);
+    put(img + len - 4, mtasts__crc32(0, img + last, len - 4 - last), 4);
+    load_refused(img, len, MTASTS_ERR_CACHE_CORRUPT, "domain appears twice",
+                 last + 38);
+    free(img);
+}
+END_TEST
+
 /* Allocation n of a load or a save fails: MTASTS_ERR_NOMEM, nothing
  * changed, nothing leaked, no file left behind; then it succeeds. */
 START_TEST(test_cache_file_nomem)
@@ -2090,6 +2213,7 @@ cache_suite(void)
     tcase_add_loop_test(tc, test_cache_file_corrupt_table, 0,
                         (int)ARRAY_LEN(corrupt_cases));
     tcase_add_test(tc, test_cache_file_truncated);
+    tcase_add_test(tc, test_cache_file_pieces);
     tcase_add_test(tc, test_cache_file_nomem);
     suite_add_tcase(s, tc);
     return s;
