@@ -5,7 +5,7 @@
 #include "util/alloc.h"
 
 /* How far ahead a snapshot asks for entries and policies. */
-#define SNAP_AHEAD 8
+#define SNAP_AHEAD 12
 
 struct mtasts_cache_snapshot *
 mtasts__snapshot_new(void)
@@ -83,39 +83,83 @@ mtasts__snapshot_add(struct mtasts_cache_snapshot *s, mtasts_policy *policy,
     return MTASTS_OK;
 }
 
-/* Add the shard's entries that hold a policy and pass the filter (lock
- * held), most recently placed first. The ring runs the other way (oldest
- * to newest, cache.c), so the entries are listed first and taken from the
- * end; the filter sees them in the snapshot's order (its random jitter,
+/* Shards listed at once by a snapshot (see list_group()). */
+#define SNAP_GROUP 8
+
+/* The entries of one shard that hold a policy, oldest first. */
+struct listing {
+    const struct mtasts__entry **held;
+    size_t n;
+    size_t names; /* bytes of their names, NULs included */
+};
+
+static void
+listings_free(struct listing *l, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        mtasts__free(l[k].held);
+        l[k].held = NULL;
+    }
+}
+
+/* List the entries holding a policy of the n shards at sh (their locks
+ * held). Each replacement ring is a chain of dependent loads, a cache
+ * miss per entry in a large cache; the rings are walked side by side, a
+ * step of each in turn, so that up to n of those misses are in flight at
+ * once instead of one. */
+static int
+list_group(const struct mtasts__shard *sh, size_t n, struct listing *out)
+{
+    const struct mtasts__entry *cur[SNAP_GROUP];
+    size_t left[SNAP_GROUP];
+    for (size_t k = 0; k < n; k++) {
+        out[k] = (struct listing){NULL, 0, 0};
+        out[k].held = mtasts__alloc((sh[k].count != 0 ? sh[k].count : 1) *
+                                    sizeof(*out[k].held));
+        if (out[k].held == NULL) {
+            listings_free(out, k);
+            return MTASTS_ERR_NOMEM;
+        }
+        cur[k] = sh[k].last;
+        left[k] = sh[k].count;
+    }
+    for (bool more = true; more;) {
+        more = false;
+        for (size_t k = 0; k < n; k++) {
+            if (left[k] == 0) {
+                continue;
+            }
+            const struct mtasts__entry *e = cur[k]->next; /* the oldest
+                                                           * first, the
+                                                           * newest last */
+            cur[k] = e;
+            left[k]--;
+            more = true;
+            if (e->policy != NULL) {
+                out[k].held[out[k].n++] = e;
+                out[k].names += e->domain_len + 1;
+            }
+        }
+    }
+    return MTASTS_OK;
+}
+
+/* Add the listed entries of one shard that pass the filter (its lock
+ * held), most recently placed first: taken from the end of the listing.
+ * The filter sees them in the snapshot's order (its random jitter,
  * mtasts_cache_due(), is drawn in that order). Reserves first, so the
  * copying cannot fail half-way. */
 static int
-snapshot_shard(const struct mtasts__shard *sh, mtasts__snap_filter_fn *filter,
-               void *user, struct mtasts_cache_snapshot *s)
+copy_listed(const struct listing *l, mtasts__snap_filter_fn *filter, void *user,
+            struct mtasts_cache_snapshot *s)
 {
-    if (sh->count == 0) {
-        return MTASTS_OK;
-    }
-    const struct mtasts__entry **held =
-        mtasts__alloc(sh->count * sizeof(*held));
-    if (held == NULL) {
-        return MTASTS_ERR_NOMEM;
-    }
-    size_t n = 0, names = 0;
-    const struct mtasts__entry *e = sh->last;
-    for (size_t k = sh->count; k > 0; k--) {
-        e = e->next; /* the oldest first, the newest (last) at the end */
-        if (e->policy != NULL) {
-            held[n++] = e;
-            names += e->domain_len + 1;
-        }
-    }
-    int rc = reserve(s, n, names);
-    for (size_t k = n; rc == MTASTS_OK && k-- > 0;) {
-        /* The entries are listed: ask ahead for the policy of one a few
-         * places on (its reference is taken with an atomic operation,
-         * which would otherwise wait for the miss) and for the entry
-         * itself further on. Hints only. */
+    const struct mtasts__entry **held = l->held;
+    int rc = reserve(s, l->n, l->names);
+    for (size_t k = l->n; rc == MTASTS_OK && k-- > 0;) {
+        /* Ask ahead for the policy of one a few places on (its reference
+         * is taken with an atomic operation, which would otherwise wait
+         * for the miss) and for the entry itself further on. Hints
+         * only. */
         if (k >= SNAP_AHEAD) {
             mtasts__prefetch(held[k - SNAP_AHEAD]->policy);
         }
@@ -125,7 +169,7 @@ snapshot_shard(const struct mtasts__shard *sh, mtasts__snap_filter_fn *filter,
             mtasts__prefetch((const char *)ahead + MTASTS__ENTRY_HOT);
             mtasts__prefetch(ahead->domain);
         }
-        e = held[k];
+        const struct mtasts__entry *e = held[k];
         if (filter == NULL || filter(e, user)) {
             char id[MTASTS_ID_BUFSIZE];
             mtasts__id_unpack(e->id, id);
@@ -134,7 +178,6 @@ snapshot_shard(const struct mtasts__shard *sh, mtasts__snap_filter_fn *filter,
                                       mtasts__entry_expires(e), e->last_used);
         }
     }
-    mtasts__free(held);
     return rc;
 }
 
@@ -148,11 +191,26 @@ mtasts__cache_snapshot(struct mtasts__cache *c, mtasts__snap_filter_fn *filter,
         return MTASTS_ERR_NOMEM;
     }
     int rc = MTASTS_OK;
-    for (size_t i = 0; rc == MTASTS_OK && i < c->nshards; i++) {
-        struct mtasts__shard *sh = &c->shards[i];
-        pthread_mutex_lock(&sh->lock);
-        rc = snapshot_shard(sh, filter, user, s);
-        pthread_mutex_unlock(&sh->lock);
+    /* A group of shards at a time, locked in the order of their indexes
+     * (as everywhere else), each unlocked as soon as it is copied. */
+    for (size_t g = 0; rc == MTASTS_OK && g < c->nshards; g += SNAP_GROUP) {
+        struct mtasts__shard *sh = &c->shards[g];
+        size_t n = c->nshards - g < SNAP_GROUP ? c->nshards - g : SNAP_GROUP;
+        for (size_t k = 0; k < n; k++) {
+            pthread_mutex_lock(&sh[k].lock);
+        }
+        struct listing l[SNAP_GROUP];
+        int listed = list_group(sh, n, l); /* on failure: nothing held */
+        rc = listed;
+        for (size_t k = 0; k < n; k++) {
+            if (rc == MTASTS_OK) {
+                rc = copy_listed(&l[k], filter, user, s);
+            }
+            pthread_mutex_unlock(&sh[k].lock);
+        }
+        if (listed == MTASTS_OK) {
+            listings_free(l, n);
+        }
     }
     if (rc != MTASTS_OK) {
         mtasts__snapshot_free(s);
