@@ -239,16 +239,18 @@ mtasts__record_decode(const unsigned char *buf, size_t len, size_t base,
 /* ---- whole files ------------------------------------------------------- */
 
 /* The domains seen so far, to refuse a repeated one: open addressing over
- * the names of the entries decoded so far. A slot keeps the length and 32
- * bits of the hash beside the pointer, so a probe reads one slot (one
- * cache miss in a table of millions) and compares names only when those
- * agree. The hash is the cache's (keyed with its secret seed: a hostile
- * file cannot aim at one slot), computed once per record for both. */
+ * the entries decoded so far. A slot is 8 bytes, the entry's index and 32
+ * bits of its hash, so a probe reads one slot (one cache miss in a table
+ * of millions) and the table of a million records is 16 MB; names are
+ * compared only when the bits agree. The hash is the cache's (keyed with
+ * its secret seed: a hostile file cannot aim at one slot), computed once
+ * per record for both. */
 struct seen_slot {
-    const char *name; /* NULL: free */
-    uint32_t len;
+    uint32_t index1; /* index in the entries + 1; 0: free */
     uint32_t tag;
 };
+
+_Static_assert(MTASTS__FILE_MAX_RECORDS < UINT32_MAX, "an index fits a slot");
 
 struct seen {
     struct seen_slot *slot;
@@ -267,21 +269,26 @@ seen_init(struct seen *s, size_t count)
     return s->slot != NULL ? MTASTS_OK : MTASTS_ERR_NOMEM;
 }
 
-/* Add a domain (name lives as long as the set); false if it was there
- * already. */
+/* Add entry[k] (with hash h); false if its domain was there already. */
 static bool
-seen_add(struct seen *s, const char *name, size_t len, uint64_t h)
+seen_add(struct seen *s, struct mtasts__entry *const *entry, size_t k,
+         uint64_t h)
 {
+    const struct mtasts__entry *e = entry[k];
     uint32_t tag = (uint32_t)h;
     size_t i = (size_t)(h >> 32) & s->mask;
-    while (s->slot[i].name != NULL) {
+    while (s->slot[i].index1 != 0) {
         const struct seen_slot *o = &s->slot[i];
-        if (o->tag == tag && o->len == len && memcmp(o->name, name, len) == 0) {
-            return false;
+        if (o->tag == tag) {
+            const struct mtasts__entry *other = entry[o->index1 - 1];
+            if (other->domain_len == e->domain_len &&
+                memcmp(other->domain, e->domain, e->domain_len) == 0) {
+                return false;
+            }
         }
         i = (i + 1) & s->mask;
     }
-    s->slot[i] = (struct seen_slot){name, (uint32_t)len, tag};
+    s->slot[i] = (struct seen_slot){(uint32_t)k + 1, tag};
     return true;
 }
 
@@ -290,7 +297,6 @@ seen_free(struct seen *s)
 {
     mtasts__free(s->slot);
 }
-
 /* The bytes of a cache file: all in memory, or read from a descriptor in
  * pieces through a buffer of its own, so that a large file is neither
  * held whole nor copied into fresh memory at once (docs/cache.md). */
@@ -469,7 +475,7 @@ decode_records(const struct mtasts__cache *c, struct input *in, size_t count,
         size_t k = kept ? l->count++ : count - 1 - dropped++;
         l->entry[k] = e;
         l->hash[k] = mtasts__entry_hash(c, e);
-        if (!seen_add(&seen, e->domain, e->domain_len, l->hash[k])) {
+        if (!seen_add(&seen, l->entry, k, l->hash[k])) {
             rc = fault(err, at + MTASTS__REC_FIXED, MTASTS_ERR_CACHE_CORRUPT,
                        "domain appears twice");
             break;
