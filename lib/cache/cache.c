@@ -547,12 +547,34 @@ mtasts__cache_find(struct mtasts__shard *sh, const char *domain, size_t len,
     /* Second chance (CLOCK): a hit only marks the entry; eviction makes
      * marked entries the newest instead of dropping them. So a hit writes
      * to its own entry alone, not to its ring neighbours and the shard's
-     * last (cache misses, and lines bouncing between threads). */
-    struct mtasts__entry *e = mtasts__cache_peek(sh, domain, len, hash);
-    if (e != NULL) {
-        e->referenced = true;
+     * last (cache misses, and lines bouncing between threads).
+     *
+     * A hit found behind other entries of its chain moves to the chain's
+     * head, so that the domains in use are found first: a probe that
+     * walks past an entry loads it (its link to the next), a cache miss
+     * when that entry is not in use. New entries go to the head too, so
+     * without this the domains of a long-running MTA's working set sit
+     * behind the ones added since. The entries walked past are loaded
+     * already, and a hit at the head writes nothing more. */
+    uintptr_t tag = link_tag(hash);
+    uintptr_t *head = &sh->buckets[hash & (sh->nbuckets - 1)];
+    for (uintptr_t *pp = head; *pp != 0;) {
+        uintptr_t link = *pp;
+        struct mtasts__entry *e = link_entry(link);
+        prefetch_entry(e, len);
+        if ((link & LINK_TAG) == tag && e->domain_len == len &&
+            memcmp(e->domain, domain, len) == 0) {
+            if (pp != head) {
+                *pp = e->hnext;
+                e->hnext = *head;
+                *head = link;
+            }
+            e->referenced = true;
+            return e;
+        }
+        pp = &e->hnext;
     }
-    return e;
+    return NULL;
 }
 
 static void

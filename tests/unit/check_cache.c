@@ -581,6 +581,82 @@ START_TEST(test_cache_shards)
 }
 END_TEST
 
+/* The entry a bucket link points at (cache.c keeps a tag in the low 3
+ * bits). */
+static struct mtasts__entry *
+chain_entry(uintptr_t link)
+{
+    return (struct mtasts__entry *)(link & ~(uintptr_t)7);
+}
+
+/* A hit behind other entries of its hash chain moves to the chain's head,
+ * so that the domains in use are found without loading the others (a
+ * cache miss each); a peek moves nothing; every entry stays in the chain,
+ * and found. White-box: four domains of one bucket. */
+START_TEST(test_cache_chain_move_to_front)
+{
+    struct mtasts__cache c;
+    ck_assert_int_eq(mtasts__cache_init(&c, 100), MTASTS_OK);
+    ck_assert_uint_eq(c.nshards, 1);
+    struct mtasts__shard *sh = &c.shards[0];
+    char names[4][32];
+    uint64_t hash[4];
+    struct mtasts__entry *e[4];
+    size_t found = 0, bucket = 0;
+    for (size_t i = 0; found < 4 && i < 100000; i++) {
+        char d[32];
+        snprintf(d, sizeof(d), "c%zu.example", i);
+        uint64_t h = mtasts__cache_hash(&c, d, strlen(d));
+        if (found == 0) {
+            bucket = h & (sh->nbuckets - 1);
+        }
+        if ((h & (sh->nbuckets - 1)) == bucket) {
+            memcpy(names[found], d, sizeof(d));
+            hash[found++] = h;
+        }
+    }
+    ck_assert_uint_eq(found, 4);
+    pthread_mutex_lock(&sh->lock);
+    for (size_t k = 0; k < 4; k++) {
+        e[k] = mtasts__cache_insert(&c, sh, names[k], strlen(names[k]),
+                                    hash[k], T0);
+        ck_assert_ptr_nonnull(e[k]);
+    }
+    uintptr_t *head = &sh->buckets[bucket];
+    ck_assert_ptr_eq(chain_entry(*head), e[3]); /* the newest first */
+    ck_assert_ptr_eq(mtasts__cache_peek(sh, names[0], strlen(names[0]),
+                                        hash[0]),
+                     e[0]);
+    ck_assert_ptr_eq(chain_entry(*head), e[3]); /* a peek moved nothing */
+    static const size_t order[] = {0, 2, 2, 1, 3};
+    for (size_t j = 0; j < 5; j++) {
+        size_t k = order[j];
+        e[k]->referenced = false;
+        ck_assert_ptr_eq(mtasts__cache_find(sh, names[k], strlen(names[k]),
+                                            hash[k]),
+                         e[k]);
+        ck_assert(e[k]->referenced);
+        ck_assert_ptr_eq(chain_entry(*head), e[k]);
+        /* the chain still holds the four, once each */
+        size_t n = 0;
+        bool seen[4] = {false, false, false, false};
+        for (uintptr_t l = *head; l != 0 && n < 10;
+             l = chain_entry(l)->hnext, n++) {
+            for (size_t m = 0; m < 4; m++) {
+                if (chain_entry(l) == e[m]) {
+                    ck_assert(!seen[m]);
+                    seen[m] = true;
+                }
+            }
+        }
+        ck_assert_uint_eq(n, 4);
+        ck_assert(seen[0] && seen[1] && seen[2] && seen[3]);
+    }
+    pthread_mutex_unlock(&sh->lock);
+    mtasts__cache_destroy(&c);
+}
+END_TEST
+
 
 /* ---- case "file" --------------------------------------------------------- */
 
@@ -2184,6 +2260,7 @@ cache_suite(void)
     tcase_add_test(tc, test_cache_idle_use);
     tcase_add_test(tc, test_cache_idle_sweep);
     tcase_add_test(tc, test_cache_shards);
+    tcase_add_test(tc, test_cache_chain_move_to_front);
     suite_add_tcase(s, tc);
 
     tc = harness_case("refresh", setup, teardown);
