@@ -569,7 +569,9 @@ mtasts__cache_find(struct mtasts__shard *sh, const char *domain, size_t len,
                 e->hnext = *head;
                 *head = link;
             }
-            e->referenced = true;
+            if (!e->referenced) {
+                e->referenced = true; /* a line written only when it changes */
+            }
             return e;
         }
         pp = &e->hnext;

@@ -725,7 +725,11 @@ take_cached(struct mtasts__engine *eng, struct mtasts__entry *e)
     if (e != NULL && mtasts__entry_flight(e) == NULL &&
         mtasts__entry_usable(e, now) && eng->txt_check_s != 0 &&
         now - e->txt_checked_at < (int64_t)eng->txt_check_s) {
-        e->last_used = now;
+        if (e->last_used != now) {
+            /* written once a second at most: a line that lookups on other
+             * cores would otherwise take back each time */
+            e->last_used = now;
+        }
         return mtasts_policy_ref(e->policy);
     }
     return NULL;
