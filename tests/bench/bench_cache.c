@@ -11,7 +11,8 @@
  *    context (every policy parsed again), and the file's size; the load
  *    twice: in this process, whose heap the first context left behind,
  *    and in a new process (this program run again with --load FILE), as
- *    an MTA restarting, whose first touch of each page of heap faults;
+ *    an MTA restarting, whose first touch of each page of heap faults,
+ *    then once more with the new process's heap in huge pages;
  *  - the time to remove one domain (mtasts_cache_remove()).
  * Two floors put those figures in scale, measured on the same machine in
  * the same run:
@@ -291,7 +292,7 @@ cached_count(mtasts_ctx *ctx)
 
 /* The load in a process of its own (--load FILE): a restarted MTA's. */
 static int
-load_only(const char *path)
+load_only(const char *path, bool thp)
 {
     mtasts_ctx *ctx = make_ctx();
     double start = bench_now_ns();
@@ -303,16 +304,19 @@ load_only(const char *path)
     if (n != ndomains) {
         bench_fail("not every entry loaded in a new process");
     }
-    printf("cache_load_new_process: %.1f ns/op (%.3f s for %zu entries, the "
-           "first load of a new process)\n",
-           load_ns / (double)n, load_ns / 1e9, n);
+    printf("cache_load_new_process%s: %.1f ns/op (%.3f s for %zu entries, "
+           "the first load of a new process%s)\n",
+           thp ? "_thp" : "", load_ns / (double)n, load_ns / 1e9, n,
+           thp ? ", its heap in huge pages" : "");
     mtasts_ctx_free(ctx);
     return 0;
 }
 
-/* Run this program again with --load path, and wait for it. */
+/* Run this program again with --load path, and wait for it; thp: with
+ * glibc's heap in transparent huge pages (GLIBC_TUNABLES
+ * glibc.malloc.hugetlb=1, glibc 2.35 and later; docs/cache.md). */
 static void
-load_in_new_process(char *path)
+load_in_new_process(char *path, bool thp)
 {
     fflush(stdout);
     pid_t pid = fork();
@@ -321,7 +325,11 @@ load_in_new_process(char *path)
     }
     if (pid == 0) {
         static char arg0[] = "bench_cache", arg1[] = "--load";
-        char *argv[] = {arg0, arg1, path, NULL};
+        static char arg1_thp[] = "--load-thp";
+        char *argv[] = {arg0, thp ? arg1_thp : arg1, path, NULL};
+        if (thp && setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1) != 0) {
+            _exit(127);
+        }
         execv("/proc/self/exe", argv);
         _exit(127);
     }
@@ -347,7 +355,10 @@ main(int argc, char **argv)
         snprintf(names + i * NAME_MAX_LEN, NAME_MAX_LEN, "d%zu.example.com", i);
     }
     if (argc == 3 && strcmp(argv[1], "--load") == 0) {
-        return load_only(argv[2]);
+        return load_only(argv[2], false);
+    }
+    if (argc == 3 && strcmp(argv[1], "--load-thp") == 0) {
+        return load_only(argv[2], true);
     }
     mtasts_ctx *ctx = make_ctx();
     long before = rss_bytes();
@@ -412,7 +423,8 @@ main(int argc, char **argv)
     printf("cache_load: %.1f ns/op (%.3f s for %zu entries, into the heap "
            "the first context left)\n",
            load_ns / (double)ndomains, load_ns / 1e9, ndomains);
-    load_in_new_process(path);
+    load_in_new_process(path, false);
+    load_in_new_process(path, true);
 
     /* An operator's purge of single domains: each walks its shard to
      * unlink the entry (the replacement ring is linked one way). */
