@@ -20,6 +20,9 @@ _Static_assert(sizeof(void *) != 8 ||
                    offsetof(struct mtasts__entry, domain) == 83,
                "struct mtasts__entry grew: update docs/cache.md");
 #define IDLE_SWEEP 8 /* idle entries dropped at most per insertion */
+/* Entries removed alone that may wait in a shard's ring for the hand:
+ * past a quarter of its live entries and this, one walk frees them. */
+#define DEAD_SLACK 64
 
 static size_t
 shards_for(size_t capacity)
@@ -337,7 +340,7 @@ static void
 shard_destroy(struct mtasts__shard *sh)
 {
     struct mtasts__entry *e = sh->last;
-    for (size_t n = sh->count; n > 0; n--) {
+    for (size_t n = mtasts__shard_ring_len(sh); n > 0; n--) {
         struct mtasts__entry *next = e->next;
         mtasts__entry_free(e);
         e = next;
@@ -424,8 +427,11 @@ mtasts__hash(uint64_t seed, const char *s, size_t len)
  * linked list's two: placing an entry as the newest links it after last;
  * for the oldest entry that is just moving last on (the hand passes it).
  * Unlinking needs the predecessor, which the walks over many entries
- * (eviction, idle removal, clear) keep as they go; a lone removal walks to
- * it (mtasts__cache_remove()). */
+ * (eviction, idle removal, clear) keep as they go. A lone removal
+ * (mtasts__cache_remove()) has none at hand: it takes the entry out of
+ * its bucket chain, empties it and leaves it in the ring, dead, for the
+ * next walk to free (sh->dead counts them; the ring holds count + dead
+ * entries). */
 
 /* Link e, not in the ring, as the newest. */
 static void
@@ -472,17 +478,6 @@ ring_to_newest(struct mtasts__shard *sh, struct mtasts__entry *pred,
     ring_push(sh, e);
 }
 
-/* The predecessor of e in the ring: a walk over up to the whole shard. */
-static struct mtasts__entry *
-ring_pred(const struct mtasts__shard *sh, const struct mtasts__entry *e)
-{
-    struct mtasts__entry *p = sh->last;
-    while (p->next != e) {
-        p = p->next;
-    }
-    return p;
-}
-
 /* Bucket chain links carry a few bits of the hash in the low bits of the
  * entry's address (malloc aligns entries to at least 8 bytes, 4 on some
  * 32-bit targets): a probe skips most entries of other names by their
@@ -508,6 +503,27 @@ static inline struct mtasts__entry *
 link_entry(uintptr_t link)
 {
     return (struct mtasts__entry *)(link & ~LINK_TAG);
+}
+
+/* The chain link of a dead entry (removed alone, left in the ring): no
+ * live entry's link is 1 (the end of a chain is 0, any other link holds
+ * an entry's address). */
+#define LINK_DEAD ((uintptr_t)1)
+
+static inline bool
+is_dead(const struct mtasts__entry *e)
+{
+    return e->hnext == LINK_DEAD;
+}
+
+/* Free the dead entry e, whose predecessor in the ring is pred. */
+static void
+drop_dead(struct mtasts__shard *sh, struct mtasts__entry *pred,
+          struct mtasts__entry *e)
+{
+    ring_unlink(sh, pred, e);
+    mtasts__entry_free(e);
+    sh->dead--;
 }
 
 /* Ask for the cache lines of an entry that a probe for a name of len
@@ -625,14 +641,38 @@ remove_after(struct mtasts__shard *sh, struct mtasts__entry *pred,
     return true;
 }
 
+/* Free every dead entry of the shard: one walk of its ring. */
+static void
+purge_dead(struct mtasts__shard *sh)
+{
+    struct mtasts__entry *pred = sh->last;
+    for (size_t n = mtasts__shard_ring_len(sh); n > 0 && sh->dead > 0; n--) {
+        struct mtasts__entry *e = pred->next;
+        if (is_dead(e)) {
+            drop_dead(sh, pred, e);
+        } else {
+            pred = e;
+        }
+    }
+}
+
 void
 mtasts__cache_remove(struct mtasts__shard *sh, struct mtasts__entry *e)
 {
+    entry_reset(e);
     if (mtasts__entry_flight(e) != NULL) {
-        entry_reset(e); /* no walk: it stays in the ring */
-        return;
+        return; /* it stays, for its flight */
     }
-    remove_after(sh, ring_pred(sh, e), e);
+    /* Out of its chain (no lookup finds it), emptied, and left in the
+     * ring: unlinking it there would take a walk to its predecessor. */
+    bucket_remove(sh, e);
+    e->hnext = LINK_DEAD;
+    e->referenced = false;
+    sh->count--;
+    sh->dead++;
+    if (sh->dead > sh->count / 4 + DEAD_SLACK) {
+        purge_dead(sh); /* once per a quarter of the shard's removals */
+    }
 }
 
 /* Drop least recently used entries until count <= limit; entries with a
@@ -643,11 +683,16 @@ mtasts__cache_remove(struct mtasts__shard *sh, struct mtasts__entry *e)
 static void
 evict_to(struct mtasts__shard *sh, size_t limit)
 {
-    size_t budget = 2 * sh->count + 2;
+    size_t budget = 2 * mtasts__shard_ring_len(sh) + 2;
     struct mtasts__entry *pred = sh->last;
     while (sh->count > limit && budget-- > 0 && pred != NULL) {
         struct mtasts__entry *e = pred->next;
-        if (e->referenced) {
+        if (is_dead(e)) {
+            drop_dead(sh, pred, e);
+            if (sh->last == NULL) {
+                pred = NULL;
+            }
+        } else if (e->referenced) {
             e->referenced = false;
             ring_to_newest(sh, pred, e);
             if (pred->next == e) {
@@ -680,6 +725,10 @@ sweep_idle(const struct mtasts__cache *c, struct mtasts__shard *sh,
 {
     for (int i = 0; i < IDLE_SWEEP && sh->last != NULL; i++) {
         struct mtasts__entry *oldest = sh->last->next;
+        if (is_dead(oldest)) {
+            drop_dead(sh, sh->last, oldest);
+            continue;
+        }
         if (!idle(c, oldest, now)) {
             return;
         }
@@ -796,10 +845,13 @@ remove_where(struct mtasts__cache *c,
         struct mtasts__shard *sh = &c->shards[i];
         pthread_mutex_lock(&sh->lock);
         struct mtasts__entry *pred = sh->last;
-        for (size_t n = sh->count; n > 0; n--) {
+        for (size_t n = mtasts__shard_ring_len(sh); n > 0; n--) {
             struct mtasts__entry *e = pred->next;
             bool stays = true;
-            if (match(c, e, now)) {
+            if (is_dead(e)) {
+                drop_dead(sh, pred, e);
+                stays = false;
+            } else if (match(c, e, now)) {
                 stays = !remove_after(sh, pred, e);
                 removed++;
             }
@@ -845,7 +897,7 @@ any_flight(const struct mtasts__cache *c)
 {
     for (size_t i = 0; i < c->nshards; i++) {
         const struct mtasts__entry *e = c->shards[i].last;
-        for (size_t n = c->shards[i].count; n > 0; n--) {
+        for (size_t n = mtasts__shard_ring_len(&c->shards[i]); n > 0; n--) {
             if (mtasts__entry_flight(e) != NULL) {
                 return true;
             }
@@ -867,8 +919,13 @@ reshard(struct mtasts__cache *c, struct mtasts__shard *shards, size_t n)
         const struct mtasts__shard *from = &c->shards[i];
         /* oldest first, each placed as the newest of its new shard */
         struct mtasts__entry *e = from->last != NULL ? from->last->next : NULL;
-        for (size_t k = from->count; k > 0; k--) {
+        for (size_t k = mtasts__shard_ring_len(from); k > 0; k--) {
             struct mtasts__entry *older_next = e->next;
+            if (is_dead(e)) {
+                mtasts__entry_free(e); /* not moved */
+                e = older_next;
+                continue;
+            }
             struct mtasts__shard *to =
                 mtasts__cache_shard(&next, mtasts__entry_hash(c, e));
             maybe_grow(to);

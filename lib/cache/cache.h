@@ -176,7 +176,17 @@ struct mtasts__shard {
     /* the replacement ring: the most recently placed entry (NULL when
      * empty); last->next is the least recently placed, the CLOCK hand */
     struct mtasts__entry *last;
+    /* entries removed alone, left in the ring (not in the buckets, not
+     * counted in count) until a walk frees them (cache.c) */
+    size_t dead;
 };
+
+/* The entries in a shard's ring: the live ones and the dead. */
+static inline size_t
+mtasts__shard_ring_len(const struct mtasts__shard *sh)
+{
+    return sh->count + sh->dead;
+}
 
 struct mtasts__cache {
     struct mtasts__shard *shards;
@@ -254,12 +264,12 @@ struct mtasts__entry *mtasts__cache_insert(const struct mtasts__cache *c,
  * leaves a shard as it was. A hint: no effect on what is cached. */
 void mtasts__cache_reserve(struct mtasts__cache *c, size_t more);
 
-/* Remove an entry: freed, or, with a lookup in flight, emptied of all it
- * knows (the flight keeps a valid entry and finishes as if nothing had
- * been cached). Unlinking it from the singly linked ring takes a walk to
- * its predecessor: O(entries of the shard), for the lone removal of a
- * domain (an operator's purge); the walks over many entries (eviction,
- * idle removal, clear) unlink as they go, at no extra cost. */
+/* Remove an entry: emptied of all it knows; with a lookup in flight it
+ * stays so (the flight keeps a valid entry and finishes as if nothing had
+ * been cached); else it leaves its bucket chain and stays in the ring,
+ * dead, until the next walk over the ring (eviction, idle removal, clear)
+ * frees it, or until the shard's dead entries outnumber a quarter of its
+ * live ones (and 64), when one walk frees them all: O(1) amortised. */
 void mtasts__cache_remove(struct mtasts__shard *sh, struct mtasts__entry *e);
 
 /* Remove every entry (lock taken per shard); the number removed. */

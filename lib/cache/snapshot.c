@@ -121,7 +121,7 @@ list_group(const struct mtasts__shard *sh, size_t n, struct listing *out)
             return MTASTS_ERR_NOMEM;
         }
         cur[k] = sh[k].last;
-        left[k] = sh[k].count;
+        left[k] = mtasts__shard_ring_len(&sh[k]); /* the dead hold no policy */
     }
     for (bool more = true; more;) {
         more = false;

@@ -1205,6 +1205,123 @@ START_TEST(test_cache_file_truncated)
 }
 END_TEST
 
+/* The ring of a shard is whole: count + dead entries from last round to
+ * last, and the dead ones among them are sh->dead. */
+static void
+ring_consistent(const struct mtasts__shard *sh)
+{
+    size_t n = mtasts__shard_ring_len(sh), dead = 0;
+    if (n == 0) {
+        ck_assert_ptr_null(sh->last);
+        return;
+    }
+    const struct mtasts__entry *e = sh->last;
+    for (size_t k = 0; k < n; k++) {
+        e = e->next;
+        dead += e->hnext == 1;
+    }
+    ck_assert_ptr_eq(e, sh->last);
+    ck_assert_uint_eq(dead, sh->dead);
+}
+
+static bool
+cached_in(struct mtasts__cache *c, const char *d)
+{
+    uint64_t h = mtasts__cache_hash(c, d, strlen(d));
+    return mtasts__cache_peek(mtasts__cache_shard(c, h), d, strlen(d), h) !=
+           NULL;
+}
+
+static void
+insert_in(struct mtasts__cache *c, const char *d)
+{
+    uint64_t h = mtasts__cache_hash(c, d, strlen(d));
+    struct mtasts__shard *sh = mtasts__cache_shard(c, h);
+    pthread_mutex_lock(&sh->lock);
+    ck_assert_ptr_nonnull(mtasts__cache_insert(c, sh, d, strlen(d), h, T0));
+    pthread_mutex_unlock(&sh->lock);
+}
+
+static void
+remove_in(struct mtasts__cache *c, const char *d)
+{
+    uint64_t h = mtasts__cache_hash(c, d, strlen(d));
+    struct mtasts__shard *sh = mtasts__cache_shard(c, h);
+    pthread_mutex_lock(&sh->lock);
+    struct mtasts__entry *e = mtasts__cache_peek(sh, d, strlen(d), h);
+    ck_assert_ptr_nonnull(e);
+    mtasts__cache_remove(sh, e);
+    pthread_mutex_unlock(&sh->lock);
+}
+
+/* A lone removal takes the entry out of its chain at once and leaves it
+ * in the ring, dead, for the hand: eviction frees the dead it passes and
+ * evicts exactly the oldest live entries, as if the removed ones had
+ * never been there; the dead never outnumber a quarter of the live ones
+ * and 64 (one walk frees them); clear frees them and counts only the
+ * live. White-box, one shard of 100. */
+START_TEST(test_cache_remove_dead)
+{
+    struct mtasts__cache c;
+    ck_assert_int_eq(mtasts__cache_init(&c, 100), MTASTS_OK);
+    ck_assert_uint_eq(c.nshards, 1);
+    struct mtasts__shard *sh = &c.shards[0];
+    char d[32];
+    for (size_t i = 0; i < 100; i++) {
+        snprintf(d, sizeof(d), "r%zu.example", i);
+        insert_in(&c, d);
+    }
+    for (size_t i = 0; i < 80; i += 2) { /* r0, r2, ... r78 */
+        snprintf(d, sizeof(d), "r%zu.example", i);
+        remove_in(&c, d);
+        ck_assert(!cached_in(&c, d));
+    }
+    ck_assert_uint_eq(sh->count, 60);
+    ck_assert_uint_eq(sh->dead, 40);
+    ring_consistent(sh);
+    for (size_t i = 0; i < 50; i++) {
+        snprintf(d, sizeof(d), "n%zu.example", i);
+        insert_in(&c, d);
+        ring_consistent(sh);
+    }
+    /* 110 live for 100 places: the 10 oldest live ones went, r1 to r19 */
+    ck_assert_uint_eq(sh->count, 100);
+    for (size_t i = 0; i < 100; i++) {
+        snprintf(d, sizeof(d), "r%zu.example", i);
+        bool want = i % 2 == 1 ? i > 19 : i >= 80;
+        ck_assert_msg(cached_in(&c, d) == want, "%s", d);
+    }
+    for (size_t i = 0; i < 50; i++) {
+        snprintf(d, sizeof(d), "n%zu.example", i);
+        ck_assert(cached_in(&c, d));
+    }
+    ck_assert_uint_lt(sh->dead, 40); /* the hand freed those it passed */
+    /* many removals: the dead stay bounded */
+    bool purged = false;
+    for (size_t i = 0; i < 50; i++) {
+        snprintf(d, sizeof(d), "n%zu.example", i);
+        size_t before = sh->dead;
+        remove_in(&c, d);
+        purged = purged || sh->dead < before;
+        ck_assert_uint_le(sh->dead, sh->count / 4 + 64);
+        ring_consistent(sh);
+    }
+    ck_assert(purged);
+    ck_assert_uint_eq(sh->count, 50);
+    ck_assert_uint_eq(mtasts__cache_clear(&c), 50);
+    ck_assert_uint_eq(sh->dead, 0);
+    ring_consistent(sh);
+    /* and the destruction of a shard holding dead entries */
+    for (size_t i = 0; i < 10; i++) {
+        snprintf(d, sizeof(d), "z%zu.example", i);
+        insert_in(&c, d);
+    }
+    remove_in(&c, "z3.example");
+    ck_assert_uint_eq(sh->dead, 1);
+    mtasts__cache_destroy(&c);
+}
+END_TEST
+
 /* A policy of about size bytes: many mx lines (i makes each distinct). */
 static char *
 big_policy(size_t i, size_t size)
@@ -2247,6 +2364,7 @@ cache_suite(void)
     tcase_add_test(tc, test_cache_remove_in_flight);
     tcase_add_test(tc, test_cache_remove_keeps_order);
     tcase_add_test(tc, test_cache_clear_errors);
+    tcase_add_test(tc, test_cache_remove_dead);
     suite_add_tcase(s, tc);
 
     tc = harness_case("id", setup, teardown);
